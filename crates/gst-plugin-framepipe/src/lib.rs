@@ -11,21 +11,9 @@ pub fn register(_plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
 /// Registers the built-in elements into this process without a plugin file (what
 /// `import framepipe` does). Safe to call more than once.
 pub fn register_static() -> Result<(), glib::BoolError> {
-    gst::init()?;
+    gst::init().map_err(|e| glib::bool_error!("GStreamer could not be initialised: {e}"))?;
     static ONCE: std::sync::OnceLock<Result<(), glib::BoolError>> = std::sync::OnceLock::new();
-    ONCE.get_or_init(|| {
-        gst::Plugin::register_static(
-            env!("CARGO_PKG_NAME").strip_prefix("gst-plugin-").unwrap_or("framepipe"),
-            "framepipe built-in elements",
-            plugin_init,
-            env!("CARGO_PKG_VERSION"),
-            "MIT/X11",
-            "framepipe",
-            "framepipe",
-            "https://example.invalid/framepipe",
-        )
-    })
-    .clone()
+    ONCE.get_or_init(plugin_register_static).clone()
 }
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {

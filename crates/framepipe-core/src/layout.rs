@@ -88,9 +88,7 @@ impl View {
 
     /// Whether the view lies inside a mapping of `len` bytes.
     pub fn fits(&self, len: usize) -> bool {
-        self.span()
-            .and_then(|s| self.offset.checked_add(s))
-            .is_some_and(|end| end <= len)
+        self.span().and_then(|s| self.offset.checked_add(s)).is_some_and(|end| end <= len)
     }
 
     /// Whether the elements are laid out C-contiguously.
@@ -117,18 +115,15 @@ enum PlaneKind {
 }
 
 fn plane_kind(finfo: &VideoFormatInfo, plane: u32, width: u32, height: u32) -> Result<PlaneKind> {
-    let comps: Vec<usize> = (0..finfo.n_components() as usize)
-        .filter(|&c| finfo.plane()[c] == plane)
-        .collect();
+    let comps: Vec<usize> = (0..finfo.n_components() as usize).filter(|&c| finfo.plane()[c] == plane).collect();
     let Some(&first) = comps.first() else {
         return Err(Error::Value(format!("format {} has no component in plane {plane}", finfo.name())));
     };
     let pstride = |c: usize| finfo.pixel_stride()[c].max(0) as usize;
     let pw = |c: usize| finfo.scale_width(c as u8, width) as usize;
     let ph = |c: usize| finfo.scale_height(c as u8, height) as usize;
-    let same_sub = comps
-        .iter()
-        .all(|&c| finfo.w_sub()[c] == finfo.w_sub()[first] && finfo.h_sub()[c] == finfo.h_sub()[first]);
+    let same_sub =
+        comps.iter().all(|&c| finfo.w_sub()[c] == finfo.w_sub()[first] && finfo.h_sub()[c] == finfo.h_sub()[first]);
     let depth = comps.iter().map(|&c| finfo.depth()[c]).max().unwrap_or(8);
     let dtype = if depth <= 8 && finfo.bits() <= 8 {
         Some(Dtype::U8)
@@ -177,7 +172,12 @@ pub fn video_planes(
                 PlaneKind::Pixels { dtype, pixel_stride, width, height } => {
                     let channels = pixel_stride / dtype.size();
                     if channels == 1 {
-                        View { offset: offsets[p], shape: vec![height, width], strides: vec![stride, pixel_stride as isize], dtype }
+                        View {
+                            offset: offsets[p],
+                            shape: vec![height, width],
+                            strides: vec![stride, pixel_stride as isize],
+                            dtype,
+                        }
                     } else {
                         View {
                             offset: offsets[p],
@@ -187,9 +187,12 @@ pub fn video_planes(
                         }
                     }
                 }
-                PlaneKind::Rows { row_bytes, height } => {
-                    View { offset: offsets[p], shape: vec![height, row_bytes], strides: vec![stride, 1], dtype: Dtype::U8 }
-                }
+                PlaneKind::Rows { row_bytes, height } => View {
+                    offset: offsets[p],
+                    shape: vec![height, row_bytes],
+                    strides: vec![stride, 1],
+                    dtype: Dtype::U8,
+                },
             })
         })
         .collect()
@@ -220,12 +223,7 @@ pub fn audio_dtype(format: gst_audio::AudioFormat) -> Option<Dtype> {
 /// (samples, channels) view of interleaved audio occupying `len` bytes.
 pub fn audio_interleaved(dtype: Dtype, channels: usize, len: usize) -> View {
     let bpf = dtype.size() * channels.max(1);
-    View {
-        offset: 0,
-        shape: vec![len / bpf, channels],
-        strides: vec![bpf as isize, dtype.size() as isize],
-        dtype,
-    }
+    View { offset: 0, shape: vec![len / bpf, channels], strides: vec![bpf as isize, dtype.size() as isize], dtype }
 }
 
 /// One (samples,) view per channel of non-interleaved audio occupying `len` bytes.

@@ -5,8 +5,8 @@
 pub mod error;
 pub mod layout;
 pub mod media;
-pub mod pipeline;
 pub mod pack;
+pub mod pipeline;
 
 pub use error::{BusError, Error, Result};
 pub use layout::{Dtype, View};

@@ -19,7 +19,8 @@ impl MediaInfo {
     pub fn from_caps(caps: Option<&gst::CapsRef>) -> MediaInfo {
         let Some(caps) = caps else { return MediaInfo::Other };
         let Some(s) = caps.structure(0) else { return MediaInfo::Other };
-        if s.name() == "video/x-raw" && caps.features(0).is_none_or(|f| f.is_any() || f.contains("memory:SystemMemory")) {
+        if s.name() == "video/x-raw" && caps.features(0).is_none_or(|f| f.is_any() || f.contains("memory:SystemMemory"))
+        {
             if let Ok(info) = VideoInfo::from_caps(caps) {
                 return MediaInfo::Video(info);
             }
@@ -41,13 +42,21 @@ impl MediaInfo {
                     let offsets: Vec<usize> = meta.offset().to_vec();
                     layout::video_planes(&meta.format().into(), meta.width(), meta.height(), &offsets, meta.stride())?
                 } else {
-                    layout::video_planes(&info.format_info(), info.width(), info.height(), info.offset(), info.stride())?
+                    layout::video_planes(
+                        &info.format_info(),
+                        info.width(),
+                        info.height(),
+                        info.offset(),
+                        info.stride(),
+                    )?
                 }
             }
             MediaInfo::Audio(info) => {
                 let dtype = audio_dtype(info)?;
                 match info.layout() {
-                    gst_audio::AudioLayout::NonInterleaved => layout::audio_planar(dtype, info.channels() as usize, len),
+                    gst_audio::AudioLayout::NonInterleaved => {
+                        layout::audio_planar(dtype, info.channels() as usize, len)
+                    }
                     _ => vec![layout::audio_interleaved(dtype, info.channels() as usize, len)],
                 }
             }

@@ -112,7 +112,12 @@ pub fn array_to_buffer(array: ArrayRef<'_>, media: &MediaInfo) -> Result<gst::Bu
         }
         MediaInfo::Other => {
             let n = array.nbytes();
-            let dst = View { offset: 0, shape: array.shape.to_vec(), strides: c_strides(array.shape, array.dtype), dtype: array.dtype };
+            let dst = View {
+                offset: 0,
+                shape: array.shape.to_vec(),
+                strides: c_strides(array.shape, array.dtype),
+                dtype: array.dtype,
+            };
             copy_into_new(array, &dst, n)
         }
     }

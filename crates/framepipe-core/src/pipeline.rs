@@ -303,9 +303,7 @@ impl Pipeline {
             .by_name(name)
             .ok_or_else(|| Error::Value(format!("the pipeline has no element named {name:?}")))?;
         let factory = element.factory().map(|f| f.name().to_string()).unwrap_or_default();
-        element
-            .downcast::<T>()
-            .map_err(|_| Error::Value(format!("element {name:?} is a {factory}, not an {kind}")))
+        element.downcast::<T>().map_err(|_| Error::Value(format!("element {name:?} is a {factory}, not an {kind}")))
     }
 
     /// The element called `name`.
@@ -603,15 +601,16 @@ mod tests {
 
     #[test]
     fn pulls_until_eos() {
-        let p = Pipeline::new("videotestsrc num-buffers=5 ! video/x-raw,format=RGB,width=8,height=6 ! appsink name=out sync=false")
-            .unwrap();
+        let p = Pipeline::new(
+            "videotestsrc num-buffers=5 ! video/x-raw,format=RGB,width=8,height=6 ! appsink name=out sync=false",
+        )
+        .unwrap();
         let mut n = 0;
         while let Some(s) = p.pull("out", Some(Duration::from_secs(10)), &mut never()).unwrap() {
             assert!(s.buffer().is_some());
             n += 1;
         }
         assert_eq!(n, 5);
-
     }
 
     #[test]

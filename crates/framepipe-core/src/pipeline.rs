@@ -271,6 +271,16 @@ impl Pipeline {
         result.and(stopped)
     }
 
+    /// Waits for EOS without stopping the pipeline: `Ok(true)` at EOS, `Ok(false)` when
+    /// `timeout` passes first, the pipeline's error if it posts one.
+    pub fn wait(&self, timeout: Option<Duration>, interrupt: Interrupt<'_>) -> Result<bool> {
+        match self.wait_eos(timeout, interrupt) {
+            Ok(()) => Ok(true),
+            Err(Error::Timeout(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     fn wait_eos(&self, timeout: Option<Duration>, interrupt: Interrupt<'_>) -> Result<()> {
         let start = Instant::now();
         let mut st = self.shared.lock();

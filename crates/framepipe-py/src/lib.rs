@@ -1,1 +1,34 @@
-pub fn _z() {}
+//! framepipe's native module, `framepipe._framepipe`. One file per Python concept; the
+//! Python package re-exports these names with docs and conveniences.
+
+use pyo3::prelude::*;
+
+mod array;
+mod buffer;
+mod element;
+mod errors;
+mod frame;
+mod message;
+mod pipeline;
+mod registry;
+mod value;
+
+#[pymodule]
+fn _framepipe(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    framepipe_core::init().map_err(errors::to_py)?;
+    gstframepipe::register_static()
+        .map_err(|e| errors::to_py(framepipe_core::Error::Gst(format!("registering built-in elements: {e}"))))?;
+    m.add_class::<pipeline::PyPipeline>()?;
+    m.add_class::<frame::PyFrame>()?;
+    m.add_class::<buffer::PyBuffer>()?;
+    m.add_class::<buffer::PyMappedBuffer>()?;
+    m.add_class::<element::PyElement>()?;
+    m.add_class::<element::PyPropertyInfo>()?;
+    m.add_class::<message::PyMessage>()?;
+    m.add_function(wrap_pyfunction!(registry::factories, m)?)?;
+    m.add_function(wrap_pyfunction!(registry::describe_factory, m)?)?;
+    m.add("SECOND", gst::ClockTime::SECOND.nseconds())?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("gstreamer_version", gst::version_string().as_str())?;
+    Ok(())
+}

@@ -1,0 +1,143 @@
+//! `Element`: an element of a pipeline, with its GObject properties.
+
+use gst::glib;
+use gst::prelude::*;
+use pyo3::exceptions::{PyAttributeError, PyValueError};
+use pyo3::prelude::*;
+
+use crate::value;
+
+/// What `Element.properties()` reports for one property.
+#[pyclass(frozen, get_all, name = "PropertyInfo", module = "framepipe._framepipe")]
+pub struct PyPropertyInfo {
+    name: String,
+    r#type: String,
+    default: Py<PyAny>,
+    minimum: Py<PyAny>,
+    maximum: Py<PyAny>,
+    description: String,
+    readable: bool,
+    writable: bool,
+}
+
+#[pymethods]
+impl PyPropertyInfo {
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!(
+            "PropertyInfo(name={:?}, type={:?}, default={})",
+            self.name,
+            self.r#type,
+            self.default.bind(py).repr()?
+        ))
+    }
+}
+
+#[pyclass(frozen, name = "Element", module = "framepipe._framepipe")]
+pub struct PyElement {
+    element: gst::Element,
+}
+
+impl PyElement {
+    pub fn new(element: gst::Element) -> PyElement {
+        PyElement { element }
+    }
+
+    fn pspec(&self, prop: &str) -> PyResult<glib::ParamSpec> {
+        self.element.find_property(prop).ok_or_else(|| {
+            PyAttributeError::new_err(format!("element {:?} has no property {prop:?}", self.element.name().as_str()))
+        })
+    }
+}
+
+fn range<'py>(py: Python<'py>, pspec: &glib::ParamSpec) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+    macro_rules! try_range {
+        ($ty:ty) => {
+            if let Some(p) = pspec.downcast_ref::<$ty>() {
+                return Ok((p.minimum().into_pyobject(py)?.into_any(), p.maximum().into_pyobject(py)?.into_any()));
+            }
+        };
+    }
+    try_range!(glib::ParamSpecInt);
+    try_range!(glib::ParamSpecUInt);
+    try_range!(glib::ParamSpecInt64);
+    try_range!(glib::ParamSpecUInt64);
+    try_range!(glib::ParamSpecFloat);
+    try_range!(glib::ParamSpecDouble);
+    if let Some(p) = pspec.downcast_ref::<glib::ParamSpecLong>() {
+        return Ok((p.minimum().into_pyobject(py)?.into_any(), p.maximum().into_pyobject(py)?.into_any()));
+    }
+    if let Some(p) = pspec.downcast_ref::<glib::ParamSpecULong>() {
+        return Ok((p.minimum().into_pyobject(py)?.into_any(), p.maximum().into_pyobject(py)?.into_any()));
+    }
+    Ok((py.None().into_bound(py), py.None().into_bound(py)))
+}
+
+#[pymethods]
+impl PyElement {
+    #[getter]
+    fn name(&self) -> String {
+        self.element.name().to_string()
+    }
+
+    /// Name of the factory that made the element ("videotestsrc"), None for bins.
+    #[getter]
+    fn factory(&self) -> Option<String> {
+        self.element.factory().map(|f| f.name().to_string())
+    }
+
+    /// The value of property `prop`.
+    fn get<'py>(&self, py: Python<'py>, prop: &str) -> PyResult<Bound<'py, PyAny>> {
+        let pspec = self.pspec(prop)?;
+        if !pspec.flags().contains(glib::ParamFlags::READABLE) {
+            return Err(PyAttributeError::new_err(format!("property {prop:?} is not readable")));
+        }
+        let v = self.element.property_value(pspec.name());
+        value::to_py(py, &v)
+    }
+
+    /// Sets property `prop`: TypeError for a value of the wrong type, ValueError for one
+    /// out of range.
+    fn set(&self, prop: &str, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        let pspec = self.pspec(prop)?;
+        let flags = pspec.flags();
+        if !flags.contains(glib::ParamFlags::WRITABLE) {
+            return Err(PyAttributeError::new_err(format!("property {prop:?} is read-only")));
+        }
+        if flags.contains(glib::ParamFlags::CONSTRUCT_ONLY) {
+            return Err(PyAttributeError::new_err(format!("property {prop:?} can only be set at construction")));
+        }
+        if flags.contains(gst::PARAM_FLAG_MUTABLE_READY) && self.element.current_state() > gst::State::Ready {
+            return Err(PyValueError::new_err(format!(
+                "property {prop:?} can only be changed in the NULL or READY state"
+            )));
+        }
+        let v = value::from_py(&pspec, value)?;
+        self.element.set_property_from_value(pspec.name(), &v);
+        Ok(())
+    }
+
+    /// Every property: name, type, default, minimum, maximum, description, readable, writable.
+    pub fn properties(&self, py: Python<'_>) -> PyResult<Vec<PyPropertyInfo>> {
+        self.element
+            .list_properties()
+            .iter()
+            .map(|p| {
+                let (minimum, maximum) = range(py, p)?;
+                Ok(PyPropertyInfo {
+                    name: p.name().to_string(),
+                    r#type: p.value_type().name().to_string(),
+                    default: value::to_py(py, p.default_value())?.unbind(),
+                    minimum: minimum.unbind(),
+                    maximum: maximum.unbind(),
+                    description: p.blurb().unwrap_or_default().to_string(),
+                    readable: p.flags().contains(glib::ParamFlags::READABLE),
+                    writable: p.flags().contains(glib::ParamFlags::WRITABLE),
+                })
+            })
+            .collect()
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<Element {} ({})>", self.name(), self.factory().unwrap_or_else(|| "bin".into()))
+    }
+}

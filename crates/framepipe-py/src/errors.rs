@@ -1,0 +1,89 @@
+//! The one conversion point from framepipe's Rust errors to Python exceptions, and the
+//! helper that runs a blocking call with the GIL released while still answering Ctrl-C.
+
+use framepipe_core::{BusError, Error};
+use pyo3::exceptions::{
+    PyBufferError, PyFileNotFoundError, PyKeyboardInterrupt, PyTimeoutError, PyTypeError, PyValueError,
+};
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::PyType;
+
+static FRAMEPIPE_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static PARSE_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static PIPELINE_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static NEGOTIATION_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static MEDIA_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+
+/// One of the exception classes defined in `framepipe/errors.py`.
+fn class<'py>(py: Python<'py>, cell: &'static PyOnceLock<Py<PyType>>, name: &str) -> PyResult<Bound<'py, PyType>> {
+    cell.import(py, "framepipe.errors", name).cloned()
+}
+
+fn with_class(py: Python<'_>, cell: &'static PyOnceLock<Py<PyType>>, name: &str, message: String) -> PyErr {
+    match class(py, cell, name) {
+        Ok(cls) => PyErr::from_type(cls, message),
+        Err(e) => e,
+    }
+}
+
+fn bus_error(py: Python<'_>, cell: &'static PyOnceLock<Py<PyType>>, name: &str, info: &BusError) -> PyErr {
+    let build = || -> PyResult<PyErr> {
+        let exc = class(py, cell, name)?.call1((info.to_string(),))?;
+        exc.setattr("element", info.element.as_deref())?;
+        exc.setattr("path", info.path.as_deref())?;
+        exc.setattr("message", info.message.as_str())?;
+        exc.setattr("debug", info.debug.as_deref())?;
+        Ok(PyErr::from_value(exc))
+    };
+    build().unwrap_or_else(|e| e)
+}
+
+/// Converts a core error into the Python exception DESIGN.md names for it.
+pub fn to_py(err: Error) -> PyErr {
+    Python::attach(|py| match err {
+        Error::Parse { message, token } => {
+            let e = with_class(py, &PARSE_ERROR, "ParseError", message);
+            let _ = e.value(py).setattr("token", token);
+            e
+        }
+        Error::Pipeline(info) => bus_error(py, &PIPELINE_ERROR, "PipelineError", &info),
+        Error::Negotiation(info) => bus_error(py, &NEGOTIATION_ERROR, "NegotiationError", &info),
+        Error::Media(m) => with_class(py, &MEDIA_ERROR, "MediaError", m),
+        Error::NotFound(m) => PyFileNotFoundError::new_err(m),
+        Error::Timeout(d) => PyTimeoutError::new_err(format!("timed out after {:.3} s", d.as_secs_f64())),
+        Error::Interrupted => PyKeyboardInterrupt::new_err(()),
+        Error::Value(m) => PyValueError::new_err(m),
+        Error::Type(m) => PyTypeError::new_err(m),
+        Error::Buffer(m) => PyBufferError::new_err(m),
+        other => with_class(py, &FRAMEPIPE_ERROR, "FramepipeError", other.to_string()),
+    })
+}
+
+/// Runs `f` with the GIL released. `f` gets an interrupt check that briefly re-attaches to
+/// run Python's signal handlers; if one raises (Ctrl-C), `f` is told to stop and that very
+/// exception is returned.
+pub fn detach_interruptible<T, F>(py: Python<'_>, f: F) -> PyResult<T>
+where
+    T: Send,
+    F: Send + FnOnce(&mut dyn FnMut() -> bool) -> framepipe_core::Result<T>,
+{
+    let mut pending: Option<PyErr> = None;
+    let result = py.detach(|| {
+        let mut check = || {
+            Python::attach(|py| match py.check_signals() {
+                Ok(()) => false,
+                Err(e) => {
+                    pending = Some(e);
+                    true
+                }
+            })
+        };
+        f(&mut check)
+    });
+    match result {
+        Ok(v) => Ok(v),
+        Err(Error::Interrupted) => Err(pending.unwrap_or_else(|| PyKeyboardInterrupt::new_err(()))),
+        Err(e) => Err(to_py(e)),
+    }
+}

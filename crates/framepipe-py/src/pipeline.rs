@@ -1,0 +1,273 @@
+//! `Pipeline`: the native half. Context management and the `frames()`/`messages()`
+//! iterators live in `framepipe/pipeline.py`, which subclasses this.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use framepipe_core::media::MediaInfo;
+use framepipe_core::{Error, Pipeline, pack};
+use numpy::PyUntypedArray;
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyByteArray, PyBytes, PyMemoryView};
+
+use crate::array::Borrowed;
+use crate::buffer::PyBuffer;
+use crate::element::PyElement;
+use crate::errors::{detach_interruptible, to_py};
+use crate::frame::PyFrame;
+use crate::message::PyMessage;
+
+fn timeout(seconds: Option<f64>) -> PyResult<Option<Duration>> {
+    match seconds {
+        None => Ok(None),
+        Some(s) if s.is_finite() && s >= 0.0 => Ok(Some(Duration::from_secs_f64(s))),
+        Some(s) => Err(PyValueError::new_err(format!("timeout must be a non-negative number of seconds, not {s}"))),
+    }
+}
+
+#[pyclass(subclass, frozen, name = "Pipeline", module = "framepipe._framepipe")]
+pub struct PyPipeline {
+    inner: Arc<Pipeline>,
+    description: String,
+    /// Per appsink: the caps of the last sample and what they describe, so the caps are
+    /// parsed once per change rather than once per frame.
+    media: Mutex<HashMap<String, (gst::Caps, MediaInfo)>>,
+    counter: Mutex<Option<Arc<AtomicU64>>>,
+}
+
+impl PyPipeline {
+    fn frame(&self, sink: &str, sample: gst::Sample) -> PyResult<PyFrame> {
+        let buffer = sample.buffer_owned().ok_or_else(|| to_py(Error::Gst("a sample without a buffer".into())))?;
+        let caps = sample.caps_owned();
+        let media = match &caps {
+            None => MediaInfo::Other,
+            Some(c) => {
+                let mut cache = self.media.lock().unwrap_or_else(|e| e.into_inner());
+                match cache.get(sink) {
+                    Some((cached, media)) if cached.as_ptr() == c.as_ptr() || cached == c => media.clone(),
+                    _ => {
+                        let media = MediaInfo::from_caps(Some(c));
+                        cache.insert(sink.to_string(), (c.clone(), media.clone()));
+                        media
+                    }
+                }
+            }
+        };
+        Ok(PyFrame::new(buffer, caps, media))
+    }
+}
+
+#[pymethods]
+impl PyPipeline {
+    /// Parses a gst-launch-1.0 description. Unknown elements and bad syntax raise
+    /// ParseError naming the culprit.
+    #[new]
+    fn new(py: Python<'_>, description: &str) -> PyResult<PyPipeline> {
+        let desc = description.to_string();
+        let inner = py.detach(move || Pipeline::new(&desc)).map_err(to_py)?;
+        Ok(PyPipeline {
+            inner: Arc::new(inner),
+            description: description.to_string(),
+            media: Mutex::default(),
+            counter: Mutex::default(),
+        })
+    }
+
+    #[getter]
+    fn description(&self) -> &str {
+        &self.description
+    }
+
+    fn play(&self, py: Python<'_>) -> PyResult<()> {
+        let inner = self.inner.clone();
+        py.detach(move || inner.set_state(gst::State::Playing)).map_err(to_py)
+    }
+
+    fn pause(&self, py: Python<'_>) -> PyResult<()> {
+        let inner = self.inner.clone();
+        py.detach(move || inner.set_state(gst::State::Paused)).map_err(to_py)
+    }
+
+    /// Stops the pipeline (state NULL). Always safe to call.
+    fn stop(&self, py: Python<'_>) -> PyResult<()> {
+        let inner = self.inner.clone();
+        py.detach(move || inner.set_state(gst::State::Null)).map_err(to_py)
+    }
+
+    #[getter]
+    fn state(&self) -> &'static str {
+        self.inner.state()
+    }
+
+    /// Plays until EOS, then stops. Raises PipelineError on an ERROR and TimeoutError
+    /// (with the pipeline stopped) when `timeout` seconds pass first.
+    #[pyo3(signature = (timeout=None))]
+    fn run(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<()> {
+        let t = self::timeout(timeout)?;
+        let inner = self.inner.clone();
+        detach_interruptible(py, move |check| inner.run(t, check)).inspect_err(|_| {
+            let _ = self.inner.set_state(gst::State::Null);
+        })
+    }
+
+    /// Waits up to `timeout` seconds (None: forever) for EOS without stopping the
+    /// pipeline. True at EOS, False on timeout; raises PipelineError on an ERROR.
+    #[pyo3(signature = (timeout=None))]
+    fn wait(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<bool> {
+        let t = self::timeout(timeout)?;
+        let inner = self.inner.clone();
+        detach_interruptible(py, move |check| inner.wait(t, check))
+    }
+
+    /// The next frame from appsink `sink`, or None at EOS. Starts the pipeline if needed.
+    #[pyo3(signature = (sink, timeout=None))]
+    fn pull(&self, py: Python<'_>, sink: &str, timeout: Option<f64>) -> PyResult<Option<PyFrame>> {
+        let t = self::timeout(timeout)?;
+        let inner = self.inner.clone();
+        let name = sink.to_string();
+        let sample = detach_interruptible(py, move |check| inner.pull(&name, t, check));
+        let sample = match sample {
+            Ok(s) => s,
+            Err(e) => {
+                if e.is_instance_of::<pyo3::exceptions::PyKeyboardInterrupt>(py)
+                    || e.is_instance_of::<pyo3::exceptions::PyTimeoutError>(py)
+                {
+                    let inner = self.inner.clone();
+                    let _ = py.detach(move || inner.set_state(gst::State::Null));
+                }
+                return Err(e);
+            }
+        };
+        sample.map(|s| self.frame(sink, s)).transpose()
+    }
+
+    /// Pushes an array, Frame, Buffer or bytes into appsrc `source`. See DESIGN.md:
+    /// caps are derived from the first array when the appsrc has none, missing timestamps
+    /// follow the framerate, and a mismatching array raises ValueError with nothing pushed.
+    #[pyo3(signature = (source, data, *, pts=None, duration=None, fps=None))]
+    fn push(
+        &self,
+        py: Python<'_>,
+        source: &str,
+        data: &Bound<'_, PyAny>,
+        pts: Option<u64>,
+        duration: Option<u64>,
+        fps: Option<f64>,
+    ) -> PyResult<()> {
+        let buffer = if let Ok(frame) = data.cast::<PyFrame>() {
+            let frame = frame.get();
+            if let Some(caps) = frame.caps() {
+                self.inner.adopt_caps(source, caps).map_err(to_py)?;
+            }
+            frame.gst_buffer()
+        } else if let Ok(buf) = data.cast::<PyBuffer>() {
+            buf.get().gst()
+        } else if data.is_instance_of::<PyUntypedArray>() {
+            let arr = Borrowed::new(data)?;
+            let fps = fps.unwrap_or(30.0);
+            let derive = || pack::caps_for_array(arr.shape(), arr.dtype, fps);
+            let media = self.inner.source_media(source, Some(&derive)).map_err(to_py)?;
+            pack::array_to_buffer(arr.as_ref(), &media).map_err(to_py)?
+        } else if data.is_instance_of::<PyBytes>()
+            || data.is_instance_of::<PyByteArray>()
+            || data.is_instance_of::<PyMemoryView>()
+        {
+            let bytes: Vec<u8> = pyo3::buffer::PyBuffer::<u8>::get(data)?.to_vec(py)?;
+            let media = self.inner.source_media(source, None).map_err(to_py)?;
+            if let MediaInfo::Video(info) = &media {
+                if bytes.len() != info.size() {
+                    return Err(PyValueError::new_err(format!(
+                        "{} bytes do not make a frame of the appsrc's caps ({} bytes)",
+                        bytes.len(),
+                        info.size()
+                    )));
+                }
+            }
+            gst::Buffer::from_slice(bytes)
+        } else {
+            return Err(PyTypeError::new_err(format!(
+                "push takes a numpy array, Frame, Buffer or bytes, not {}",
+                data.get_type().name()?
+            )));
+        };
+        let inner = self.inner.clone();
+        let name = source.to_string();
+        detach_interruptible(py, move |check| {
+            inner.push(
+                &name,
+                buffer,
+                pts.map(gst::ClockTime::from_nseconds),
+                duration.map(gst::ClockTime::from_nseconds),
+                check,
+            )
+        })
+    }
+
+    /// Ends the stream of appsrc `source`.
+    fn end_of_stream(&self, source: &str) -> PyResult<()> {
+        self.inner.end_of_stream(source).map_err(to_py)
+    }
+
+    /// Sends EOS into the whole pipeline.
+    fn send_eos(&self, py: Python<'_>) -> bool {
+        let inner = self.inner.clone();
+        py.detach(move || inner.send_eos())
+    }
+
+    /// The element called `name`.
+    fn element(&self, name: &str) -> PyResult<PyElement> {
+        self.inner.element(name).map(PyElement::new).map_err(|e| match e {
+            Error::Value(m) => pyo3::exceptions::PyKeyError::new_err(m),
+            other => to_py(other),
+        })
+    }
+
+    /// Seeks to `position` seconds (accurately, or to the nearest keyframe).
+    #[pyo3(signature = (position, *, accurate=true))]
+    fn seek(&self, py: Python<'_>, position: f64, accurate: bool) -> PyResult<()> {
+        if !(position.is_finite() && position >= 0.0) {
+            return Err(PyValueError::new_err(format!("cannot seek to {position}")));
+        }
+        let inner = self.inner.clone();
+        detach_interruptible(py, move |check| inner.seek(Duration::from_secs_f64(position), accurate, check))
+    }
+
+    /// Current position in seconds, or None when unknown.
+    #[getter]
+    fn position(&self) -> Option<f64> {
+        self.inner.position().map(|t| t.nseconds() as f64 / 1e9)
+    }
+
+    /// Duration in seconds, or None when unknown (live sources).
+    #[getter]
+    fn duration(&self) -> Option<f64> {
+        self.inner.duration().map(|t| t.nseconds() as f64 / 1e9)
+    }
+
+    /// The oldest unread bus message, waiting up to `timeout` seconds (None: forever).
+    #[pyo3(signature = (timeout=0.0))]
+    fn pop_message(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Option<PyMessage>> {
+        let t = self::timeout(timeout)?;
+        let inner = self.inner.clone();
+        let msg = detach_interruptible(py, move |check| inner.pop_message(t, check))?;
+        msg.map(|m| PyMessage::new(py, &m)).transpose()
+    }
+
+    /// The pipeline as Graphviz DOT.
+    fn graph(&self) -> String {
+        self.inner.graph()
+    }
+
+    /// Buffers that reached the first sink since counting began (first call starts it).
+    fn buffers_counted(&self) -> u64 {
+        let mut c = self.counter.lock().unwrap_or_else(|e| e.into_inner());
+        c.get_or_insert_with(|| self.inner.count_sink_buffers()).load(Ordering::Relaxed)
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<Pipeline {:?} {}>", self.description, self.inner.state())
+    }
+}

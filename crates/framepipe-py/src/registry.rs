@@ -1,0 +1,64 @@
+//! The element registry, for `framepipe inspect`.
+
+use gst::glib::translate::IntoGlib;
+use gst::prelude::*;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
+
+use crate::element::PyElement;
+use crate::errors::to_py;
+
+/// (name, long name, classification, plugin) of every element factory, sorted by name.
+#[pyfunction]
+pub fn factories() -> Vec<(String, String, String, String)> {
+    let mut all: Vec<_> = gst::ElementFactory::factories_with_type(gst::ElementFactoryType::ANY, gst::Rank::NONE)
+        .into_iter()
+        .map(|f| {
+            (
+                f.name().to_string(),
+                f.metadata(gst::ELEMENT_METADATA_LONGNAME).unwrap_or_default().to_string(),
+                f.metadata(gst::ELEMENT_METADATA_KLASS).unwrap_or_default().to_string(),
+                f.plugin_name().map(|p| p.to_string()).unwrap_or_default(),
+            )
+        })
+        .collect();
+    all.sort();
+    all
+}
+
+/// Everything `framepipe inspect NAME` shows about one element factory: metadata, pad
+/// templates and properties. Raises ParseError for an unknown name.
+#[pyfunction]
+pub fn describe_factory<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyDict>> {
+    let factory = gst::ElementFactory::find(name).ok_or_else(|| {
+        to_py(framepipe_core::Error::Parse {
+            message: format!("no element \"{name}\": no such element or plugin is installed"),
+            token: Some(name.to_string()),
+        })
+    })?;
+    let d = PyDict::new(py);
+    d.set_item("name", factory.name().as_str())?;
+    for (key, meta) in [
+        ("long_name", gst::ELEMENT_METADATA_LONGNAME),
+        ("classification", gst::ELEMENT_METADATA_KLASS),
+        ("description", gst::ELEMENT_METADATA_DESCRIPTION),
+        ("author", gst::ELEMENT_METADATA_AUTHOR),
+    ] {
+        d.set_item(key, factory.metadata(meta).map(|s| s.to_string()))?;
+    }
+    d.set_item("plugin", factory.plugin_name().map(|p| p.to_string()))?;
+    d.set_item("rank", factory.rank().into_glib())?;
+    let templates = PyList::empty(py);
+    for t in factory.static_pad_templates() {
+        let td = PyDict::new(py);
+        td.set_item("name", t.name_template())?;
+        td.set_item("direction", format!("{:?}", t.direction()).to_lowercase())?;
+        td.set_item("presence", format!("{:?}", t.presence()).to_lowercase())?;
+        td.set_item("caps", t.caps().to_string())?;
+        templates.append(td)?;
+    }
+    d.set_item("pad_templates", templates)?;
+    let element = factory.create().build().map_err(|e| to_py(e.into()))?;
+    d.set_item("properties", PyElement::new(element).properties(py)?)?;
+    Ok(d)
+}

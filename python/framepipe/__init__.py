@@ -1,0 +1,31 @@
+"""framepipe: GStreamer pipelines and video files, native in Python.
+
+Frames are zero-copy numpy views of real GStreamer buffers that keep their buffer mapped
+and alive; pipelines release the GIL while they wait and answer Ctrl-C.
+"""
+
+from __future__ import annotations
+
+from . import _framepipe
+from ._framepipe import SECOND, Buffer, Element, Frame, Message, PropertyInfo, gstreamer_version
+from .errors import FramepipeError, MediaError, NegotiationError, ParseError, PipelineError
+from .pipeline import Pipeline
+
+__version__: str = _framepipe.__version__
+
+__all__ = [
+    "SECOND",
+    "Buffer",
+    "Element",
+    "Frame",
+    "FramepipeError",
+    "MediaError",
+    "Message",
+    "NegotiationError",
+    "ParseError",
+    "Pipeline",
+    "PipelineError",
+    "PropertyInfo",
+    "__version__",
+    "gstreamer_version",
+]

@@ -1,0 +1,189 @@
+"""The ``framepipe`` command line: launch, inspect, info, plugin-path, demo."""
+
+from __future__ import annotations
+
+import argparse
+import runpy
+import signal
+import sys
+import time
+import traceback
+from pathlib import Path
+from types import FrameType
+from typing import TextIO
+
+from . import _framepipe
+from .errors import FramepipeError, PipelineError
+from .pipeline import Pipeline
+
+PLUGIN_DIR = Path(__file__).resolve().parent / "gst-plugins"
+
+
+def _clock(seconds: float | None) -> str:
+    if seconds is None:
+        return "--:--:--.-"
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{int(h):02d}:{int(m):02d}:{s:04.1f}"
+
+
+class _Progress:
+    """A progress line on stderr: rewritten in place on a terminal, one line a second
+    otherwise."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.start = time.monotonic()
+        self.last_print = 0.0
+        self.last_frames = 0
+        self.last_time = self.start
+
+    def update(self, p: Pipeline, *, final: bool = False) -> None:
+        now = time.monotonic()
+        if not final and now - self.last_print < (0.25 if self.tty else 1.0):
+            return
+        frames = p.buffers_counted()
+        dt = now - self.last_time
+        fps = (frames - self.last_frames) / dt if dt > 0 else 0.0
+        if final:
+            total = now - self.start
+            fps = frames / total if total > 0 else 0.0
+        line = f"frames {frames:>7}  fps {fps:7.1f}  {_clock(p.position)} / {_clock(p.duration)}"
+        end = "\n" if final or not self.tty else ""
+        self.stream.write(("\r" if self.tty else "") + line + end)
+        self.stream.flush()
+        self.last_print, self.last_frames, self.last_time = now, frames, now
+
+
+def _launch(args: argparse.Namespace) -> int:
+    description = " ".join(args.description)
+    p = Pipeline(description)
+    progress = _Progress(sys.stderr)
+    interrupts = 0
+
+    def on_sigint(signum: int, frame: FrameType | None) -> None:
+        nonlocal interrupts
+        interrupts += 1
+        if interrupts == 1:
+            sys.stderr.write("\nInterrupt: sending EOS (Ctrl-C again to stop at once)\n")
+            p.send_eos()
+        else:
+            raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        p.buffers_counted()
+        p.play()
+        deadline = None if args.timeout is None else time.monotonic() + args.timeout
+        drain_until: float | None = None
+        while not p.wait(0.1):
+            progress.update(p)
+            now = time.monotonic()
+            if deadline is not None and now > deadline:
+                raise TimeoutError(f"no EOS within {args.timeout} s")
+            if interrupts and drain_until is None:
+                # After Ctrl-C, give the EOS at most 5 s to drain (muxers finalise).
+                drain_until = now + 5.0
+            if drain_until is not None and now > drain_until:
+                break
+        progress.update(p, final=True)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        p.stop()
+    return 130 if interrupts else 0
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    if not args.element:
+        for name, long_name, klass, plugin in _framepipe.factories():
+            print(f"{plugin}:  {name}: {long_name}  [{klass}]")
+        return 0
+    d = _framepipe.describe_factory(args.element)
+    print(f"Factory Details:\n  Name: {d['name']}\n  Long-name: {d['long_name']}")
+    print(f"  Klass: {d['classification']}\n  Description: {d['description']}\n  Author: {d['author']}")
+    print(f"  Plugin: {d['plugin']}\n  Rank: {d['rank']}\n\nPad Templates:")
+    for t in d["pad_templates"]:
+        print(f"  {t['direction'].upper()} template: '{t['name']}' ({t['presence']})")
+        for line in t["caps"].split("; "):
+            print(f"    {line}")
+    print("\nElement Properties:")
+    for prop in d["properties"]:
+        flags = ("readable" if prop.readable else "") + (", writable" if prop.writable else "")
+        print(f"  {prop.name:<20} : {prop.description}\n  {'':<20}   {flags} | {prop.type}", end="")
+        if prop.minimum is not None:
+            print(f"  Range: {prop.minimum} - {prop.maximum}", end="")
+        print(f"  Default: {prop.default!r}")
+    return 0
+
+
+def _plugin_path(args: argparse.Namespace) -> int:
+    print(PLUGIN_DIR)
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    script = Path(__file__).resolve().parents[2] / "examples" / "demo.py"
+    if not script.exists():
+        raise FramepipeError("the demo needs a source checkout of framepipe (examples/demo.py)")
+    sys.argv = [str(script), *args.rest]
+    runpy.run_path(str(script), run_name="__main__")
+    return 0
+
+
+def _info(args: argparse.Namespace) -> int:
+    from . import io  # the video file layer; imported lazily
+
+    meta = io.immeta(args.file)
+    for key, value in meta.items():
+        print(f"{key}: {value}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="framepipe", description=__doc__)
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and GStreamer debug details")
+    sub = parser.add_subparsers(dest="command", required=True)
+    launch = sub.add_parser("launch", help="run a pipeline like gst-launch-1.0, with a progress line")
+    launch.add_argument("description", nargs="+", help="the pipeline, e.g. 'videotestsrc ! autovideosink'")
+    launch.add_argument("--timeout", type=float, default=None, help="give up after this many seconds")
+    launch.set_defaults(func=_launch)
+    inspect = sub.add_parser("inspect", help="list elements, or describe one")
+    inspect.add_argument("element", nargs="?")
+    inspect.set_defaults(func=_inspect)
+    info = sub.add_parser("info", help="streams, codec, fps, exact frame count and duration of a video file")
+    info.add_argument("file")
+    info.set_defaults(func=_info)
+    plugin = sub.add_parser("plugin-path", help="the directory to put on GST_PLUGIN_PATH for gst-launch-1.0")
+    plugin.set_defaults(func=_plugin_path)
+    demo = sub.add_parser("demo", help="run the demo (examples/demo.py)")
+    demo.add_argument("rest", nargs=argparse.REMAINDER)
+    demo.set_defaults(func=_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        args.debug = args.debug or "--debug" in extra
+        extra = [e for e in extra if e != "--debug"]
+        if extra:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    try:
+        code: int = args.func(args)
+        return code
+    except KeyboardInterrupt:
+        sys.stderr.write("Interrupted\n")
+        return 130
+    except (FramepipeError, OSError, ValueError, TypeError) as e:
+        if args.debug:
+            traceback.print_exc()
+            if isinstance(e, PipelineError) and e.debug:
+                sys.stderr.write(f"Debug: {e.debug}\n")
+        name = type(e).__name__
+        where = f" from element {e.element}" if isinstance(e, PipelineError) and e.element else ""
+        sys.stderr.write(f"ERROR{where}: {name}: {e}\n")
+        return 1
+    finally:
+        sys.stderr.flush()

@@ -335,7 +335,10 @@ impl Pipeline {
     /// (or once the pipeline was stopped).
     pub fn pull(&self, sink: &str, timeout: Option<Duration>, interrupt: Interrupt<'_>) -> Result<Option<gst::Sample>> {
         let appsink = self.appsink(sink)?;
-        self.ensure_started()?;
+        // An appsink hands out samples only while playing.
+        if self.target_state() < gst::State::Playing {
+            self.set_state(gst::State::Playing)?;
+        }
         let start = Instant::now();
         loop {
             let wait = match timeout {

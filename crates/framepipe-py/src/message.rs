@@ -52,10 +52,12 @@ impl PyMessage {
     }
 }
 
-/// GStreamer's nick for a message type ("eos", "state-changed", ...).
+/// GStreamer's name for a message type ("eos", "state-changed", ...).
 fn message_type_name(t: gst::MessageType) -> String {
-    let v = t.to_value();
-    gst::glib::FlagsValue::from_value(&v)
-        .and_then(|(_, set)| set.first().map(|f| f.nick().to_string()))
-        .unwrap_or_else(|| format!("{t:?}").to_lowercase())
+    use gst::glib::translate::IntoGlib;
+    // SAFETY: gst_message_type_get_name returns a static NUL-terminated string for every
+    // message type (or "unknown").
+    unsafe { std::ffi::CStr::from_ptr(gst::ffi::gst_message_type_get_name(t.into_glib())) }
+        .to_string_lossy()
+        .into_owned()
 }

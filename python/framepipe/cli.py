@@ -165,6 +165,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
+    if args.command == "demo":
+        args.rest = [*args.rest, *extra]
+        extra = []
     if extra:
         args.debug = args.debug or "--debug" in extra
         extra = [e for e in extra if e != "--debug"]

@@ -164,10 +164,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args, extra = parser.parse_known_args(argv)
-    if args.command == "demo":
-        args.rest = [*args.rest, *extra]
-        extra = []
+    argv = sys.argv[1:] if argv is None else argv
+    if "demo" in argv and set(argv[: argv.index("demo")]) <= {"--debug"}:
+        # The demo's own options go to examples/demo.py untouched.
+        cut = argv.index("demo") + 1
+        args, extra = parser.parse_args(argv[:cut]), []
+        args.rest = argv[cut:]
+    else:
+        args, extra = parser.parse_known_args(argv)
     if extra:
         args.debug = args.debug or "--debug" in extra
         extra = [e for e in extra if e != "--debug"]

@@ -21,7 +21,9 @@ def cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
 
 
 def count_frames(path: Path) -> int:
-    with fp.Pipeline(f"filesrc location={path} ! qtdemux ! h264parse ! avdec_h264 ! appsink name=out sync=false") as p:
+    with fp.Pipeline(
+        f"filesrc location={path} ! qtdemux ! h264parse ! avdec_h264 ! appsink name=out sync=false"
+    ) as p:
         return sum(1 for _ in p.frames("out", timeout=20))
 
 
@@ -109,7 +111,18 @@ def test_console_script_is_installed():
 def test_demo_writes_a_playable_mp4(tmp_path):
     out = tmp_path / "demo.mp4"
     r = subprocess.run(
-        [sys.executable, "examples/demo.py", "--frames", "40", "--width", "160", "--height", "96", "--output", str(out)],
+        [
+            sys.executable,
+            "examples/demo.py",
+            "--frames",
+            "40",
+            "--width",
+            "160",
+            "--height",
+            "96",
+            "--output",
+            str(out),
+        ],
         capture_output=True,
         text=True,
         timeout=120,

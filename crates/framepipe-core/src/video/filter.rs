@@ -114,7 +114,11 @@ impl Filter {
 
     /// The filter as a bin with one sink and one source ghost pad.
     pub fn to_bin(&self, input: Option<(u32, u32)>) -> Result<gst::Bin> {
-        let launch = self.to_launch(input)?;
+        let launch = match self {
+            // Identities at both ends let a fragment start or end with caps.
+            Filter::Graph(_) => self.to_launch(input)?,
+            _ => format!("identity ! {} ! identity", self.to_launch(input)?),
+        };
         let mut ctx = gst::ParseContext::new();
         let bin = gst::parse::bin_from_description_full(&launch, true, Some(&mut ctx), gst::ParseFlags::FATAL_ERRORS)
             .map_err(|e| {
@@ -219,6 +223,10 @@ fn spec_launch(spec: &FilterSpec, size: &mut Size) -> Result<String> {
             }
             if let Some(h) = h {
                 let _ = write!(caps, ",height={h}");
+            }
+            if w.is_none() || h.is_none() {
+                // Keep the aspect ratio in pixels, not in a changed pixel-aspect-ratio.
+                caps.push_str(",pixel-aspect-ratio=1/1");
             }
             format!("videoscale ! {caps}")
         }

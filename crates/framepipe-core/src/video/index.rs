@@ -21,6 +21,9 @@ use crate::{Error, Result};
 
 /// How long a scan may go without a new packet before the file is declared broken.
 pub(crate) const STALL: Duration = Duration::from_secs(5);
+/// How long a scan may wait for its first packet: a demuxer that found a stream delivers
+/// it in milliseconds, and a broken file must fail within 5 s in all.
+const FIRST_PACKET: Duration = Duration::from_secs(3);
 
 /// One frame (one packet of the video stream), in presentation order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -166,6 +169,7 @@ struct ScanState {
     caps: Option<gst::Caps>,
     container_tags: BTreeMap<String, String>,
     stream_tags: BTreeMap<String, String>,
+    demuxer: Option<String>,
     video_linked: bool,
     no_more_pads: bool,
 }
@@ -178,7 +182,7 @@ struct ScanState {
 pub fn probe(path: &Path, interrupt: Interrupt<'_>) -> Result<(Metadata, FrameIndex)> {
     check_input(path)?;
     crate::init()?;
-    let (pipeline, typefind, state) = scan_pipeline(path)?;
+    let (pipeline, state) = scan_pipeline(path)?;
     let pipeline = Pipeline::wrap(pipeline);
     let result = wait_scan(&pipeline, &state, interrupt);
     let _ = pipeline.set_state(gst::State::Null);
@@ -203,14 +207,13 @@ pub fn probe(path: &Path, interrupt: Interrupt<'_>) -> Result<(Metadata, FrameIn
         None if duration > 0.0 => index.len() as f64 / duration,
         None => 0.0,
     };
-    let container_caps = typefind.static_pad("src").and_then(|p| p.current_caps());
     let orientation = st.stream_tags.get("image-orientation").or_else(|| st.container_tags.get("image-orientation"));
     let metadata = Metadata {
         path: path.to_path_buf(),
         fps,
         duration,
         codec: codec_name(s),
-        container: container_name(container_caps.as_deref(), path),
+        container: container_name(st.demuxer.as_deref(), st.container_tags.get("container-format"), path),
         caps: caps.to_string(),
         width,
         height,
@@ -230,7 +233,7 @@ fn in_segment(segment: Option<&gst::FormattedSegment<gst::ClockTime>>, p: &Frame
     after_start && before_stop
 }
 
-fn scan_pipeline(path: &Path) -> Result<(gst::Pipeline, gst::Element, Arc<Mutex<ScanState>>)> {
+fn scan_pipeline(path: &Path) -> Result<(gst::Pipeline, Arc<Mutex<ScanState>>)> {
     let pipeline = gst::Pipeline::new();
     let src = make("filesrc")?;
     src.set_property("location", path_str(path)?);
@@ -261,6 +264,7 @@ fn scan_pipeline(path: &Path) -> Result<(gst::Pipeline, gst::Element, Arc<Mutex<
     );
     if let Some(pad) = sink.static_pad("sink") {
         let st = state.clone();
+        let weak = pipeline.downgrade();
         pad.add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, move |_, info| {
             if let Some(gst::PadProbeData::Event(ev)) = &info.data {
                 match ev.view() {
@@ -277,7 +281,11 @@ fn scan_pipeline(path: &Path) -> Result<(gst::Pipeline, gst::Element, Arc<Mutex<
                         }
                     }
                     gst::EventView::Caps(c) => {
-                        st.lock().unwrap_or_else(|e| e.into_inner()).caps = Some(c.caps_owned());
+                        let mut st = st.lock().unwrap_or_else(|e| e.into_inner());
+                        st.caps = Some(c.caps_owned());
+                        if let Some(p) = weak.upgrade() {
+                            st.demuxer = demuxer_name(&p);
+                        }
                     }
                     _ => {}
                 }
@@ -325,7 +333,7 @@ fn scan_pipeline(path: &Path) -> Result<(gst::Pipeline, gst::Element, Arc<Mutex<
             );
         }
     });
-    Ok((pipeline, typefind, state))
+    Ok((pipeline, state))
 }
 
 /// Plays the scan to EOS, failing on an ERROR or when no packet arrives for [`STALL`].
@@ -341,7 +349,7 @@ fn wait_scan(pipeline: &Pipeline, state: &Arc<Mutex<ScanState>>, interrupt: Inte
         if n != last_count {
             last_count = n;
             last_progress = Instant::now();
-        } else if last_progress.elapsed() >= STALL {
+        } else if last_progress.elapsed() >= if n == 0 { FIRST_PACKET } else { STALL } {
             stalled = true;
             return true;
         }
@@ -349,14 +357,14 @@ fn wait_scan(pipeline: &Pipeline, state: &Arc<Mutex<ScanState>>, interrupt: Inte
     };
     match pipeline.run(None, &mut check) {
         Err(Error::Interrupted) if stalled => {
-            Err(Error::Media(format!("demuxing made no progress for {} s", STALL.as_secs())))
+            Err(Error::Media("demuxing stalled: the file is truncated or not a video".into()))
         }
         other => other,
     }
 }
 
 fn packet_entry(buf: &gst::BufferRef, prev: Option<&FrameEntry>) -> Option<FrameEntry> {
-    if buf.flags().intersects(gst::BufferFlags::DECODE_ONLY | gst::BufferFlags::HEADER | gst::BufferFlags::GAP) {
+    if buf.flags().intersects(gst::BufferFlags::DECODE_ONLY | gst::BufferFlags::GAP) {
         return None;
     }
     let dts = buf.dts().map(|t| t.nseconds());
@@ -406,20 +414,35 @@ fn codec_name(s: &gst::StructureRef) -> String {
     }
 }
 
-/// The container, from typefind's caps (the extension decides between MP4 and MOV).
-fn container_name(caps: Option<&gst::CapsRef>, path: &Path) -> String {
-    let Some(s) = caps.and_then(|c| c.structure(0)) else { return "unknown".into() };
+/// Factory name of the demuxer parsebin plugged.
+fn demuxer_name(pipeline: &gst::Pipeline) -> Option<String> {
+    let mut it = pipeline.iterate_recurse();
+    while let Ok(Some(e)) = it.next() {
+        if let Some(f) = e.factory() {
+            if f.metadata(gst::ELEMENT_METADATA_KLASS).is_some_and(|k| k.contains("Demux")) {
+                return Some(f.name().to_string());
+            }
+        }
+    }
+    None
+}
+
+/// The container, from the demuxer and its container-format tag (the extension decides
+/// between MP4 and MOV when the tag does not).
+fn container_name(demuxer: Option<&str>, format_tag: Option<&String>, path: &Path) -> String {
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
-    match s.name().as_str() {
-        "video/quicktime" if ext == "mov" => "mov".into(),
-        "video/quicktime" => "mp4".into(),
-        "video/x-matroska" => "matroska".into(),
-        "video/webm" => "webm".into(),
-        "video/mpegts" => "mpegts".into(),
-        "video/x-msvideo" => "avi".into(),
-        "video/x-flv" => "flv".into(),
-        "video/ogg" | "application/ogg" => "ogg".into(),
-        other => other.rsplit('/').next().unwrap_or(other).trim_start_matches("x-").to_string(),
+    let tag = format_tag.map(|t| t.to_ascii_lowercase()).unwrap_or_default();
+    match demuxer {
+        Some("qtdemux") if ext == "mov" || tag.contains("quicktime") => "mov".into(),
+        Some("qtdemux") => "mp4".into(),
+        Some("matroskademux") if tag.contains("webm") || ext == "webm" => "webm".into(),
+        Some("matroskademux") => "matroska".into(),
+        Some("tsdemux") => "mpegts".into(),
+        Some("avidemux") => "avi".into(),
+        Some("flvdemux") => "flv".into(),
+        Some("oggdemux") => "ogg".into(),
+        Some(other) => other.trim_end_matches("demux").to_string(),
+        None => "unknown".into(),
     }
 }
 

@@ -7,6 +7,8 @@
 //! a seek gives exactly the k-th frame of sequential iteration.
 
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use gst::prelude::*;
 use gst_app::AppSink;
@@ -132,6 +134,9 @@ pub struct VideoReader {
     index: FrameIndex,
     options: ReaderOptions,
     pipeline: Option<Pipeline>,
+    /// Decoded frames presented before this pts are dropped ahead of colour conversion
+    /// while a random read decodes forward to its target (0: none are).
+    skip_before: Arc<AtomicU64>,
     /// Index of the frame the next sequential pull is expected to give.
     next: usize,
     /// False when the filter changes the frame count: indices are then output positions and
@@ -154,7 +159,15 @@ impl VideoReader {
             // Fail early on a bad filter rather than at the first read.
             f.to_launch(size)?;
         }
-        Ok(VideoReader { metadata, index, options, pipeline: None, next: 0, indexed })
+        Ok(VideoReader {
+            metadata,
+            index,
+            options,
+            pipeline: None,
+            skip_before: Arc::new(AtomicU64::new(0)),
+            next: 0,
+            indexed,
+        })
     }
 
     pub fn metadata(&self) -> &Metadata {
@@ -199,20 +212,23 @@ impl VideoReader {
         }
         let near = k >= self.next && k - self.next <= FORWARD_WINDOW;
         let same_gop = k >= self.next && self.index.keyframe_before(k) == self.index.keyframe_before(self.next);
-        if !(near || same_gop) {
-            self.seek_to(k, true, interrupt)?;
+        self.skip_before.store(self.index.entries()[k].pts, Ordering::SeqCst);
+        let result = self.read_indexed(k, near || same_gop, interrupt);
+        self.skip_before.store(0, Ordering::SeqCst);
+        result
+    }
+
+    fn read_indexed(&mut self, k: usize, forward: bool, interrupt: Interrupt<'_>) -> Result<VideoFrame> {
+        if !forward {
+            // Seek to the keyframe decoding must start from (an accurate seek there lands on
+            // it whatever the demuxer's seek table), then decode forward.
+            let key = self.index.keyframe_before(k).unwrap_or(0);
+            self.seek_to(key, interrupt)?;
         }
         if let Some(f) = self.decode_until(k, interrupt)? {
             return Ok(f);
         }
-        // The accurate seek landed after frame k (a demuxer's seek table can be coarse):
-        // start from the keyframe before it, then from the beginning.
-        if let Some(key) = self.index.keyframe_before(k) {
-            self.seek_to(key, false, interrupt)?;
-            if let Some(f) = self.decode_until(k, interrupt)? {
-                return Ok(f);
-            }
-        }
+        // A demuxer that seeks coarsely (or a keyframe flag that lied): decode from the start.
         self.restart()?;
         self.decode_until(k, interrupt)?
             .ok_or_else(|| Error::Media(format!("{}: frame {k} could not be decoded", self.metadata.path.display())))
@@ -298,16 +314,12 @@ impl VideoReader {
         }
     }
 
-    fn seek_to(&mut self, k: usize, accurate: bool, interrupt: Interrupt<'_>) -> Result<()> {
+    fn seek_to(&mut self, k: usize, interrupt: Interrupt<'_>) -> Result<()> {
         let position = self.index.stream_time(k).unwrap_or(0);
         let path = self.metadata.path.clone();
         let pipeline = self.pipeline.as_ref().ok_or_else(|| Error::Gst("the reader is closed".into()))?;
         pipeline.wait_state(Some(STALL), interrupt).map_err(|e| media_error(&path, e))?;
-        let flags = if accurate {
-            gst::SeekFlags::FLUSH | gst::SeekFlags::ACCURATE
-        } else {
-            gst::SeekFlags::FLUSH | gst::SeekFlags::KEY_UNIT | gst::SeekFlags::SNAP_BEFORE
-        };
+        let flags = gst::SeekFlags::FLUSH | gst::SeekFlags::ACCURATE;
         pipeline
             .gst()
             .seek_simple(flags, gst::ClockTime::from_nseconds(position))
@@ -324,7 +336,7 @@ impl VideoReader {
 
     fn ensure_pipeline(&mut self) -> Result<()> {
         if self.pipeline.is_none() {
-            let p = build_pipeline(&self.metadata, &self.options)?;
+            let p = build_pipeline(&self.metadata, &self.options, self.skip_before.clone())?;
             p.set_state(gst::State::Playing).map_err(|e| media_error(&self.metadata.path, e))?;
             self.pipeline = Some(p);
             self.next = 0;
@@ -333,7 +345,7 @@ impl VideoReader {
     }
 }
 
-fn build_pipeline(metadata: &Metadata, options: &ReaderOptions) -> Result<Pipeline> {
+fn build_pipeline(metadata: &Metadata, options: &ReaderOptions, skip_before: Arc<AtomicU64>) -> Result<Pipeline> {
     let path: &Path = &metadata.path;
     let pipeline = gst::Pipeline::new();
     let src = make("filesrc")?;
@@ -364,6 +376,15 @@ fn build_pipeline(metadata: &Metadata, options: &ReaderOptions) -> Result<Pipeli
         .property("max-size-time", 0u64)
         .build()
         .map_err(|_| Error::Gst("the queue element is missing".into()))?;
+    if let Some(pad) = queue.static_pad("sink") {
+        pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+            let skip = skip_before.load(Ordering::SeqCst);
+            match info.buffer().and_then(|b| b.pts()) {
+                Some(pts) if pts.nseconds() < skip => gst::PadProbeReturn::Drop,
+                _ => gst::PadProbeReturn::Ok,
+            }
+        });
+    }
     let mut chain: Vec<gst::Element> = vec![queue];
     if options.apply_rotation {
         let flip = make("videoflip")?;

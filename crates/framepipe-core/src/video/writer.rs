@@ -333,6 +333,7 @@ impl VideoWriter {
             muxer.set_property("reserved-max-duration", RESERVED_DURATION.as_nanos() as u64);
             muxer.set_property("reserved-moov-update-period", MOOV_UPDATE.as_nanos() as u64);
         }
+        let mux_ref = muxer.clone();
         chain.push(muxer);
         let sink = make("filesink")?;
         sink.set_property("location", path_str(&self.path)?);
@@ -348,14 +349,29 @@ impl VideoWriter {
             ))
         })?;
 
-        let container = tag_list(&o.container_tags, gst::TagScope::Global)?;
-        let stream = tag_list(&o.stream_tags, gst::TagScope::Stream)?;
+        if let Some(tags) = tag_list(&o.container_tags, gst::TagScope::Global)? {
+            if let Some(setter) = mux_ref.dynamic_cast_ref::<gst::TagSetter>() {
+                setter.merge_tags(&tags, gst::TagMergeMode::Replace);
+            }
+        }
+        if let Some(tags) = tag_list(&o.stream_tags, gst::TagScope::Stream)? {
+            // Stream tags go to the muxer's input ahead of the first encoded buffer, from
+            // the streaming thread that is about to push it.
+            let enc_src = chain[chain.len() - 3].static_pad("src");
+            if let Some(pad) = enc_src {
+                let tags = std::sync::Mutex::new(Some(tags));
+                pad.add_probe(gst::PadProbeType::BUFFER, move |pad, _| {
+                    if let Some(t) = tags.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                        if let Some(peer) = pad.peer() {
+                            peer.send_event(gst::event::Tag::new(t));
+                        }
+                    }
+                    gst::PadProbeReturn::Remove
+                });
+            }
+        }
         let pipeline = Pipeline::wrap(pipeline);
         pipeline.set_state(gst::State::Playing).map_err(|e| media_error(&self.path, e))?;
-        for tags in [container, stream].into_iter().flatten() {
-            // Serialized events sent to a source go out before its next buffer.
-            appsrc.send_event(gst::event::Tag::new(tags));
-        }
         Ok(Running { pipeline, appsrc, media, shape: first.shape.to_vec(), dtype: first.dtype })
     }
 }

@@ -250,10 +250,10 @@ fn scan_pipeline(path: &Path) -> Result<(gst::Pipeline, Arc<Mutex<ScanState>>)> 
             .new_sample(move |sink| {
                 let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
                 let mut st = st.lock().unwrap_or_else(|e| e.into_inner());
-                if let Some(buf) = sample.buffer() {
-                    if let Some(entry) = packet_entry(buf, st.packets.last()) {
-                        st.packets.push(entry);
-                    }
+                if let Some(buf) = sample.buffer()
+                    && let Some(entry) = packet_entry(buf, st.packets.last())
+                {
+                    st.packets.push(entry);
                 }
                 if st.segment.is_none() {
                     st.segment = sample.segment().and_then(|s| s.downcast_ref::<gst::ClockTime>()).cloned();
@@ -311,12 +311,11 @@ fn scan_pipeline(path: &Path) -> Result<(gst::Pipeline, Arc<Mutex<ScanState>>)> 
         drop(st);
         // Other streams are demuxed and dropped.
         if let Ok(fake) = gst::ElementFactory::make("fakesink").property("sync", false).property("async", false).build()
+            && pipeline.add(&fake).is_ok()
         {
-            if pipeline.add(&fake).is_ok() {
-                let _ = fake.sync_state_with_parent();
-                if let Some(p) = fake.static_pad("sink") {
-                    let _ = pad.link(&p);
-                }
+            let _ = fake.sync_state_with_parent();
+            if let Some(p) = fake.static_pad("sink") {
+                let _ = pad.link(&p);
             }
         }
     });
@@ -386,10 +385,10 @@ fn tag_string(value: &gst::glib::SendValue) -> String {
     if let Ok(s) = value.get::<String>() {
         return s;
     }
-    if let Ok(d) = value.get::<gst::DateTime>() {
-        if let Ok(s) = d.to_iso8601_string() {
-            return s.to_string();
-        }
+    if let Ok(d) = value.get::<gst::DateTime>()
+        && let Ok(s) = d.to_iso8601_string()
+    {
+        return s.to_string();
     }
     value.serialize().map(|s| s.to_string()).unwrap_or_else(|_| format!("{value:?}"))
 }
@@ -418,10 +417,10 @@ fn codec_name(s: &gst::StructureRef) -> String {
 fn demuxer_name(pipeline: &gst::Pipeline) -> Option<String> {
     let mut it = pipeline.iterate_recurse();
     while let Ok(Some(e)) = it.next() {
-        if let Some(f) = e.factory() {
-            if f.metadata(gst::ELEMENT_METADATA_KLASS).is_some_and(|k| k.contains("Demux")) {
-                return Some(f.name().to_string());
-            }
+        if let Some(f) = e.factory()
+            && f.metadata(gst::ELEMENT_METADATA_KLASS).is_some_and(|k| k.contains("Demux"))
+        {
+            return Some(f.name().to_string());
         }
     }
     None

@@ -235,13 +235,13 @@ impl VideoWriter {
             }
             _ => pack::array_to_buffer(array, &running.media)?,
         };
-        if let Some(b) = buffer.get_mut() {
-            if let Ok(mut map) = b.map_writable() {
-                match self.options.input_format {
-                    OutputFormat::Gray => compress_gray8(map.as_mut_slice()),
-                    OutputFormat::Gray16le => compress_gray16(map.as_mut_slice()),
-                    _ => {}
-                }
+        if let Some(b) = buffer.get_mut()
+            && let Ok(mut map) = b.map_writable()
+        {
+            match self.options.input_format {
+                OutputFormat::Gray => compress_gray8(map.as_mut_slice()),
+                OutputFormat::Gray16le => compress_gray16(map.as_mut_slice()),
+                _ => {}
             }
         }
         let pts = gst::ClockTime::SECOND.mul_div_round(index * 1_000_000, (self.options.fps * 1_000_000.0) as u64);
@@ -349,10 +349,10 @@ impl VideoWriter {
             ))
         })?;
 
-        if let Some(tags) = tag_list(&o.container_tags, gst::TagScope::Global)? {
-            if let Some(setter) = mux_ref.dynamic_cast_ref::<gst::TagSetter>() {
-                setter.merge_tags(&tags, gst::TagMergeMode::Replace);
-            }
+        if let Some(tags) = tag_list(&o.container_tags, gst::TagScope::Global)?
+            && let Some(setter) = mux_ref.dynamic_cast_ref::<gst::TagSetter>()
+        {
+            setter.merge_tags(&tags, gst::TagMergeMode::Replace);
         }
         if let Some(tags) = tag_list(&o.stream_tags, gst::TagScope::Stream)? {
             // Stream tags go to the muxer's input ahead of the first encoded buffer, from
@@ -361,10 +361,10 @@ impl VideoWriter {
             if let Some(pad) = enc_src {
                 let tags = std::sync::Mutex::new(Some(tags));
                 pad.add_probe(gst::PadProbeType::BUFFER, move |pad, _| {
-                    if let Some(t) = tags.lock().unwrap_or_else(|e| e.into_inner()).take() {
-                        if let Some(peer) = pad.peer() {
-                            peer.send_event(gst::event::Tag::new(t));
-                        }
+                    if let Some(t) = tags.lock().unwrap_or_else(|e| e.into_inner()).take()
+                        && let Some(peer) = pad.peer()
+                    {
+                        peer.send_event(gst::event::Tag::new(t));
                     }
                     gst::PadProbeReturn::Remove
                 });

@@ -380,7 +380,12 @@ fn build_pipeline(metadata: &Metadata, options: &ReaderOptions, skip_before: Arc
         pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
             let skip = skip_before.load(Ordering::SeqCst);
             match info.buffer().and_then(|b| b.pts()) {
-                Some(pts) if pts.nseconds() < skip => gst::PadProbeReturn::Drop,
+                Some(pts) if pts.nseconds() < skip => {
+                    // Taken and released here: returning Drop instead made GStreamer 1.22
+                    // log a mini_object_unref(NULL) critical per dropped frame.
+                    drop(info.take_buffer());
+                    gst::PadProbeReturn::Handled
+                }
                 _ => gst::PadProbeReturn::Ok,
             }
         });

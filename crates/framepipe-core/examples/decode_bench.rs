@@ -13,10 +13,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut reader = VideoReader::open(std::path::Path::new(&path), ReaderOptions::default(), &mut || false)?;
     let indexed = start.elapsed();
     let mut n = 0usize;
-    while let Some(frame) = reader.next_frame(&mut || false)? {
-        let map = frame.buffer()?.map_readable()?;
-        std::hint::black_box(map.as_slice()[0]);
-        n += 1;
+    loop {
+        match reader.next_frame(&mut || false) {
+            Ok(Some(frame)) => {
+                let map = frame.buffer()?.map_readable()?;
+                std::hint::black_box(map.as_slice()[0]);
+                n += 1;
+            }
+            Ok(None) => break,
+            Err(e) => {
+                println!("error after {n} of {} frames: {e}", reader.len());
+                return Err(e.into());
+            }
+        }
     }
     let total = start.elapsed();
     println!(

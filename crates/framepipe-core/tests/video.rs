@@ -538,3 +538,50 @@ fn crash_safe_mp4() {
     assert_eq!(last.index, meta.n_frames - 1);
     eprintln!("crash-safe MP4: {} of {written} frames playable after SIGKILL", meta.n_frames);
 }
+
+#[test]
+fn frame_times_count_from_zero() {
+    for path in [bframe_mp4(), mkv(), ts()] {
+        let (_, index) = probe(&path, &mut never()).unwrap();
+        for k in [0usize, 1, 10, 39] {
+            let t = index.time(k).unwrap();
+            assert!((t - k as f64 / 30.0).abs() < 2e-3, "{}: time({k}) = {t}", path.display());
+        }
+    }
+}
+
+#[test]
+fn frame_rate_filter_reads_by_output_position() {
+    let path = bframe_mp4();
+    let filter = Filter::Sequence(vec![FilterSpec::new("fps", "15")]);
+    let opts = ReaderOptions { filter: Some(filter), ..rgb() };
+    let mut reader = VideoReader::open(&path, opts.clone(), &mut never()).unwrap();
+    let mut seq = Vec::new();
+    while let Some(f) = reader.next_frame(&mut never()).unwrap() {
+        assert_eq!(f.index, seq.len());
+        seq.push(bytes(&f));
+    }
+    assert!((19..=21).contains(&seq.len()), "{} frames at 15 fps", seq.len());
+    let mut reader = VideoReader::open(&path, opts, &mut never()).unwrap();
+    for k in [7usize, 2, 15] {
+        assert!(bytes(&reader.read(k, &mut never()).unwrap()) == seq[k], "frame {k}");
+    }
+}
+
+#[test]
+fn writer_filter_and_containers() {
+    let path = dir().join("scaled.mov");
+    let opts = WriterOptions {
+        filter: Some(Filter::Sequence(vec![FilterSpec::new("scale", "48:-1")])),
+        ..WriterOptions::default()
+    };
+    write(&path, opts, &frames(5, 96, 64), 96, 64).unwrap();
+    let (meta, _) = probe(&path, &mut never()).unwrap();
+    assert_eq!((meta.width, meta.height, meta.n_frames), (48, 32, 5));
+    assert_eq!(meta.container, "mov");
+    let path = dir().join("keyframes.mkv");
+    let opts = WriterOptions { force_keyframes: true, ..WriterOptions::default() };
+    write(&path, opts, &frames(6, 32, 24), 32, 24).unwrap();
+    let (_, index) = probe(&path, &mut never()).unwrap();
+    assert!(index.entries().iter().all(|e| e.keyframe));
+}

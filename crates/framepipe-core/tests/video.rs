@@ -20,6 +20,18 @@ fn never() -> impl FnMut() -> bool {
 fn dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
+        // Clips of earlier runs (whose process is gone) are removed; a run cannot clean up
+        // after itself, as libtest has no hook after the last test.
+        if let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) {
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().to_string();
+                if let Some(pid) = name.strip_prefix("framepipe-video-") {
+                    if !Path::new("/proc").join(pid).exists() {
+                        let _ = std::fs::remove_dir_all(e.path());
+                    }
+                }
+            }
+        }
         let d = std::env::temp_dir().join(format!("framepipe-video-{}", std::process::id()));
         std::fs::create_dir_all(&d).unwrap();
         d

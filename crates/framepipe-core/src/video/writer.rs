@@ -1,10 +1,16 @@
 //! Encoding writer: `appsrc ! [filter] ! videoconvert ! capsfilter ! encoder ! [parser] ! muxer ! filesink`,
 //! built when the first frame fixes the size.
 //!
-//! MP4 and MOV files are written crash-safe: the muxer runs in robust mode with a moov
-//! index reserved at the start of the file and rewritten every second, so a file whose
-//! writer is killed (SIGKILL) stays playable up to its last second; a clean close writes
-//! the final index in the same place.
+//! MP4 and MOV files are written crash-safe by default: the muxer runs in robust mode with
+//! a moov index reserved at the start of the file and rewritten every second, and the file
+//! is written unbuffered, so a file whose writer is killed (SIGKILL) stays playable up to
+//! its last ~2 s (x264's lookahead holds about 1 s of frames, the index lags by up to 1 s);
+//! a clean close writes the final index in the same place, giving a normal MP4.
+//!
+//! Measured alternatives on GStreamer 1.22: fragmented MP4 (`fragment-duration`) survived a
+//! kill as well, but the cleanly closed file announced a wrong duration that made qtdemux
+//! clip its first frames; `first-moov-then-finalise` kept only the first fragment (1 s)
+//! after a kill.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -22,9 +28,9 @@ use crate::{Error, Result};
 
 /// How often a crash-safe MP4 rewrites its index.
 const MOOV_UPDATE: Duration = Duration::from_secs(1);
-/// Longest recording the reserved MP4 index covers; beyond it the file stays valid on a
-/// clean close but is no longer crash-safe past this point.
-const RESERVED_DURATION: Duration = Duration::from_secs(4 * 3600);
+/// Longest crash-safe MP4 recording when the caller gives no expected duration. The index
+/// space is reserved at the start of the file (about 2 MB per hour at 30 fps).
+const DEFAULT_RESERVED: Duration = Duration::from_secs(3600);
 /// How long closing may take to finalise the file.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -86,8 +92,17 @@ pub struct WriterOptions {
     pub filter: Option<Filter>,
     /// Container (global) tags by GStreamer tag name or FFmpeg key ("title", "comment", ...).
     pub container_tags: Vec<(String, String)>,
-    /// Tags of the video stream ("language-code", "image-orientation", ...).
+    /// Tags of the video stream ("language-code", ...).
     pub stream_tags: Vec<(String, String)>,
+    /// MP4/MOV only: write the file so that it stays playable up to its last ~2 s if the
+    /// process dies (robust muxing with an index reserved at the start and rewritten every
+    /// second). The reservation bounds the recording's length: see `expected_duration`.
+    /// False writes a plain MP4 (index at the end, unplayable until closed, no limit).
+    pub crash_safe: bool,
+    /// Seconds of video expected (e.g. frames / fps when all frames are known up front); sizes
+    /// the crash-safe index reservation (x1.25 + 10 s). `None` reserves one hour. Writing
+    /// past the reservation fails with [`Error::Value`] rather than corrupting the file.
+    pub expected_duration: Option<f64>,
 }
 
 impl Default for WriterOptions {
@@ -104,6 +119,8 @@ impl Default for WriterOptions {
             filter: None,
             container_tags: Vec::new(),
             stream_tags: Vec::new(),
+            crash_safe: true,
+            expected_duration: None,
         }
     }
 }
@@ -193,6 +210,15 @@ impl VideoWriter {
         &self.options
     }
 
+    /// How much video the crash-safe MP4 index has room for, when crash-safe writing is on.
+    pub fn reserved_duration(&self) -> Option<Duration> {
+        let mp4 = self.muxer == "mp4mux" || self.muxer == "qtmux";
+        (mp4 && self.options.crash_safe).then(|| match self.options.expected_duration {
+            Some(d) if d.is_finite() && d > 0.0 => Duration::from_secs_f64(d * 1.25 + 10.0),
+            _ => DEFAULT_RESERVED,
+        })
+    }
+
     /// The GStreamer encoder and muxer in use.
     pub fn elements(&self) -> (&str, &str) {
         (self.encoder, self.muxer)
@@ -215,6 +241,15 @@ impl VideoWriter {
             self.running = Some(self.start(&array)?);
         }
         let index = self.frames;
+        if let Some(reserved) = self.reserved_duration() {
+            if (index + 1) as f64 / self.options.fps > reserved.as_secs_f64() {
+                return Err(Error::Value(format!(
+                    "frame {index}: the crash-safe MP4 index has room for {:.0} s of video; pass a longer \
+                     expected_duration or turn crash_safe off",
+                    reserved.as_secs_f64()
+                )));
+            }
+        }
         let running = self.running.as_ref().ok_or_else(|| Error::Gst("the writer did not start".into()))?;
         if array.shape != running.shape.as_slice() || array.dtype != running.dtype {
             return Err(Error::Value(format!(
@@ -329,15 +364,22 @@ impl VideoWriter {
             chain.push(make(p)?);
         }
         let muxer = make(self.muxer)?;
-        if self.muxer == "mp4mux" || self.muxer == "qtmux" {
-            muxer.set_property("reserved-max-duration", RESERVED_DURATION.as_nanos() as u64);
+        if let Some(reserved) = self.reserved_duration() {
+            muxer.set_property("reserved-max-duration", reserved.as_nanos() as u64);
             muxer.set_property("reserved-moov-update-period", MOOV_UPDATE.as_nanos() as u64);
+            // About 12 bytes of index per frame (size, composition offset, chunk offset).
+            let per_sec = ((16.0 * o.fps).ceil() as u32 + 64).max(550);
+            muxer.set_property("reserved-bytes-per-sec", per_sec);
         }
         let mux_ref = muxer.clone();
         chain.push(muxer);
         let sink = make("filesink")?;
         sink.set_property("location", path_str(&self.path)?);
         sink.set_property("sync", false);
+        if self.reserved_duration().is_some() {
+            // Frames must reach the file before the index that points at them does.
+            sink.set_property_from_str("buffer-mode", "unbuffered");
+        }
         chain.push(sink);
         pipeline.add_many(&chain)?;
         gst::Element::link_many(&chain).map_err(|_| {

@@ -7,6 +7,7 @@ pub mod layout;
 pub mod media;
 pub mod pack;
 pub mod pipeline;
+pub mod video;
 
 pub use error::{BusError, Error, Result};
 pub use layout::{Dtype, View};

@@ -208,6 +208,33 @@ fn metadata_survives_the_usual_elements() {
 }
 
 #[test]
+fn regions_edited_after_videoscale_keep_their_params() {
+    init();
+    let mut buf = rgb_buffer(320, 240);
+    let a = attrs(json!({"k": 1}));
+    let r = meta::add_region(
+        buf.make_mut(),
+        320,
+        240,
+        &RegionSpec { attributes: Some(&a), ..spec(10.0, 10.0, 20.0, 20.0, "a") },
+    )
+    .unwrap();
+    let mut out = through(buf, 320, 240, "videoscale ! video/x-raw,width=640,height=480");
+    let t = Tensor::from_slice("t", Dtype::U8, vec![1], &[9]).unwrap();
+    meta::add_region_tensor(out.make_mut(), r.id, &t).unwrap();
+    let b = meta::add_region(out.make_mut(), 640, 480, &spec(0.0, 0.0, 5.0, 5.0, "b")).unwrap();
+    let got = meta::regions(&out);
+    assert_eq!((got[0].x, got[0].w, got[0].label.as_str(), got[0].confidence), (20, 40, "a", 0.75));
+    assert_eq!(got[0].attributes, a);
+    assert_eq!(got[0].tensors, vec![t]);
+    assert_eq!((got[1].id, got[1].label.as_str()), (b.id, "b"));
+    // Survives a second scale too.
+    let again = through(out, 640, 480, "videoscale ! video/x-raw,width=320,height=240");
+    let got2 = meta::regions(&again);
+    assert_eq!((got2[0].x, got2[0].w, got2[0].tensors.len(), got2[1].label.as_str()), (10, 20, 1, "b"));
+}
+
+#[test]
 fn exact_scaled_coordinates() {
     init();
     type Size = (u32, u32);

@@ -184,7 +184,11 @@ pub fn add_region(buffer: &mut gst::BufferRef, width: u32, height: u32, spec: &R
         roi.set_parent_id(parent_id);
         roi.add_param(detection.clone());
     }
-    custom::payload_mut::<RegionParams>(buffer).payload_mut().0.push((id, vec![detection]));
+    let mut kept = custom::payload_mut::<RegionParams>(buffer);
+    // An entry left by a region that another element removed must not shadow this one.
+    kept.payload_mut().0.retain(|(i, _)| *i != id);
+    kept.payload_mut().0.push((id, vec![detection]));
+    drop(kept);
     Ok(Region {
         id,
         parent_id,
@@ -207,13 +211,15 @@ pub fn regions(buffer: &gst::BufferRef) -> Vec<Region> {
         .iter_meta::<VideoRegionOfInterestMeta>()
         .map(|roi| {
             let own: Vec<&gst::StructureRef> = roi.params().collect();
-            if own.is_empty() {
-                let kept = kept.get_or_insert_with(|| companion(buffer));
-                let params: Vec<&gst::StructureRef> =
-                    kept.get(&roi.id()).map(|v| v.iter().map(|s| s.as_ref()).collect()).unwrap_or_default();
-                region_from(&roi, &params)
-            } else {
-                region_from(&roi, &own)
+            if own.iter().any(|s| s.name() == DETECTION_STRUCTURE) {
+                return region_from(&roi, &own);
+            }
+            // Scaled by videoscale (params dropped, perhaps tensors added since): the
+            // companion copy has everything that was added through this module.
+            let kept = kept.get_or_insert_with(|| companion(buffer));
+            match kept.get(&roi.id()) {
+                Some(params) => region_from(&roi, &params.iter().map(|s| s.as_ref()).collect::<Vec<_>>()),
+                None => region_from(&roi, &own),
             }
         })
         .collect()

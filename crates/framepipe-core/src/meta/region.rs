@@ -188,7 +188,6 @@ pub fn add_region(buffer: &mut gst::BufferRef, width: u32, height: u32, spec: &R
     // An entry left by a region that another element removed must not shadow this one.
     kept.payload_mut().0.retain(|(i, _)| *i != id);
     kept.payload_mut().0.push((id, vec![detection]));
-    drop(kept);
     Ok(Region {
         id,
         parent_id,

@@ -180,9 +180,12 @@ impl VideoFilterImpl for FpOverlay {
             let (tw, th) = draw::text_size(&text, scale);
             let pad = scale;
             let box_h = th + 2 * pad;
+            let box_w = tw + 2 * pad;
             let top = if y >= box_h { y - box_h } else { y + h };
-            canvas.fill(x, top, x + tw + 2 * pad, top + box_h, color);
-            canvas.text(x + pad, top + pad, &text, scale, color.contrast());
+            // Labels near the right edge move left so that they stay readable.
+            let left = x.min(width as i64 - box_w).max(0);
+            canvas.fill(left, top, left + box_w, top + box_h, color);
+            canvas.text(left + pad, top + pad, &text, scale, color.contrast());
         }
         Ok(gst::FlowSuccess::Ok)
     }

@@ -120,6 +120,8 @@ fn tensors_and_messages_round_trip() {
     assert_eq!(t[0].data().as_ref(), &[1, 2, 3, 4, 5, 6]);
     assert_eq!(meta::messages(&buf), vec![json!({"event": "enter", "zone": [1, 2]}), json!("plain text")]);
     assert!(Tensor::from_slice("bad", Dtype::F32, vec![3], &[0; 4]).is_err());
+    assert_eq!(meta::tensor_dtype("float32").unwrap(), Dtype::F32);
+    assert!(matches!(meta::tensor_dtype("object"), Err(framepipe_core::Error::Type(_))));
     let mut b2 = gst::Buffer::new();
     assert!(meta::add_message_json(b2.get_mut().unwrap(), "{not json").is_err());
     assert!(meta::messages(&b2).is_empty());

@@ -163,6 +163,7 @@ pub(crate) fn add<P: Payload>(
             info.as_ptr(),
             &mut slot as *mut Option<P> as glib::ffi::gpointer,
         );
+        assert!(!meta.is_null(), "gst_buffer_add_meta failed on a writable buffer");
         use gst::meta::MetaAPIExt;
         FpMeta::<P>::from_mut_ptr(buffer, meta as *mut FpMeta<P>)
     }

@@ -17,7 +17,7 @@ pub use region::{
     DETECTION_STRUCTURE, Region, RegionParamsMeta, RegionSpec, add_region, add_region_tensor, place_rect, region,
     regions, remove_region, scale_rect,
 };
-pub use tensor::{Tensor, TensorMeta, add_tensor, remove_tensor, tensors};
+pub use tensor::{Tensor, TensorMeta, add_tensor, remove_tensor, tensor_dtype, tensors};
 
 /// Registers framepipe's meta types now rather than on first use (GStreamer must be
 /// initialised). Needed only by code that looks the types up by name before any frame

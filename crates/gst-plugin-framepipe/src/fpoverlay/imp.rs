@@ -3,7 +3,8 @@
 //! the region's box, in a colour derived from the label, with the label (and confidence,
 //! when non-zero) written above the box in a built-in 5x7 bitmap font (below it when there
 //! is no room above). Formats: RGB, BGR, RGBA, BGRA, RGBx, BGRx, I420 and NV12 (drawn in
-//! YUV).
+//! YUV, BT.601 limited range; chroma is shared by 2x2 blocks, so it can bleed one pixel
+//! past an edge). Drawn pixels are opaque (alpha 255).
 //!
 //! ```text
 //! gst-launch-1.0 videotestsrc ! video/x-raw,format=I420 ! fpoverlay thickness=3 ! autovideosink

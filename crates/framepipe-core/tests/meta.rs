@@ -237,6 +237,42 @@ fn regions_edited_after_videoscale_keep_their_params() {
 }
 
 #[test]
+fn update_region_in_place() {
+    init();
+    let (mut buf, before) = annotated(320, 240);
+    let new_attrs = attrs(json!({"speed": 12.5}));
+    let r = meta::update_region(buf.make_mut(), 1, Some("truck"), Some(0.5), Some(&new_attrs)).unwrap();
+    assert_eq!((r.label.as_str(), r.confidence, &r.attributes), ("truck", 0.5, &new_attrs));
+    let after = meta::regions(&buf);
+    assert_eq!(after[0], r);
+    assert_eq!((after[0].x, after[0].tensors.len()), (before[0].x, 1));
+    assert_eq!(after[1], before[1]);
+    let roi = buf.meta::<gst_video::VideoRegionOfInterestMeta>().unwrap();
+    assert_eq!(roi.roi_type(), "truck");
+    assert_eq!(roi.params().filter(|p| p.name() == "detection").count(), 1);
+    // Only what is given changes.
+    let r = meta::update_region(buf.make_mut(), 2, None, Some(0.1), None).unwrap();
+    assert_eq!((r.label.as_str(), r.confidence), ("person", 0.1));
+    assert!(meta::update_region(buf.make_mut(), 9, None, None, None).is_err());
+    // After videoscale dropped the params, an update puts them all back.
+    let mut out = through(
+        {
+            let mut b = rgb_buffer(320, 240);
+            buf.copy_into(b.make_mut(), gst::BufferCopyFlags::META, ..).unwrap();
+            b
+        },
+        320,
+        240,
+        "videoscale ! video/x-raw,width=160,height=120",
+    );
+    let r = meta::update_region(out.make_mut(), 1, Some("bus"), None, None).unwrap();
+    let roi = out.meta::<gst_video::VideoRegionOfInterestMeta>().unwrap();
+    assert_eq!(roi.params().count(), 2);
+    assert_eq!(meta::regions(&out)[0], r);
+    assert_eq!((r.label.as_str(), r.confidence, r.tensors.len(), r.x), ("bus", 0.5, 1, 5));
+}
+
+#[test]
 fn exact_scaled_coordinates() {
     init();
     type Size = (u32, u32);

@@ -15,7 +15,7 @@ pub use message::{MessageMeta, add_message, add_message_json, message_texts, mes
 pub use record::{frame_record, read_metadata};
 pub use region::{
     DETECTION_STRUCTURE, Region, RegionParamsMeta, RegionSpec, add_region, add_region_tensor, place_rect, region,
-    regions, remove_region, scale_rect,
+    regions, remove_region, scale_rect, update_region,
 };
 pub use tensor::{Tensor, TensorMeta, add_tensor, remove_tensor, tensor_dtype, tensors};
 

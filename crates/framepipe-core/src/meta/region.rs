@@ -31,7 +31,7 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use gst::glib;
+use gst::glib::{self, translate::*};
 use gst::prelude::*;
 use gst_video::VideoRegionOfInterestMeta;
 use serde_json::{Map, Value};
@@ -167,15 +167,8 @@ pub fn add_region(buffer: &mut gst::BufferRef, width: u32, height: u32, spec: &R
     if !spec.confidence.is_finite() {
         return Err(Error::Value(format!("confidence {} is not finite", spec.confidence)));
     }
-    let mut detection = gst::Structure::builder(DETECTION_STRUCTURE)
-        .field("confidence", spec.confidence)
-        .field("label", spec.label)
-        .build();
     let attributes = spec.attributes.cloned().unwrap_or_default();
-    if !attributes.is_empty() {
-        detection.set_value(ATTRIBUTES_FIELD, object_to_structure(&attributes).to_send_value());
-        detection.set(ATTRIBUTES_JSON_FIELD, Value::Object(attributes.clone()).to_string());
-    }
+    let detection = detection_structure(spec.label, spec.confidence, &attributes);
     let id = buffer.iter_meta::<VideoRegionOfInterestMeta>().map(|m| m.id()).max().unwrap_or(0).max(0) + 1;
     let parent_id = spec.parent_id.unwrap_or(0);
     {
@@ -200,6 +193,81 @@ pub fn add_region(buffer: &mut gst::BufferRef, width: u32, height: u32, spec: &R
         attributes,
         tensors: Vec::new(),
     })
+}
+
+fn detection_structure(label: &str, confidence: f64, attributes: &Map<String, Value>) -> gst::Structure {
+    let mut detection =
+        gst::Structure::builder(DETECTION_STRUCTURE).field("confidence", confidence).field("label", label).build();
+    if !attributes.is_empty() {
+        detection.set_value(ATTRIBUTES_FIELD, object_to_structure(attributes).to_send_value());
+        detection.set(ATTRIBUTES_JSON_FIELD, Value::Object(attributes.clone()).to_string());
+    }
+    detection
+}
+
+/// Changes the label, confidence and/or attributes (`None` keeps what is there) of the
+/// region with this id, in place: its box, id, parent and position in
+/// [`regions`] stay. [`Error::Value`] if the frame has no such region.
+pub fn update_region(
+    buffer: &mut gst::BufferRef,
+    id: i32,
+    label: Option<&str>,
+    confidence: Option<f64>,
+    attributes: Option<&Map<String, Value>>,
+) -> Result<Region> {
+    let mut region = region(buffer, id).ok_or_else(|| Error::Value(format!("the frame has no region with id {id}")))?;
+    if let Some(c) = confidence {
+        if !c.is_finite() {
+            return Err(Error::Value(format!("confidence {c} is not finite")));
+        }
+        region.confidence = c;
+    }
+    if let Some(l) = label {
+        region.label = l.to_owned();
+    }
+    if let Some(a) = attributes {
+        region.attributes = a.clone();
+    }
+    let detection = detection_structure(&region.label, region.confidence, &region.attributes);
+    for mut roi in buffer.iter_meta_mut::<VideoRegionOfInterestMeta>() {
+        if roi.id() != id {
+            continue;
+        }
+        let ptr = roi.as_mut_ptr();
+        // SAFETY: `ptr` is a ROI meta on a buffer we hold mutably. Its params list owns
+        // its structures (the meta frees them with gst_structure_free), so replacing one
+        // frees the old structure and hands ownership of the new one to the list.
+        unsafe {
+            (*ptr).roi_type = glib::Quark::from_str(&region.label).into_glib();
+            let mut list = (*ptr).params;
+            let mut replaced = false;
+            while !list.is_null() {
+                let s = (*list).data as *mut gst::ffi::GstStructure;
+                if !s.is_null() && gst::StructureRef::from_glib_borrow(s).name() == DETECTION_STRUCTURE {
+                    gst::ffi::gst_structure_free(s);
+                    (*list).data = detection.clone().into_glib_ptr() as glib::ffi::gpointer;
+                    replaced = true;
+                    break;
+                }
+                list = (*list).next;
+            }
+            if !replaced {
+                // Params dropped by videoscale: put all of them back.
+                roi.add_param(detection.clone());
+                for t in &region.tensors {
+                    roi.add_param(t.to_structure());
+                }
+            }
+        }
+        break;
+    }
+    let mut kept = custom::payload_mut::<RegionParams>(buffer);
+    let list = &mut kept.payload_mut().0;
+    list.retain(|(i, _)| *i != id);
+    let mut params = vec![detection];
+    params.extend(region.tensors.iter().map(Tensor::to_structure));
+    list.push((id, params));
+    Ok(region)
 }
 
 /// Every region on the frame in the order it was added, including regions of interest

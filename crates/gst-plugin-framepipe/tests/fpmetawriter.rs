@@ -180,6 +180,34 @@ fn bad_location_fails_the_state_change_naming_the_path() {
 }
 
 #[test]
+fn a_failing_write_is_a_streaming_error() {
+    init();
+    if !std::path::Path::new("/dev/full").exists() {
+        return;
+    }
+    let writer = gst::ElementFactory::make("fpmetawriter").property("location", "/dev/full").build().unwrap();
+    let bus = gst::Bus::new();
+    writer.set_bus(Some(&bus));
+    let mut h = Harness::with_element(&writer, Some("sink"), Some("src"));
+    h.set_src_caps_str("video/x-raw,format=RGB,width=320,height=240,framerate=25/1");
+    // Enough records to overflow the write buffer.
+    let mut result = Ok(gst::FlowSuccess::Ok);
+    for i in 0..1000 {
+        let mut buf = gst::Buffer::with_size(320 * 240 * 3).unwrap();
+        annotate(buf.get_mut().unwrap(), 320, 240, i);
+        result = h.push(buf);
+        if result.is_err() {
+            break;
+        }
+    }
+    assert_eq!(result, Err(gst::FlowError::Error));
+    let msg = bus.pop_filtered(&[gst::MessageType::Error]).unwrap();
+    let gst::MessageView::Error(err) = msg.view() else { unreachable!() };
+    assert_eq!(err.error().kind::<gst::ResourceError>(), Some(gst::ResourceError::Write));
+    assert!(err.error().message().contains("/dev/full"), "{}", err.error().message());
+}
+
+#[test]
 fn read_metadata_errors() {
     init();
     let missing = framepipe_core::meta::read_metadata("/nonexistent-dir/none.jsonl");

@@ -143,10 +143,14 @@ impl BaseTransformImpl for FpMetaWriter {
     }
 
     fn stop(&self) -> Result<(), gst::ErrorMessage> {
-        let result = self.flush();
+        // Stopping must succeed so that the pads deactivate; records that cannot be
+        // written any more are still reported.
+        if let Err(e) = self.flush() {
+            self.post_error_message(e);
+        }
         // Dropping the writer closes the file.
         *self.state.lock().unwrap() = None;
-        result
+        Ok(())
     }
 
     fn sink_event(&self, event: gst::Event) -> bool {

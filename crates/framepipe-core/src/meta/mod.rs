@@ -4,6 +4,19 @@
 //!
 //! All of it survives `queue`, `tee`, `identity`, `videoconvert`, `videoscale` (region
 //! boxes scaled, see [`region`]) and buffer copies (`copy`, `copy_deep`, `make_writable`).
+//!
+//! | Python                                   | Rust                                               |
+//! |------------------------------------------|----------------------------------------------------|
+//! | `frame.add_region(x, y, w, h, ...)`      | [`add_region`] with a [`RegionSpec`]               |
+//! | `frame.regions`                          | [`regions`] (one: [`region`])                      |
+//! | `frame.remove_region(region)`            | [`remove_region`] by `region.id`                   |
+//! | `region.add_tensor(name, array)`         | [`add_region_tensor`]                              |
+//! | setting a region's label/confidence/attributes | [`update_region`]                            |
+//! | `frame.add_tensor(name, array)`          | [`tensor_dtype`], [`Tensor::new`], [`add_tensor`]  |
+//! | `frame.tensors`                          | [`tensors`]                                        |
+//! | `frame.add_message(obj)`                 | [`add_message_json`] (or [`add_message`])          |
+//! | `frame.messages`                         | [`message_texts`] (or [`messages`])                |
+//! | `fp.read_metadata(path)`                 | [`read_metadata`]                                  |
 
 mod custom;
 pub mod message;

@@ -3,12 +3,12 @@
 //! function works on a `gst::BufferRef` so the Python `Frame` methods map onto them 1:1.
 //!
 //! All of it survives `queue`, `tee`, `identity`, `videoconvert`, `videoscale` (region
-//! boxes scaled, see [`region`]) and buffer copies (`copy`, `copy_deep`, `make_writable`).
+//! boxes scaled, see [`mod@region`]) and buffer copies (`copy`, `copy_deep`, `make_writable`).
 //!
 //! | Python                                   | Rust                                               |
 //! |------------------------------------------|----------------------------------------------------|
 //! | `frame.add_region(x, y, w, h, ...)`      | [`add_region`] with a [`RegionSpec`]               |
-//! | `frame.regions`                          | [`regions`] (one: [`region`])                      |
+//! | `frame.regions`                          | [`regions`] (one: [`region()`])                    |
 //! | `frame.remove_region(region)`            | [`remove_region`] by `region.id`                   |
 //! | `region.add_tensor(name, array)`         | [`add_region_tensor`]                              |
 //! | setting a region's label/confidence/attributes | [`update_region`]                            |

@@ -151,22 +151,30 @@ fn frames_without_regions_pass_unchanged() {
 }
 
 #[test]
-fn regions_partly_outside_are_clipped_when_drawn() {
+fn regions_partly_outside_are_clipped_when_drawn_on_odd_sizes() {
     init();
-    let info = VideoInfo::builder(VideoFormat::Nv12, 31, 17).fps(30).build().unwrap();
-    let mut h = Harness::new("fpoverlay");
-    h.set_src_caps(info.to_caps().unwrap());
-    let mut buf = gst::Buffer::from_mut_slice(vec![BG; info.size()]);
-    meta::add_region(
-        buf.get_mut().unwrap(),
-        31,
-        17,
-        &RegionSpec { x: 20.0, y: -5.0, w: 40.0, h: 40.0, label: "a-very-long-label", ..Default::default() },
-    )
-    .unwrap();
-    let out = h.push_and_pull(buf).unwrap();
-    let frame = gst_video::VideoFrame::from_buffer_readable(out, &info).unwrap();
-    assert_eq!(pixel(&frame, 20, 5)[0], label_color("a-very-long-label").yuv[0]);
+    for format in [VideoFormat::Nv12, VideoFormat::I420, VideoFormat::Rgb, VideoFormat::Bgrx] {
+        // 31 pixels wide: padded rows in RGB, odd chroma sizes in YUV.
+        let info = VideoInfo::builder(format, 31, 17).fps(30).build().unwrap();
+        let mut h = Harness::new("fpoverlay");
+        h.set_src_caps(info.to_caps().unwrap());
+        let mut buf = gst::Buffer::from_mut_slice(vec![BG; info.size()]);
+        meta::add_region(
+            buf.get_mut().unwrap(),
+            31,
+            17,
+            &RegionSpec { x: 20.0, y: -5.0, w: 40.0, h: 40.0, label: "a-very-long-label", ..Default::default() },
+        )
+        .unwrap();
+        let out = h.push_and_pull(buf).unwrap();
+        let frame = gst_video::VideoFrame::from_buffer_readable(out, &info).unwrap();
+        let colour = label_color("a-very-long-label");
+        let want = if matches!(format, VideoFormat::Nv12 | VideoFormat::I420) { colour.yuv[0] } else { colour.rgb[0] };
+        // Left edge of the clipped box, and its bottom-right corner at the frame's edge.
+        assert_eq!(pixel(&frame, 20, 5)[0], want, "{format:?}");
+        assert_eq!(pixel(&frame, 30, 16)[0], want, "{format:?}");
+        assert_eq!(pixel(&frame, 25, 10)[0], BG, "{format:?}");
+    }
 }
 
 #[test]

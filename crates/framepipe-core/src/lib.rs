@@ -5,6 +5,7 @@
 pub mod error;
 pub mod layout;
 pub mod media;
+pub mod meta;
 pub mod pack;
 pub mod pipeline;
 pub mod video;

@@ -3,8 +3,16 @@
 
 use gst::glib;
 
+pub mod fpmetawriter;
+pub mod fpoverlay;
+
+pub use fpmetawriter::FpMetaWriter;
+pub use fpoverlay::FpOverlay;
+
 /// Registers every built-in element with `plugin`.
-pub fn register(_plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+    fpoverlay::register(plugin)?;
+    fpmetawriter::register(plugin)?;
     Ok(())
 }
 

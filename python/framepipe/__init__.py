@@ -9,6 +9,7 @@ from __future__ import annotations
 from . import _framepipe
 from ._framepipe import SECOND, Buffer, Element, Frame, Message, PropertyInfo, gstreamer_version
 from .errors import FramepipeError, MediaError, NegotiationError, ParseError, PipelineError
+from .io import ImageProperties, VideoFile, imiter, immeta, improps, imread, imwrite, open, video_codecs
 from .pipeline import Pipeline
 
 __version__: str = _framepipe.__version__
@@ -18,6 +19,8 @@ __all__ = [
     "Buffer",
     "Element",
     "Frame",
+    "ImageProperties",
+    "VideoFile",
     "FramepipeError",
     "MediaError",
     "Message",
@@ -28,4 +31,11 @@ __all__ = [
     "PropertyInfo",
     "__version__",
     "gstreamer_version",
+    "immeta",
+    "imiter",
+    "improps",
+    "imread",
+    "imwrite",
+    "open",
+    "video_codecs",
 ]

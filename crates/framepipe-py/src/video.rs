@@ -158,6 +158,16 @@ impl PyVideoReader {
         frame_array(py, &frame)
     }
 
+    /// Whether `len()` is the number of frames decoding yields (False when a filter such as
+    /// `fps` changes the frame count; only iteration can count those).
+    #[getter]
+    fn exact_count(&self) -> PyResult<bool> {
+        let guard = self.lock();
+        let r = guard.as_ref().ok_or_else(closed)?;
+        let size = Some((r.metadata().width, r.metadata().height));
+        Ok(!r.options().filter.as_ref().is_some_and(|f| f.changes_frame_count(size)))
+    }
+
     fn rewind(&self) -> PyResult<()> {
         self.lock().as_mut().ok_or_else(closed)?.rewind().map_err(to_py)
     }

@@ -3,6 +3,8 @@
 
 use gst::glib;
 
+pub mod host;
+
 /// Registers every built-in element with `plugin`.
 pub fn register(_plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     Ok(())

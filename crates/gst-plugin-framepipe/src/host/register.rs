@@ -104,6 +104,17 @@ fn normalise(mut desc: ElementClassDesc) -> Result<ElementClassDesc> {
     if type_name.len() < 3 || !type_name.chars().all(|c| c.is_ascii_alphanumeric() || "-_+".contains(c)) {
         return Err(Error::Value(format!("{type_name:?} is not a valid GType name")));
     }
+    // GStreamer refuses empty metadata fields.
+    for (field, fallback) in [
+        (&mut desc.long_name, desc.factory_name.clone()),
+        (&mut desc.classification, "Generic".to_string()),
+        (&mut desc.description, format!("{} (a framepipe element)", desc.factory_name)),
+        (&mut desc.author, "unknown".to_string()),
+    ] {
+        if field.trim().is_empty() {
+            *field = fallback;
+        }
+    }
     let mut seen = std::collections::HashSet::new();
     for prop in &mut desc.properties {
         prop.name = prop.name.replace('_', "-");
@@ -334,6 +345,13 @@ unsafe extern "C" fn class_init(klass: glib::ffi::gpointer, class_data: glib::ff
         }
     }
     let oklass = klass as *mut gobject_ffi::GObjectClass;
+    // SAFETY: GObject resets set_property/get_property for every new class; this class's
+    // properties go through the host's (glib-rs) handlers, which reach HostCore.
+    unsafe {
+        let parent = gobject_ffi::g_type_class_peek_parent(klass) as *mut gobject_ffi::GObjectClass;
+        (*oklass).set_property = (*parent).set_property;
+        (*oklass).get_property = (*parent).get_property;
+    }
     for (i, pspec) in data.pspecs.iter().enumerate() {
         // SAFETY: a GObject class being initialised; ids start at 1 and are unique; GLib
         // takes its own reference to the pspec. The host's set_property/get_property

@@ -218,10 +218,18 @@ impl HostCore {
     }
 }
 
-/// Posts `err` from hook `hook` as an ERROR naming the element.
+/// Posts `err` from hook `hook` as an ERROR from the element. Built by hand rather than
+/// with `element_imp_error!` so that `debug` is the hook's own text (the Python traceback),
+/// not prefixed with this file's name and line.
 pub(crate) fn post_hook_error<T: ElementImpl>(imp: &T, hook: &str, err: &HookError) {
     let debug = err.debug.clone().unwrap_or_else(|| format!("raised in {hook}()"));
-    gst::element_imp_error!(imp, gst::StreamError::Failed, ("{}", err.message), ["{}", debug]);
+    let obj = imp.obj();
+    let element = obj.upcast_ref::<gst::Element>();
+    gst::error!(CAT, obj = element, "{hook}() failed: {}", err.message);
+    let msg = gst::message::Error::builder(gst::StreamError::Failed, &err.message).debug(&debug).src(element).build();
+    if element.post_message(msg).is_err() {
+        gst::warning!(CAT, obj = element, "no bus to post the error of {hook}() on");
+    }
 }
 
 /// A hook error as the error message a failed start/stop returns.

@@ -149,3 +149,36 @@ fn system_exit_in_plugin_load_does_not_end_gst_inspect() {
 fn plugin_file_exists() {
     assert!(Path::new(&plugin_file()).exists());
 }
+
+/// Inside a Python process (here driving GStreamer through ctypes) the loader joins the
+/// running interpreter instead of starting a second one.
+#[test]
+fn inside_python_the_running_interpreter_is_used() {
+    if !have_gst_inspect() {
+        return;
+    }
+    let scratch = Scratch::new("in-python");
+    scratch.framepipe(&format!("{REGISTERING}\nimport builtins\nbuiltins.FRAMEPIPE_MARK = 'same interpreter'\n"));
+    let script = r#"
+import ctypes, sys, builtins
+gst = ctypes.CDLL("libgstreamer-1.0.so.0")
+gst.gst_init(None, None)
+gst.gst_element_factory_make.restype = ctypes.c_void_p
+gst.gst_element_factory_make.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+element = gst.gst_element_factory_make(b"fploadertest", None)
+assert element, "fploadertest was not made"
+print("made", builtins.FRAMEPIPE_MARK)
+"#;
+    let python = std::env::var("FRAMEPIPE_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let out = Command::new(python)
+        .args(["-c", script])
+        .env("GST_PLUGIN_PATH", scratch.root.join("plugins"))
+        .env("GST_PLUGIN_SYSTEM_PATH", scratch.root.join("none"))
+        .env("GST_REGISTRY", scratch.root.join("registry.bin"))
+        .env("PYTHONPATH", scratch.root.join("py"))
+        .output();
+    let Ok(out) = out else { return };
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("made same interpreter"), "{stdout}\n{stderr}");
+}

@@ -45,12 +45,7 @@ fn warn(message: &str) {
 /// plugin stays empty and a warning says why.
 pub(crate) fn load(plugin: &gst::Plugin) {
     // Changes to the modules, to which modules, or to which Python make GStreamer rescan.
-    plugin.add_dependency(
-        &["FRAMEPIPE_PLUGIN_PATH"],
-        &[],
-        &[".py"],
-        gst::PluginDependencyFlags::FILE_NAME_IS_SUFFIX,
-    );
+    plugin.add_dependency(&["FRAMEPIPE_PLUGIN_PATH"], &[], &[".py"], gst::PluginDependencyFlags::FILE_NAME_IS_SUFFIX);
     plugin.add_dependency(
         &["FRAMEPIPE_PYTHON", "FRAMEPIPE_LIBPYTHON", "VIRTUAL_ENV"],
         &[],
@@ -132,7 +127,9 @@ pub(crate) fn libpython_for(
     if !BUILD_LIBPYTHON.is_empty() && same_file(python, BUILD_PYTHON) {
         return Ok(BUILD_LIBPYTHON.to_string());
     }
-    query(python).ok_or_else(|| format!("{python} did not say where its libpython is (is it a Python >= 3.11 built with --enable-shared?)"))
+    query(python).ok_or_else(|| {
+        format!("{python} did not say where its libpython is (is it a Python >= 3.11 built with --enable-shared?)")
+    })
 }
 
 fn same_file(a: &str, b: &str) -> bool {

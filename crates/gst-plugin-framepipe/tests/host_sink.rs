@@ -74,8 +74,8 @@ fn render_gets_every_buffer_with_the_negotiated_caps() {
 fn a_render_error_names_the_element() {
     let log = Arc::new(Log::default());
     register("fptestsinkfailing", 1, log);
-    let pipeline = gst::parse::launch("videotestsrc num-buffers=3 ! video/x-raw,format=RGB ! fptestsinkfailing name=snk")
-        .unwrap();
+    let pipeline =
+        gst::parse::launch("videotestsrc num-buffers=3 ! video/x-raw,format=RGB ! fptestsinkfailing name=snk").unwrap();
     match common::run(&pipeline, Duration::from_secs(10)) {
         End::Error { source, message, debug } => {
             assert_eq!(source, "snk");

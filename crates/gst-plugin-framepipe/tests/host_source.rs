@@ -80,7 +80,13 @@ fn register_sources() {
             stamped: AtomicBool::new(false),
             fail_at: AtomicU64::new(0),
         };
-        common::register(frames_desc("fptestvideosrc", "video/x-raw,format=GRAY8,width=[1,640],height=[1,480],framerate=[1/1,100/1]"), make);
+        common::register(
+            frames_desc(
+                "fptestvideosrc",
+                "video/x-raw,format=GRAY8,width=[1,640],height=[1,480],framerate=[1/1,100/1]",
+            ),
+            make,
+        );
         common::register(
             frames_desc("fptestaudiosrc", "audio/x-raw,format=S16LE,layout=interleaved,rate=[1,96000],channels=[1,2]"),
             make,
@@ -91,10 +97,9 @@ fn register_sources() {
 #[test]
 fn video_timestamps_come_from_the_framerate() {
     register_sources();
-    let pipeline = gst::parse::launch(
-        "fptestvideosrc count=4 ! video/x-raw,width=4,height=2,framerate=25/1 ! appsink name=out",
-    )
-    .unwrap();
+    let pipeline =
+        gst::parse::launch("fptestvideosrc count=4 ! video/x-raw,width=4,height=2,framerate=25/1 ! appsink name=out")
+            .unwrap();
     let (buffers, caps, end) = common::collect(&pipeline, "out");
     assert!(matches!(end, End::Eos), "{end:?}");
     assert_eq!(buffers.len(), 4);
@@ -105,15 +110,19 @@ fn video_timestamps_come_from_the_framerate() {
         assert_eq!((b.offset(), b.offset_end()), (i, i + 1));
         assert_eq!(b.size(), 8);
     }
-    assert_eq!(caps.unwrap().structure(0).unwrap().get::<gst::Fraction>("framerate").unwrap(), gst::Fraction::new(25, 1));
+    assert_eq!(
+        caps.unwrap().structure(0).unwrap().get::<gst::Fraction>("framerate").unwrap(),
+        gst::Fraction::new(25, 1)
+    );
 }
 
 #[test]
 fn odd_framerates_do_not_drift() {
     register_sources();
-    let pipeline =
-        gst::parse::launch("fptestvideosrc count=4 ! video/x-raw,width=2,height=2,framerate=30000/1001 ! appsink name=out")
-            .unwrap();
+    let pipeline = gst::parse::launch(
+        "fptestvideosrc count=4 ! video/x-raw,width=2,height=2,framerate=30000/1001 ! appsink name=out",
+    )
+    .unwrap();
     let (buffers, _, _) = common::collect(&pipeline, "out");
     let pts: Vec<u64> = buffers.iter().map(|b| b.pts().unwrap().nseconds()).collect();
     assert_eq!(pts, [0, 33_366_666, 66_733_333, 100_100_000]);
@@ -153,7 +162,8 @@ fn audio_timestamps_come_from_the_sample_rate() {
     let (buffers, _, end) = common::collect(&pipeline, "out");
     assert!(matches!(end, End::Eos), "{end:?}");
     // 100 frames of 2 x S16 per buffer at 1000 Hz: 100 ms each.
-    let got: Vec<_> = buffers.iter().map(|b| (b.pts().unwrap().mseconds(), b.duration().unwrap().mseconds(), b.offset())).collect();
+    let got: Vec<_> =
+        buffers.iter().map(|b| (b.pts().unwrap().mseconds(), b.duration().unwrap().mseconds(), b.offset())).collect();
     assert_eq!(got, [(0, 100, 0), (100, 100, 100), (200, 100, 200)]);
 }
 

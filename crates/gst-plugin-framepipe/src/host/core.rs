@@ -30,10 +30,7 @@ pub(crate) struct ClassData {
 impl ClassData {
     /// Index of the `is-live` bool property, if the class declares one.
     pub fn is_live_index(&self) -> Option<usize> {
-        self.desc
-            .properties
-            .iter()
-            .position(|p| p.name == "is-live" && matches!(p.kind, PropertyKind::Bool { .. }))
+        self.desc.properties.iter().position(|p| p.name == "is-live" && matches!(p.kind, PropertyKind::Bool { .. }))
     }
 }
 

@@ -45,12 +45,27 @@ impl EnumMember {
 /// The type, default and range of a property.
 #[derive(Debug, Clone, PartialEq)]
 pub enum PropertyKind {
-    Bool { default: bool },
-    Int { default: i64, minimum: i64, maximum: i64 },
-    Float { default: f64, minimum: f64, maximum: f64 },
-    String { default: Option<String> },
+    Bool {
+        default: bool,
+    },
+    Int {
+        default: i64,
+        minimum: i64,
+        maximum: i64,
+    },
+    Float {
+        default: f64,
+        minimum: f64,
+        maximum: f64,
+    },
+    String {
+        default: Option<String>,
+    },
     /// `default` is the `value` of one of `members`.
-    Enum { default: i32, members: Vec<EnumMember> },
+    Enum {
+        default: i32,
+        members: Vec<EnumMember>,
+    },
 }
 
 /// One GObject property of a hosted element; the value lives in each instance.

@@ -134,7 +134,8 @@ fn normalise(mut desc: ElementClassDesc) -> Result<ElementClassDesc> {
 
 fn valid_name(name: &str) -> bool {
     let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic()) && chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 fn check_kind(element: &str, prop: &PropertyDesc) -> Result<()> {

@@ -35,24 +35,19 @@ pub enum End {
 pub fn run(pipeline: &gst::Element, timeout: Duration) -> End {
     let bus = pipeline.bus().unwrap();
     let started = pipeline.set_state(gst::State::Playing);
-    let end = loop {
-        let Some(msg) = bus.timed_pop_filtered(
+    let msg = bus
+        .timed_pop_filtered(
             gst::ClockTime::from_nseconds(timeout.as_nanos() as u64),
             &[gst::MessageType::Eos, gst::MessageType::Error],
-        ) else {
-            panic!("pipeline neither ended nor failed within {timeout:?} (state change: {started:?})");
-        };
-        match msg.view() {
-            gst::MessageView::Eos(_) => break End::Eos,
-            gst::MessageView::Error(err) => {
-                break End::Error {
-                    source: msg.src().map(|s| s.name().to_string()).unwrap_or_default(),
-                    message: err.error().to_string(),
-                    debug: err.debug().map(|d| d.to_string()),
-                };
-            }
-            _ => unreachable!(),
-        }
+        )
+        .unwrap_or_else(|| panic!("pipeline neither ended nor failed within {timeout:?} (state change: {started:?})"));
+    let end = match msg.view() {
+        gst::MessageView::Error(err) => End::Error {
+            source: msg.src().map(|s| s.name().to_string()).unwrap_or_default(),
+            message: err.error().to_string(),
+            debug: err.debug().map(|d| d.to_string()),
+        },
+        _ => End::Eos,
     };
     pipeline.set_state(gst::State::Null).unwrap();
     end

@@ -51,8 +51,11 @@ impl SourceHost {
         let base = match state.base {
             Some(base) => base,
             None => {
-                let base =
-                    if live { self.obj().current_running_time().unwrap_or(gst::ClockTime::ZERO) } else { gst::ClockTime::ZERO };
+                let base = if live {
+                    self.obj().current_running_time().unwrap_or(gst::ClockTime::ZERO)
+                } else {
+                    gst::ClockTime::ZERO
+                };
                 state.base = Some(base);
                 base
             }
@@ -61,9 +64,7 @@ impl SourceHost {
         let span = match media {
             MediaInfo::Video(info) if info.fps().numer() > 0 => {
                 let fps = info.fps();
-                let at = |n: u64| {
-                    gst::ClockTime::SECOND.mul_div_floor(n * fps.denom() as u64, fps.numer() as u64)
-                };
+                let at = |n: u64| gst::ClockTime::SECOND.mul_div_floor(n * fps.denom() as u64, fps.numer() as u64);
                 Some((at(position), at(position + 1), 1))
             }
             MediaInfo::Audio(info) if info.rate() > 0 && info.bpf() > 0 => {
@@ -182,8 +183,9 @@ impl BaseSrcImpl for SourceHost {
         {
             let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
             let frame = match state.caps.as_deref().map(|c| &c.media) {
-                Some(MediaInfo::Video(info)) if info.fps().numer() > 0 => gst::ClockTime::SECOND
-                    .mul_div_floor(info.fps().denom() as u64, info.fps().numer() as u64),
+                Some(MediaInfo::Video(info)) if info.fps().numer() > 0 => {
+                    gst::ClockTime::SECOND.mul_div_floor(info.fps().denom() as u64, info.fps().numer() as u64)
+                }
                 _ => state.last_duration,
             };
             let min = frame.unwrap_or(gst::ClockTime::ZERO);

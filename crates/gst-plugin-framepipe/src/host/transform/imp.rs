@@ -160,7 +160,9 @@ impl BaseTransformImpl for TransformHost {
             return Err(gst::FlowError::NotNegotiated);
         };
         let (hook, result) = match self.mode() {
-            TransformMode::Passthrough => ("transform_ip", self.core.call("transform_ip", |h| h.transform_ip(input, &incaps))),
+            TransformMode::Passthrough => {
+                ("transform_ip", self.core.call("transform_ip", |h| h.transform_ip(input, &incaps)))
+            }
             TransformMode::InPlace => {
                 let mut input = input;
                 input.make_mut();

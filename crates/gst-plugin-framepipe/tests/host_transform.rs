@@ -461,3 +461,54 @@ fn bad_descriptions_are_refused_with_a_reason() {
         assert!(gst::ElementFactory::find(&name).is_none(), "{name} must not be registered");
     }
 }
+
+/// Counts buffers without touching them; identifies itself through `as_any`.
+struct Counter {
+    seen: AtomicU64,
+    writable: std::sync::atomic::AtomicBool,
+}
+
+impl ElementHooks for Counter {
+    fn transform_ip(&self, buffer: gst::Buffer, _caps: &CapsInfo) -> HookResult<Option<gst::Buffer>> {
+        self.seen.fetch_add(1, Ordering::Relaxed);
+        self.writable.store(buffer.is_writable(), Ordering::Relaxed);
+        Ok(Some(buffer))
+    }
+
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
+}
+
+#[test]
+fn passthrough_transforms_see_buffers_without_copies() {
+    let mut desc = ElementClassDesc::new("fptestcounter", ElementKind::Transform(TransformMode::Passthrough));
+    desc.sink_caps = Some("video/x-raw".into());
+    desc.src_caps = Some("video/x-raw".into());
+    common::register(desc, |_| Counter { seen: AtomicU64::new(0), writable: Default::default() });
+    let mut h = gst_check::Harness::new("fptestcounter");
+    h.set_src_caps_str(RGB_2X2);
+    let input = rgb_buffer(&frame_2x2(1));
+    let kept = input.clone(); // shared: a copying transform would have to copy it
+    let out = h.push_and_pull(input).unwrap();
+    assert_eq!(out.as_ptr(), kept.as_ptr(), "the very same buffer comes out");
+    let element = h.element().unwrap();
+    let (seen, writable) = gstframepipe::host::with_hooks(&element, |hooks| {
+        let counter = hooks.as_any().unwrap().downcast_ref::<Counter>().unwrap();
+        (counter.seen.load(Ordering::Relaxed), counter.writable.load(Ordering::Relaxed))
+    })
+    .unwrap();
+    assert_eq!((seen, writable), (1, false));
+    let identity = gst::ElementFactory::make("identity").build().unwrap();
+    assert!(gstframepipe::host::with_hooks(&identity, |_| ()).is_none());
+}
+
+#[test]
+fn an_out_of_range_launch_value_leaves_the_property_unchanged() {
+    // GLib refuses (with a warning naming the property) rather than clamping; the parser
+    // itself does not see it.
+    register_invert();
+    let pipeline = gst::parse::launch("videotestsrc ! fptestinvert name=inv strength=5 ! fakesink").unwrap();
+    let inv = pipeline.downcast_ref::<gst::Bin>().unwrap().by_name("inv").unwrap();
+    assert_eq!(inv.property::<f64>("strength"), 1.0);
+}

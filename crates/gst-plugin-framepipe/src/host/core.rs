@@ -161,6 +161,14 @@ impl HostCore {
         }
     }
 
+    /// The hooks, if creating them succeeded.
+    pub fn hooks(&self) -> Option<&dyn ElementHooks> {
+        match self.hooks.get() {
+            Some(Ok(hooks)) => Some(hooks.as_ref()),
+            _ => None,
+        }
+    }
+
     /// `unlock`/`unlock_stop`: infallible, and a panic there is only logged.
     pub fn notify(&self, hook: &str, f: impl FnOnce(&dyn ElementHooks)) {
         if let Some(Ok(hooks)) = self.hooks.get()

@@ -146,6 +146,12 @@ pub trait ElementHooks: Send + Sync {
 
     /// Undo [`ElementHooks::unlock`] before data flows again.
     fn unlock_stop(&self) {}
+
+    /// The implementation itself, for [`with_hooks`](super::with_hooks) callers that need
+    /// their concrete type back (e.g. the Python object behind an element).
+    fn as_any(&self) -> Option<&dyn Any> {
+        None
+    }
 }
 
 /// Makes the hooks of each new instance of one element class.

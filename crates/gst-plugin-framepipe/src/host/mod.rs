@@ -31,3 +31,20 @@ pub unsafe fn plugin_from_address(address: usize) -> gst::Plugin {
     // SAFETY: the caller guarantees a live GstPlugin; from_glib_none takes its own ref.
     unsafe { glib::translate::from_glib_none(address as *mut gst::ffi::GstPlugin) }
 }
+
+/// Calls `f` with the hooks of `element` if it is a hosted element whose hooks were
+/// created; `None` otherwise. No host lock is held during `f`.
+pub fn with_hooks<R>(element: &gst::Element, f: impl FnOnce(&dyn ElementHooks) -> R) -> Option<R> {
+    use gst::prelude::*;
+    use gst::subclass::prelude::*;
+    let core = if let Some(e) = element.downcast_ref::<TransformHost>() {
+        e.imp().core()
+    } else if let Some(e) = element.downcast_ref::<SourceHost>() {
+        e.imp().core()
+    } else if let Some(e) = element.downcast_ref::<SinkHost>() {
+        e.imp().core()
+    } else {
+        return None;
+    };
+    core.hooks().map(f)
+}

@@ -25,6 +25,12 @@ pub struct SinkHost {
     state: Mutex<State>,
 }
 
+impl SinkHost {
+    pub(crate) fn core(&self) -> &HostCore {
+        &self.core
+    }
+}
+
 #[glib::object_subclass]
 impl ObjectSubclass for SinkHost {
     const NAME: &'static str = "GstFpSinkHost";

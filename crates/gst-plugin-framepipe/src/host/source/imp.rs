@@ -93,6 +93,12 @@ impl SourceHost {
     }
 }
 
+impl SourceHost {
+    pub(crate) fn core(&self) -> &HostCore {
+        &self.core
+    }
+}
+
 #[glib::object_subclass]
 impl ObjectSubclass for SourceHost {
     const NAME: &'static str = "GstFpSourceHost";

@@ -61,6 +61,12 @@ impl TransformHost {
     }
 }
 
+impl TransformHost {
+    pub(crate) fn core(&self) -> &HostCore {
+        &self.core
+    }
+}
+
 #[glib::object_subclass]
 impl ObjectSubclass for TransformHost {
     const NAME: &'static str = "GstFpTransformHost";

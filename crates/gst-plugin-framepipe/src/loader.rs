@@ -8,6 +8,16 @@
 //! FRAMEPIPE_PLUGIN_PATH=examples GST_PLUGIN_PATH=$(python -m framepipe plugin-path) gst-inspect-1.0 pyinvert
 //! ```
 //!
+//! The contract with the Python side: after importing `framepipe` (with the GIL held, on
+//! the thread that loads the plugin), the loader calls `framepipe._plugin_load(address)`
+//! once per plugin load, `address` being the `GstPlugin*` as an int (valid during the
+//! call; `gstframepipe::host::plugin_from_address` turns it into a `gst::Plugin`). It must
+//! register, as features of that plugin, the built-in elements (`gstframepipe::register`)
+//! and every element of the modules listed in FRAMEPIPE_PLUGIN_PATH (`os.pathsep`-separated
+//! `.py` files or directories of them), via `register_element(Some(&plugin), ..)`, printing
+//! the traceback of a module that fails to import and going on with the others. Whatever
+//! it raises is printed with its traceback; it cannot end the process.
+//!
 //! The plugin never registers a type of its own: every GType comes from the copy of the
 //! element code inside framepipe's extension module, so a process that also imported
 //! framepipe has one copy of each type.

@@ -266,6 +266,7 @@ fn properties_are_listed_with_types_defaults_and_ranges() {
     let strength = find("strength").downcast_ref::<glib::ParamSpecDouble>().unwrap().clone();
     assert_eq!((strength.minimum(), strength.maximum(), strength.default_value()), (0.0, 1.0, 1.0));
     assert_eq!(strength.blurb(), Some("Blend factor"));
+    assert!(strength.flags().contains(glib::ParamFlags::READWRITE | gst::PARAM_FLAG_MUTABLE_PLAYING));
 
     let count = find("count").downcast_ref::<glib::ParamSpecInt64>().unwrap().clone();
     assert_eq!((count.minimum(), count.maximum(), count.default_value()), (-5, 1 << 40, 3));

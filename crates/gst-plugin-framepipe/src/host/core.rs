@@ -194,7 +194,10 @@ impl HostCore {
             props[id - 1] = new.clone();
         }
         gst::debug!(CAT, obj = element, "property {} set to {new:?}", desc.name);
-        if let Err(err) = self.call("property_changed", |h| h.property_changed(&desc.name, value)) {
+        // Without hooks (their creation failed: reported at start) there is no one to tell.
+        if self.hooks().is_some()
+            && let Err(err) = self.call("property_changed", |h| h.property_changed(&desc.name, value))
+        {
             // Setting a property cannot fail in GObject: report it like any hook error.
             gst::element_error!(
                 element,

@@ -210,13 +210,16 @@ fn class_data(desc: ElementClassDesc, factory: Arc<dyn HooksFactory>, host: glib
     Ok(ClassData { desc, factory, templates, pspecs })
 }
 
+/// Hosted properties can be read and written in any state.
+const FLAGS: glib::ParamFlags = glib::ParamFlags::READWRITE.union(gst::PARAM_FLAG_MUTABLE_PLAYING);
+
 fn param_spec(desc: &ElementClassDesc, prop: &PropertyDesc) -> Result<glib::ParamSpec> {
     let name = prop.name.as_str();
     let nick = prop.nick.as_deref().unwrap_or(name);
     let blurb = prop.blurb.as_str();
     Ok(match &prop.kind {
         PropertyKind::Bool { default } => {
-            glib::ParamSpecBoolean::builder(name).nick(nick).blurb(blurb).default_value(*default).build()
+            glib::ParamSpecBoolean::builder(name).nick(nick).blurb(blurb).default_value(*default).flags(FLAGS).build()
         }
         PropertyKind::Int { default, minimum, maximum } => glib::ParamSpecInt64::builder(name)
             .nick(nick)
@@ -224,6 +227,7 @@ fn param_spec(desc: &ElementClassDesc, prop: &PropertyDesc) -> Result<glib::Para
             .minimum(*minimum)
             .maximum(*maximum)
             .default_value(*default)
+            .flags(FLAGS)
             .build(),
         PropertyKind::Float { default, minimum, maximum } => glib::ParamSpecDouble::builder(name)
             .nick(nick)
@@ -231,10 +235,14 @@ fn param_spec(desc: &ElementClassDesc, prop: &PropertyDesc) -> Result<glib::Para
             .minimum(*minimum)
             .maximum(*maximum)
             .default_value(*default)
+            .flags(FLAGS)
             .build(),
-        PropertyKind::String { default } => {
-            glib::ParamSpecString::builder(name).nick(nick).blurb(blurb).default_value(default.as_deref()).build()
-        }
+        PropertyKind::String { default } => glib::ParamSpecString::builder(name)
+            .nick(nick)
+            .blurb(blurb)
+            .default_value(default.as_deref())
+            .flags(FLAGS)
+            .build(),
         PropertyKind::Enum { default, members } => {
             let enum_name = format!("{}{}", desc.gtype_name(), camel_case(name));
             let enum_type = enum_type(&enum_name, members)?;
@@ -248,7 +256,7 @@ fn param_spec(desc: &ElementClassDesc, prop: &PropertyDesc) -> Result<glib::Para
                     c_blurb.as_ptr(),
                     enum_type.into_glib(),
                     *default,
-                    glib::ParamFlags::READWRITE.into_glib(),
+                    FLAGS.into_glib(),
                 ))
             }
         }

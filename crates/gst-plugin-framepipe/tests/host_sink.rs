@@ -86,7 +86,9 @@ fn a_render_error_names_the_element() {
     }
 }
 
-/// A render that takes 3 s: stopping waits for it at most that long, and never deadlocks.
+/// A render that takes 3 s: stopping waits for the render under way (GstBaseSink renders
+/// with its preroll lock held, and on a loaded machine the streaming thread may win that
+/// lock once more), and never deadlocks.
 struct SlowRender;
 
 impl ElementHooks for SlowRender {
@@ -106,7 +108,7 @@ fn stopping_during_a_slow_render_returns() {
     std::thread::sleep(Duration::from_millis(300));
     let started = Instant::now();
     pipeline.set_state(gst::State::Null).unwrap();
-    assert!(started.elapsed() < Duration::from_secs(4), "stopping took {:?}", started.elapsed());
+    assert!(started.elapsed() < Duration::from_secs(7), "stopping took {:?}", started.elapsed());
 }
 
 #[test]

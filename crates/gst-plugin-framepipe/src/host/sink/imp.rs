@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
+use gst_base::prelude::*;
 use gst_base::subclass::prelude::*;
 
 use crate::host::core::{self, CAT, HostCore, hook_error_message, post_hook_error};
@@ -28,6 +29,19 @@ pub struct SinkHost {
 impl SinkHost {
     pub(crate) fn core(&self) -> &HostCore {
         &self.core
+    }
+
+    /// Whether the element is leaving PLAYING. GstBaseSink renders with its preroll lock
+    /// held, and the streaming thread can take that lock again before the state change
+    /// does: then it must not start another (perhaps slow) render.
+    fn leaving_playing(&self) -> bool {
+        let obj = self.obj();
+        let element = obj.upcast_ref::<gst::Element>();
+        let _lock = element.object_lock();
+        // SAFETY: target_state is a plain field of the live GstElement, guarded by the
+        // object lock held here.
+        let target = unsafe { (*element.as_ptr()).target_state };
+        target < gst::ffi::GST_STATE_PLAYING
     }
 }
 
@@ -85,6 +99,11 @@ impl BaseSinkImpl for SinkHost {
     }
 
     fn render(&self, buffer: &gst::Buffer) -> Result<gst::FlowSuccess, gst::FlowError> {
+        if self.leaving_playing() {
+            // What GstBaseSink asks of a render that blocks: wait as a prerolled sink
+            // until PLAYING again (Ok: render it then) or flushing (stop).
+            self.obj().wait_preroll()?;
+        }
         let caps = self.state.lock().unwrap_or_else(PoisonError::into_inner).caps.clone();
         let caps = caps.unwrap_or_else(|| Arc::new(CapsInfo::new(gst::Caps::new_any())));
         match self.core.call("render", |h| h.render(buffer, &caps)) {

@@ -182,3 +182,42 @@ print("made", builtins.FRAMEPIPE_MARK)
     assert!(out.status.success(), "{stdout}\n{stderr}");
     assert!(stdout.contains("made same interpreter"), "{stdout}\n{stderr}");
 }
+
+/// FRAMEPIPE_PYTHON names a virtualenv's python: its site-packages are importable.
+#[test]
+fn the_embedded_interpreter_sees_the_virtualenv_packages() {
+    let Some(python) = option_env!("FRAMEPIPE_BUILD_PYTHON").filter(|p| !p.is_empty()) else { return };
+    if !have_gst_inspect() {
+        return;
+    }
+    let scratch = Scratch::new("venv");
+    let venv = scratch.root.join("venv");
+    let made = Command::new(python).args(["-m", "venv", "--without-pip"]).arg(&venv).status();
+    if !made.is_ok_and(|s| s.success()) {
+        return;
+    }
+    let version =
+        Command::new(python).args(["-c", "import sys; print('python%d.%d' % sys.version_info[:2])"]).output().unwrap();
+    let version = String::from_utf8(version.stdout).unwrap();
+    let site = venv.join("lib").join(version.trim()).join("site-packages").join("framepipe");
+    std::fs::create_dir_all(&site).unwrap();
+    std::fs::write(
+        site.join("__init__.py"),
+        format!("{REGISTERING}\nimport sys\nsys.stderr.write('prefix=%s\\n' % sys.prefix)\n"),
+    )
+    .unwrap();
+    let out = Command::new("gst-inspect-1.0")
+        .arg("framepipe")
+        .env("GST_PLUGIN_PATH", scratch.root.join("plugins"))
+        .env("GST_PLUGIN_SYSTEM_PATH", scratch.root.join("none"))
+        .env("GST_REGISTRY", scratch.root.join("registry.bin"))
+        .env("FRAMEPIPE_PYTHON", venv.join("bin/python"))
+        .env_remove("PYTHONPATH")
+        .env_remove("VIRTUAL_ENV")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("fploadertest"), "{stdout}\n{stderr}");
+    assert!(stderr.contains(&format!("prefix={}", venv.display())), "{stderr}");
+}

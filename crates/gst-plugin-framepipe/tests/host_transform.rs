@@ -513,3 +513,34 @@ fn an_out_of_range_launch_value_leaves_the_property_unchanged() {
     let inv = pipeline.downcast_ref::<gst::Bin>().unwrap().by_name("inv").unwrap();
     assert_eq!(inv.property::<f64>("strength"), 1.0);
 }
+
+/// No transform_caps: the host derives the output caps from the src template.
+struct ToGrayByTemplate;
+
+impl ElementHooks for ToGrayByTemplate {
+    fn transform(&self, input: &gst::Buffer, incaps: &CapsInfo, outcaps: &CapsInfo) -> HookResult<Option<gst::Buffer>> {
+        ToGray.transform(input, incaps, outcaps)
+    }
+}
+
+#[test]
+fn without_transform_caps_the_other_template_keeps_size_and_rate() {
+    let mut desc = ElementClassDesc::new("fptestgraytemplate", ElementKind::Transform(TransformMode::OutOfPlace));
+    desc.sink_caps = Some("video/x-raw,format=RGB".into());
+    desc.src_caps = Some("video/x-raw,format=GRAY8".into());
+    common::register(desc, |_| ToGrayByTemplate);
+    let pipeline = gst::parse::launch(
+        "videotestsrc num-buffers=2 ! video/x-raw,format=RGB,width=6,height=2,framerate=5/1 ! fptestgraytemplate \
+         ! appsink name=out",
+    )
+    .unwrap();
+    let (buffers, caps, end) = common::collect(&pipeline, "out");
+    assert!(matches!(end, End::Eos), "{end:?}");
+    let caps = caps.unwrap();
+    let s = caps.structure(0).unwrap();
+    assert_eq!(s.get::<&str>("format").unwrap(), "GRAY8");
+    assert_eq!((s.get::<i32>("width").unwrap(), s.get::<i32>("height").unwrap()), (6, 2));
+    assert_eq!(s.get::<gst::Fraction>("framerate").unwrap(), gst::Fraction::new(5, 1));
+    assert_eq!(buffers.len(), 2);
+    assert_eq!(buffers[0].size(), 16); // 6 bytes per row padded to 8
+}

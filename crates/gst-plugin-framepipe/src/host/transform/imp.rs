@@ -42,6 +42,39 @@ impl TransformHost {
         Some((state.incaps.clone()?, state.outcaps.clone()?))
     }
 
+    /// What the other pad can have when the hook does not say: the same caps when both
+    /// templates are the same; else the other template, each structure completed with the
+    /// fields of `caps` it does not constrain (so RGB -> GRAY8 keeps size and framerate).
+    fn default_transform_caps(&self, direction: gst::PadDirection, caps: &gst::Caps) -> gst::Caps {
+        let templates = &self.core.class.templates;
+        let template = |d: gst::PadDirection| templates.iter().find(|t| t.direction() == d).map(|t| t.caps());
+        let (Some(sink), Some(src)) = (template(gst::PadDirection::Sink), template(gst::PadDirection::Src)) else {
+            return caps.clone();
+        };
+        let other = if direction == gst::PadDirection::Sink { src } else { sink };
+        if sink == src || other.is_any() || caps.is_any() {
+            return caps.clone();
+        }
+        let mut out = gst::Caps::new_empty();
+        {
+            let out = out.get_mut().expect("a new caps is writable");
+            for s in caps.iter() {
+                for t in other.iter() {
+                    let mut t = t.to_owned();
+                    if t.name() == s.name() {
+                        for (field, value) in s.iter() {
+                            if !t.has_field(field) {
+                                t.set_value(field, value.clone());
+                            }
+                        }
+                    }
+                    out.append_structure(t);
+                }
+            }
+        }
+        out
+    }
+
     /// Output buffers made by the hook inherit what they lack from the input: timestamps,
     /// flags and the metas GstBaseTransform would copy (regions, tensors).
     fn copy_missing_metadata(&self, input: &gst::Buffer, mut output: gst::Buffer) -> gst::Buffer {
@@ -124,7 +157,7 @@ impl BaseTransformImpl for TransformHost {
     ) -> Option<gst::Caps> {
         let other = match self.core.call("transform_caps", |h| h.transform_caps(direction, caps)) {
             Ok(Some(other)) => other,
-            Ok(None) => caps.clone(),
+            Ok(None) => self.default_transform_caps(direction, caps),
             Err(err) => {
                 post_hook_error(self, "transform_caps", &err);
                 return None;

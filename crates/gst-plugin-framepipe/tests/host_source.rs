@@ -222,6 +222,10 @@ fn a_live_source_syncs_to_the_clock_and_answers_latency() {
 #[test]
 fn a_source_is_not_live_unless_told() {
     register_sources();
+    let type_ = gst::ElementFactory::find("fptestvideosrc").unwrap().element_type();
+    let desc = gstframepipe::host::class_desc(type_).unwrap();
+    let names: Vec<_> = desc.properties.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["count", "stamped", "fail-at", "is-live"]);
     let element = gst::ElementFactory::make("fptestvideosrc").property("is-live", true).build().unwrap();
     assert!(element.downcast_ref::<gst_base::BaseSrc>().unwrap().is_live());
     element.set_property("is-live", false);

@@ -4,6 +4,33 @@
 //! [`SinkHost`], with its own metadata, pad templates and GObject properties, and its own
 //! element factory. Each instance gets an [`ElementHooks`] object from the class's
 //! [`HooksFactory`], and the host's virtual methods call it.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use gstframepipe::host::*;
+//!
+//! struct Invert;
+//! impl ElementHooks for Invert {
+//!     fn transform_ip(&self, mut buffer: gst::Buffer, _caps: &CapsInfo) -> HookResult<Option<gst::Buffer>> {
+//!         let mut map = buffer.make_mut().map_writable().map_err(|e| HookError::new(e.to_string()))?;
+//!         map.iter_mut().for_each(|b| *b = 255 - *b);
+//!         drop(map);
+//!         Ok(Some(buffer))
+//!     }
+//! }
+//!
+//! let mut desc = ElementClassDesc::new("pyinvert", ElementKind::Transform(TransformMode::InPlace));
+//! desc.sink_caps = Some("video/x-raw,format={RGB,GRAY8}".into());
+//! desc.src_caps = desc.sink_caps.clone();
+//! desc.properties.push(
+//!     PropertyDesc::new("strength", PropertyKind::Float { default: 1.0, minimum: 0.0, maximum: 1.0 })
+//!         .blurb("Blend factor"),
+//! );
+//! let factory: Arc<dyn HooksFactory> =
+//!     Arc::new(|_: &gst::Element| -> HookResult<Box<dyn ElementHooks>> { Ok(Box::new(Invert)) });
+//! let type_ = register_element(None, desc, factory)?; // GstFpPyinvert, factory "pyinvert"
+//! # Ok::<(), framepipe_core::Error>(())
+//! ```
 
 mod core;
 mod desc;
@@ -47,4 +74,10 @@ pub fn with_hooks<R>(element: &gst::Element, f: impl FnOnce(&dyn ElementHooks) -
         return None;
     };
     core.hooks().map(f)
+}
+
+/// The description `type_` (or its nearest hosted ancestor) was registered with, as
+/// normalised at registration (kebab-case property names, filled-in metadata).
+pub fn class_desc(type_: glib::Type) -> Option<&'static ElementClassDesc> {
+    core::class_data(type_).map(|data| &data.desc)
 }

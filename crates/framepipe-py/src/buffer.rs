@@ -43,6 +43,14 @@ impl Mapped {
         }
     }
 
+    /// Unmaps and returns the buffer.
+    pub fn into_buffer(self) -> gst::Buffer {
+        match self {
+            Mapped::Read(m) => m.into_buffer(),
+            Mapped::Write { map, .. } => map.into_buffer(),
+        }
+    }
+
     pub fn buffer(&self) -> &gst::BufferRef {
         match self {
             Mapped::Read(m) => m.buffer(),

@@ -130,7 +130,12 @@ impl PyVideoReader {
         thread_count: u32,
         apply_rotation: bool,
     ) -> PyResult<PyVideoReader> {
-        let options = ReaderOptions { format: output_format(format)?, filter: filter_from_py(filter)?, thread_count, apply_rotation };
+        let options = ReaderOptions {
+            format: output_format(format)?,
+            filter: filter_from_py(filter)?,
+            thread_count,
+            apply_rotation,
+        };
         let reader = detach_interruptible(py, move |check| VideoReader::open(&path, options, check))?;
         Ok(PyVideoReader { inner: Mutex::new(Some(reader)) })
     }

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from . import _framepipe
 from ._framepipe import SECOND, Buffer, Element, Frame, Message, PropertyInfo, gstreamer_version
+from .elements import Property, Sink, Source, Transform, _plugin_load, element
 from .errors import FramepipeError, MediaError, NegotiationError, ParseError, PipelineError
 from .io import ImageProperties, VideoFile, imiter, immeta, improps, imread, imwrite, open, video_codecs
 from .pipeline import Pipeline
@@ -28,8 +29,14 @@ __all__ = [
     "ParseError",
     "Pipeline",
     "PipelineError",
+    "Property",
     "PropertyInfo",
+    "Sink",
+    "Source",
+    "Transform",
+    "_plugin_load",
     "__version__",
+    "element",
     "gstreamer_version",
     "immeta",
     "imiter",

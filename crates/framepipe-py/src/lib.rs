@@ -10,6 +10,7 @@ mod errors;
 mod frame;
 mod message;
 mod pipeline;
+mod pyelement;
 mod registry;
 mod value;
 mod video;
@@ -31,6 +32,7 @@ fn _framepipe(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<video::PyVideoReader>()?;
     m.add_class::<video::PyVideoWriter>()?;
     m.add_function(wrap_pyfunction!(video::video_codecs, m)?)?;
+    pyelement::add_to_module(m)?;
     m.add("SECOND", gst::ClockTime::SECOND.nseconds())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("gstreamer_version", gst::version_string().as_str())?;

@@ -1,0 +1,395 @@
+//! Elements written in Python. `@framepipe.element` hands a class and its description to
+//! [`register_element`], which registers it with gstframepipe's hosts as an element factory
+//! of its own. Each element instance gets an instance of the class, and the host's hooks
+//! call its methods (`create`, `transform_ip`, `transform`, `render`, `start`, ...).
+//!
+//! Streaming threads take the GIL only around the Python call itself. A Python exception
+//! becomes a [`HookError`] whose debug text is the formatted traceback, and the exception
+//! is kept (see `errors::record_cause`) so that the caller's `PipelineError` gets it as
+//! `__cause__`.
+
+use std::cell::Cell;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use framepipe_core::media::MediaInfo;
+use framepipe_core::pack;
+use gst::glib;
+use gst::prelude::*;
+use gstframepipe::host::{
+    self, CapsInfo, ElementClassDesc, ElementHooks, ElementKind, EnumMember, HookError, HookResult, HooksFactory,
+    PropertyDesc, PropertyKind, TransformMode,
+};
+use numpy::PyUntypedArray;
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyByteArray, PyBytes, PyDict, PyMemoryView, PyString, PyType};
+use pyo3::intern;
+
+use crate::array::Borrowed;
+use crate::buffer::PyBuffer;
+use crate::element::PyElement;
+use crate::errors::{record_cause, to_py};
+use crate::frame::PyFrame;
+use crate::value;
+
+/// Every class registered in this process, so that `_plugin_register` can register them
+/// again as features of the plugin file that gst-launch-1.0 loaded.
+static REGISTERED: Mutex<Vec<(ElementClassDesc, Arc<dyn HooksFactory>)>> = Mutex::new(Vec::new());
+
+thread_local! {
+    /// Whether this thread keeps a Python thread state of its own (see [`attach`]).
+    static KEEPS_THREAD_STATE: Cell<bool> = const { Cell::new(false) };
+}
+
+/// `Python::try_attach` for GStreamer's threads. The first call on a thread that is not
+/// attached creates a thread state and keeps it for the thread's life, so later calls only
+/// take and release the GIL instead of creating and destroying a thread state per buffer.
+fn attach<R>(f: impl for<'py> FnOnce(Python<'py>) -> R) -> Option<R> {
+    if !KEEPS_THREAD_STATE.get() {
+        // SAFETY: Py_IsInitialized and PyGILState_Check may be called without the GIL.
+        // When the thread holds no GIL, PyGILState_Ensure creates (or finds) its thread
+        // state and takes the GIL; PyEval_SaveThread releases it again and leaves the
+        // ensure-count at one, so the thread state outlives the later PyGILState_Release
+        // calls of Python::attach.
+        unsafe {
+            if pyo3::ffi::Py_IsInitialized() != 0 && pyo3::ffi::PyGILState_Check() == 0 {
+                let _ = pyo3::ffi::PyGILState_Ensure();
+                pyo3::ffi::PyEval_SaveThread();
+                KEEPS_THREAD_STATE.set(true);
+            }
+        }
+    }
+    Python::try_attach(f)
+}
+
+fn detached() -> HookError {
+    HookError::new("the Python interpreter is not running (finalizing?)")
+}
+
+/// A Python exception raised by `hook` as a hook error: the exception's type and message,
+/// with the formatted traceback as debug text. The exception itself is recorded as the
+/// cause of the ERROR `element` is about to post.
+fn hook_error(py: Python<'_>, element: &glib::WeakRef<gst::Element>, hook: &str, err: PyErr) -> HookError {
+    let value = err.value(py);
+    let type_name = value.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "Exception".into());
+    let text = value.str().map(|s| s.to_string()).unwrap_or_default();
+    let message = if text.is_empty() { format!("{hook}() raised {type_name}") } else { format!("{hook}() raised {type_name}: {text}") };
+    let debug = py
+        .import("traceback")
+        .and_then(|tb| tb.call_method1("format_exception", (value,)))
+        .and_then(|lines| PyString::new(py, "").call_method1("join", (lines,)))
+        .map(|s| s.to_string())
+        .unwrap_or_else(|_| message.clone());
+    if let Some(element) = element.upgrade() {
+        record_cause(element.path_string().as_str(), err.clone_ref(py));
+    }
+    HookError::with_debug(message, debug)
+}
+
+/// A Python value returned by `create()` or `transform()` as a buffer for `media`.
+fn to_buffer(value: &Bound<'_, PyAny>, media: &MediaInfo, hook: &str) -> PyResult<Option<gst::Buffer>> {
+    if value.is_none() {
+        return Ok(None);
+    }
+    if let Ok(frame) = value.cast::<PyFrame>() {
+        return Ok(Some(frame.get().gst_buffer()));
+    }
+    if let Ok(buf) = value.cast::<PyBuffer>() {
+        return Ok(Some(buf.get().gst()));
+    }
+    if value.is_instance_of::<PyUntypedArray>() {
+        let arr = Borrowed::new(value)?;
+        return pack::array_to_buffer(arr.as_ref(), media).map(Some).map_err(to_py);
+    }
+    if value.is_instance_of::<PyBytes>() || value.is_instance_of::<PyByteArray>() || value.is_instance_of::<PyMemoryView>()
+    {
+        let bytes: Vec<u8> = pyo3::buffer::PyBuffer::<u8>::get(value)?.to_vec(value.py())?;
+        return Ok(Some(gst::Buffer::from_slice(bytes)));
+    }
+    Err(PyTypeError::new_err(format!(
+        "{hook}() must return a Frame, numpy array, Buffer, bytes or None, not {}",
+        value.get_type().name()?
+    )))
+}
+
+/// The hooks of one element instance: the methods of its Python object.
+struct PyHooks {
+    obj: Py<PyAny>,
+    element: glib::WeakRef<gst::Element>,
+    kind: ElementKind,
+    has_transform_caps: bool,
+}
+
+impl PyHooks {
+    /// Calls `f` attached to Python, turning a Python exception into a hook error.
+    fn call<R>(&self, hook: &str, f: impl for<'py> FnOnce(Python<'py>, &Bound<'py, PyAny>) -> PyResult<R>) -> HookResult<R> {
+        attach(|py| f(py, self.obj.bind(py)).map_err(|e| hook_error(py, &self.element, hook, e))).unwrap_or_else(|| Err(detached()))
+    }
+}
+
+fn caps_str(info: Option<&CapsInfo>) -> Option<String> {
+    info.map(|c| c.caps.to_string())
+}
+
+impl ElementHooks for PyHooks {
+    fn start(&self) -> HookResult<()> {
+        self.call("start", |py, obj| obj.call_method0(intern!(py, "start")).map(drop))
+    }
+
+    fn stop(&self) -> HookResult<()> {
+        self.call("stop", |py, obj| obj.call_method0(intern!(py, "stop")).map(drop))
+    }
+
+    fn set_caps(&self, incaps: Option<&CapsInfo>, outcaps: Option<&CapsInfo>) -> HookResult<()> {
+        let (incaps, outcaps) = (caps_str(incaps), caps_str(outcaps));
+        self.call("set_caps", |py, obj| {
+            let name = intern!(py, "set_caps");
+            match self.kind {
+                ElementKind::Source => obj.call_method1(name, (outcaps,)),
+                ElementKind::Sink => obj.call_method1(name, (incaps,)),
+                ElementKind::Transform(_) => obj.call_method1(name, (incaps, outcaps)),
+            }
+            .map(drop)
+        })
+    }
+
+    fn create(&self, caps: &CapsInfo) -> HookResult<Option<gst::Buffer>> {
+        self.call("create", |py, obj| {
+            let out = obj.call_method0(intern!(py, "create"))?;
+            to_buffer(&out, &caps.media, "create")
+        })
+    }
+
+    fn transform_caps(&self, direction: gst::PadDirection, caps: &gst::Caps) -> HookResult<Option<gst::Caps>> {
+        if !self.has_transform_caps {
+            return Ok(None);
+        }
+        let pad = if direction == gst::PadDirection::Sink { "sink" } else { "src" };
+        let text = caps.to_string();
+        let out: Option<String> = self.call("transform_caps", |py, obj| {
+            let out = obj.call_method1(intern!(py, "transform_caps"), (pad, text))?;
+            if out.is_none() { Ok(None) } else { Ok(Some(out.extract::<String>()?)) }
+        })?;
+        out.map(|s| {
+            gst::Caps::from_str(&s).map_err(|_| HookError::new(format!("transform_caps() returned {s:?}, which is not caps")))
+        })
+        .transpose()
+    }
+
+    fn transform_ip(&self, buffer: gst::Buffer, caps: &CapsInfo) -> HookResult<Option<gst::Buffer>> {
+        let passthrough = self.kind == ElementKind::Transform(TransformMode::Passthrough);
+        attach(|py| {
+            let frame = if passthrough {
+                PyFrame::new(buffer, Some(caps.caps.clone()), caps.media.clone())
+            } else {
+                PyFrame::lend(buffer, Some(caps.caps.clone()), caps.media.clone())
+            };
+            let frame = Bound::new(py, frame).map_err(|e| hook_error(py, &self.element, "transform_ip", e))?;
+            let result = self.obj.bind(py).call_method1(intern!(py, "transform_ip"), (&frame,));
+            let buffer = frame.get().reclaim(py).map_err(|e| HookError::new(e.to_string()))?;
+            match result {
+                Err(e) => Err(hook_error(py, &self.element, "transform_ip", e)),
+                Ok(keep) if keep.is(PyBool::new(py, false)) => Ok(None),
+                Ok(_) => Ok(Some(buffer)),
+            }
+        })
+        .unwrap_or_else(|| Err(detached()))
+    }
+
+    fn transform(&self, input: &gst::Buffer, incaps: &CapsInfo, outcaps: &CapsInfo) -> HookResult<Option<gst::Buffer>> {
+        self.call("transform", |py, obj| {
+            let frame = Bound::new(py, PyFrame::new(input.clone(), Some(incaps.caps.clone()), incaps.media.clone()))?;
+            let out = obj.call_method1(intern!(py, "transform"), (&frame,))?;
+            to_buffer(&out, &outcaps.media, "transform")
+        })
+    }
+
+    fn render(&self, buffer: &gst::Buffer, caps: &CapsInfo) -> HookResult<()> {
+        self.call("render", |py, obj| {
+            let frame = Bound::new(py, PyFrame::new(buffer.clone(), Some(caps.caps.clone()), caps.media.clone()))?;
+            obj.call_method1(intern!(py, "render"), (&frame,)).map(drop)
+        })
+    }
+
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
+}
+
+/// Makes the Python object of each new element instance.
+struct PyClassFactory {
+    cls: Py<PyType>,
+    kind: ElementKind,
+    has_transform_caps: bool,
+}
+
+impl HooksFactory for PyClassFactory {
+    fn create_hooks(&self, element: &gst::Element) -> HookResult<Box<dyn ElementHooks>> {
+        let weak = element.downgrade();
+        let obj = attach(|py| -> HookResult<Py<PyAny>> {
+            let make = || -> PyResult<Py<PyAny>> {
+                let cls = self.cls.bind(py);
+                let obj = cls.call_method1(intern!(py, "__new__"), (cls,))?;
+                let handle = Bound::new(py, PyElementHandle { element: weak.clone() })?;
+                obj.setattr(intern!(py, "_fp_element"), handle)?;
+                obj.call_method0(intern!(py, "__init__"))?;
+                Ok(obj.unbind())
+            };
+            make().map_err(|e| hook_error(py, &glib::WeakRef::new(), "__init__", e))
+        })
+        .unwrap_or_else(|| Err(detached()))?;
+        Ok(Box::new(PyHooks { obj, element: weak, kind: self.kind, has_transform_caps: self.has_transform_caps }))
+    }
+}
+
+/// What a Python element object holds as `self._fp_element`: a weak reference to its
+/// GStreamer element, through which `fp.Property` reads and writes the property values.
+#[pyclass(frozen, name = "_ElementHandle", module = "framepipe._framepipe")]
+pub struct PyElementHandle {
+    element: glib::WeakRef<gst::Element>,
+}
+
+impl PyElementHandle {
+    fn element(&self) -> PyResult<gst::Element> {
+        self.element.upgrade().ok_or_else(|| PyValueError::new_err("the element of this object was destroyed"))
+    }
+}
+
+#[pymethods]
+impl PyElementHandle {
+    /// The current value of property `name` (enum values as their nick).
+    fn get<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
+        let element = self.element()?;
+        value::to_py(py, &element.property_value(name))
+    }
+
+    /// Sets property `name`, with the same checks as `Element.set`.
+    fn set(&self, name: &str, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        let element = self.element()?;
+        let pspec = element
+            .find_property(name)
+            .ok_or_else(|| PyValueError::new_err(format!("element has no property {name:?}")))?;
+        let v = value::from_py(&pspec, value)?;
+        element.set_property_from_value(name, &v);
+        Ok(())
+    }
+
+    /// The element as a framepipe `Element`.
+    #[getter]
+    fn element_object(&self) -> PyResult<PyElement> {
+        Ok(PyElement::new(self.element()?))
+    }
+
+    #[getter]
+    fn name(&self) -> PyResult<String> {
+        Ok(self.element()?.name().to_string())
+    }
+}
+
+fn item<'py, T: FromPyObjectOwned<'py>>(spec: &Bound<'py, PyDict>, key: &str) -> PyResult<T> {
+    match spec.get_item(key)? {
+        Some(v) => v.extract().map_err(Into::into),
+        None => Err(PyValueError::new_err(format!("element spec lacks {key:?}"))),
+    }
+}
+
+use pyo3::conversion::FromPyObjectOwned;
+
+/// One property of the spec: `(name, kind, default, minimum, maximum, nick, blurb, members)`.
+fn property(prop: &Bound<'_, PyDict>) -> PyResult<PropertyDesc> {
+    let name: String = item(prop, "name")?;
+    let kind: String = item(prop, "kind")?;
+    let default = prop.get_item("default")?.ok_or_else(|| PyValueError::new_err("property lacks a default"))?;
+    let kind = match kind.as_str() {
+        "bool" => PropertyKind::Bool { default: default.extract()? },
+        "int" => PropertyKind::Int { default: default.extract()?, minimum: item(prop, "minimum")?, maximum: item(prop, "maximum")? },
+        "float" => PropertyKind::Float { default: default.extract()?, minimum: item(prop, "minimum")?, maximum: item(prop, "maximum")? },
+        "str" => PropertyKind::String { default: default.extract()? },
+        "enum" => {
+            let members: Vec<(i32, String)> = item(prop, "members")?;
+            PropertyKind::Enum {
+                default: default.extract()?,
+                members: members.into_iter().map(|(v, n)| EnumMember::new(v, n)).collect(),
+            }
+        }
+        other => return Err(PyValueError::new_err(format!("unknown property kind {other:?}"))),
+    };
+    let mut desc = PropertyDesc::new(name, kind).blurb(item::<String>(prop, "description")?);
+    if let Some(nick) = item::<Option<String>>(prop, "nick")? {
+        desc = desc.nick(nick);
+    }
+    Ok(desc)
+}
+
+/// Registers `cls` as element factory `spec["name"]` in this process, at once. `spec` is
+/// what `framepipe.element` computed: kind ("source", "transform", "sink"), mode (for
+/// transforms: "in_place", "out_of_place", "passthrough"), caps, metadata, rank and
+/// properties.
+#[pyfunction(name = "_register_element")]
+pub fn register_element(py: Python<'_>, cls: Bound<'_, PyType>, spec: Bound<'_, PyDict>) -> PyResult<()> {
+    let name: String = item(&spec, "name")?;
+    let mode = match item::<Option<String>>(&spec, "mode")?.as_deref() {
+        Some("out_of_place") => TransformMode::OutOfPlace,
+        Some("passthrough") => TransformMode::Passthrough,
+        _ => TransformMode::InPlace,
+    };
+    let kind = match item::<String>(&spec, "kind")?.as_str() {
+        "source" => ElementKind::Source,
+        "transform" => ElementKind::Transform(mode),
+        "sink" => ElementKind::Sink,
+        other => return Err(PyValueError::new_err(format!("unknown element kind {other:?}"))),
+    };
+    let mut desc = ElementClassDesc::new(name, kind);
+    desc.long_name = item(&spec, "long_name")?;
+    desc.classification = item(&spec, "classification")?;
+    desc.description = item(&spec, "description")?;
+    desc.author = item(&spec, "author")?;
+    desc.sink_caps = item(&spec, "sink_caps")?;
+    desc.src_caps = item(&spec, "src_caps")?;
+    desc.rank = gst::Rank::from(item::<i32>(&spec, "rank")?);
+    if let Some(type_name) = item::<Option<String>>(&spec, "type_name")? {
+        desc.type_name = Some(type_name);
+    }
+    let props: Vec<Bound<'_, PyDict>> = item(&spec, "properties")?;
+    desc.properties = props.iter().map(property).collect::<PyResult<_>>()?;
+    let factory: Arc<dyn HooksFactory> = Arc::new(PyClassFactory {
+        cls: cls.unbind(),
+        kind,
+        has_transform_caps: item(&spec, "has_transform_caps")?,
+    });
+    let for_plugin = (desc.clone(), factory.clone());
+    py.detach(move || host::register_element(None, desc, factory)).map_err(to_py)?;
+    REGISTERED.lock().unwrap_or_else(PoisonError::into_inner).push(for_plugin);
+    Ok(())
+}
+
+/// Registers the built-in elements and every Python element class registered in this
+/// process as features of the plugin at `address` (the `GstPlugin*` the gst-launch-1.0
+/// loader hands to `framepipe._plugin_load`, valid during that call).
+#[pyfunction(name = "_plugin_register")]
+pub fn plugin_register(py: Python<'_>, address: usize) -> PyResult<()> {
+    if address == 0 {
+        return Err(PyValueError::new_err("plugin address is NULL"));
+    }
+    // SAFETY: the loader passes the address of the GstPlugin being loaded, which stays
+    // alive during this call; plugin_from_address takes a reference of its own.
+    let plugin = unsafe { host::plugin_from_address(address) };
+    let classes = REGISTERED.lock().unwrap_or_else(PoisonError::into_inner).clone();
+    py.detach(move || -> framepipe_core::Result<()> {
+        gstframepipe::register(&plugin).map_err(|e| framepipe_core::Error::Gst(e.to_string()))?;
+        for (desc, factory) in classes {
+            host::register_element(Some(&plugin), desc, factory)?;
+        }
+        Ok(())
+    })
+    .map_err(to_py)
+}
+
+/// Adds this file's classes and functions to the native module.
+pub fn add_to_module(m: &Bound<'_, pyo3::types::PyModule>) -> PyResult<()> {
+    m.add_class::<PyElementHandle>()?;
+    m.add_function(wrap_pyfunction!(register_element, m)?)?;
+    m.add_function(wrap_pyfunction!(plugin_register, m)?)?;
+    Ok(())
+}

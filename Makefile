@@ -19,6 +19,8 @@ APT_PACKAGES := pkg-config build-essential python3-venv \
 RUST_SOURCES := Cargo.toml Cargo.lock rustfmt.toml $(shell find crates -name '*.rs' -o -name Cargo.toml -o -name build.rs 2>/dev/null)
 
 export PYO3_PYTHON := $(abspath $(PY))
+# build.rs records it, so that gst-launch-1.0 embeds the venv's interpreter.
+export FRAMEPIPE_PYTHON := $(abspath $(PY))
 export VIRTUAL_ENV := $(abspath $(VENV))
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 

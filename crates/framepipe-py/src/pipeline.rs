@@ -68,6 +68,7 @@ impl PyPipeline {
     fn new(py: Python<'_>, description: &str) -> PyResult<PyPipeline> {
         let desc = description.to_string();
         let inner = py.detach(move || Pipeline::new(&desc)).map_err(to_py)?;
+        crate::pyelement::check_launch_properties(inner.gst())?;
         Ok(PyPipeline {
             inner: Arc::new(inner),
             description: description.to_string(),

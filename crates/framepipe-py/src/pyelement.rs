@@ -393,3 +393,15 @@ pub fn add_to_module(m: &Bound<'_, pyo3::types::PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(plugin_register, m)?)?;
     Ok(())
 }
+
+/// ParseError for the first hosted element of `pipeline` that refused a value given in the
+/// launch description (out of range), naming the property.
+pub fn check_launch_properties(pipeline: &gst::Pipeline) -> PyResult<()> {
+    for element in pipeline.iterate_recurse().into_iter().flatten() {
+        if let Some(why) = host::rejected_property(&element) {
+            let token = why.split('"').nth(1).map(str::to_string);
+            return Err(to_py(framepipe_core::Error::Parse { message: why, token }));
+        }
+    }
+    Ok(())
+}

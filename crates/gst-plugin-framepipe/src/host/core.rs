@@ -127,12 +127,15 @@ pub(crate) struct HostCore {
     pub class: &'static ClassData,
     props: Mutex<Vec<PropValue>>,
     hooks: OnceLock<Result<Box<dyn ElementHooks>, HookError>>,
+    /// Why the last value given to a property was refused (out of range), per property
+    /// index; reported when the element starts, and by `host::rejected_property`.
+    rejected: Mutex<Vec<(usize, String)>>,
 }
 
 impl HostCore {
     pub fn new(class: &'static ClassData) -> Self {
         let props = class.desc.properties.iter().map(|p| PropValue::default_of(&p.kind)).collect();
-        HostCore { class, props: Mutex::new(props), hooks: OnceLock::new() }
+        HostCore { class, props: Mutex::new(props), hooks: OnceLock::new(), rejected: Mutex::new(Vec::new()) }
     }
 
     /// Makes this instance's hooks; called from `constructed`.
@@ -189,6 +192,22 @@ impl HostCore {
             gst::error!(CAT, obj = element, "value of type {} for property {}", value.type_(), desc.name);
             return None;
         };
+        // The pspecs do not let GLib clamp or drop an out-of-range value (see
+        // register::lax_param_type): it is refused here, and remembered.
+        {
+            let mut rejected = self.rejected.lock().unwrap_or_else(PoisonError::into_inner);
+            rejected.retain(|(i, _)| *i != id - 1);
+            if let Some(why) = out_of_range(&desc.kind, &new) {
+                let why = format!(
+                    "could not set property \"{}\" in element \"{}\" to {why}",
+                    desc.name,
+                    element.name()
+                );
+                gst::warning!(CAT, obj = element, "{why}");
+                rejected.push((id - 1, why));
+                return None;
+            }
+        }
         {
             let mut props = self.props.lock().unwrap_or_else(PoisonError::into_inner);
             props[id - 1] = new.clone();
@@ -212,6 +231,20 @@ impl HostCore {
         }
     }
 
+    /// Why a value set on a property was refused, if one was and no valid value followed.
+    pub fn rejected(&self) -> Option<String> {
+        self.rejected.lock().unwrap_or_else(PoisonError::into_inner).first().map(|(_, why)| why.clone())
+    }
+
+    /// Fails start() while a property holds a refused value: the element would otherwise
+    /// run with a setting other than the one asked for.
+    pub fn check_settings(&self) -> Result<(), gst::ErrorMessage> {
+        match self.rejected() {
+            Some(why) => Err(gst::error_msg!(gst::LibraryError::Settings, ("{}", why))),
+            None => Ok(()),
+        }
+    }
+
     pub fn property(&self, id: usize, pspec: &glib::ParamSpec) -> glib::Value {
         let props = self.props.lock().unwrap_or_else(PoisonError::into_inner);
         match id.checked_sub(1).and_then(|i| props.get(i)) {
@@ -223,6 +256,19 @@ impl HostCore {
     pub fn is_live(&self) -> bool {
         let props = self.props.lock().unwrap_or_else(PoisonError::into_inner);
         matches!(self.class.is_live_index().and_then(|i| props.get(i)), Some(PropValue::Bool(true)))
+    }
+}
+
+/// Why `value` is outside the range of `kind`, if it is.
+fn out_of_range(kind: &PropertyKind, value: &PropValue) -> Option<String> {
+    match (kind, value) {
+        (PropertyKind::Int { minimum, maximum, .. }, PropValue::Int(v)) if v < minimum || v > maximum => {
+            Some(format!("{v}: out of range ({minimum} to {maximum})"))
+        }
+        (PropertyKind::Float { minimum, maximum, .. }, PropValue::Float(v)) if !(minimum <= v && v <= maximum) => {
+            Some(format!("{v}: out of range ({minimum} to {maximum})"))
+        }
+        _ => None,
     }
 }
 

@@ -76,6 +76,24 @@ pub fn with_hooks<R>(element: &gst::Element, f: impl FnOnce(&dyn ElementHooks) -
     core.hooks().map(f)
 }
 
+/// Why a value set on a property of `element` (a hosted element) was refused, e.g.
+/// `could not set property "strength" in element "pyinvert0" to 5: out of range (0 to 1)`.
+/// GLib would drop such a value from a launch string with only a warning; the hosts
+/// refuse it themselves so that callers can report it, and fail to start while it stands.
+pub fn rejected_property(element: &gst::Element) -> Option<String> {
+    use gst::prelude::*;
+    use gst::subclass::prelude::*;
+    if let Some(e) = element.downcast_ref::<TransformHost>() {
+        e.imp().core().rejected()
+    } else if let Some(e) = element.downcast_ref::<SourceHost>() {
+        e.imp().core().rejected()
+    } else if let Some(e) = element.downcast_ref::<SinkHost>() {
+        e.imp().core().rejected()
+    } else {
+        None
+    }
+}
+
 /// The description `type_` (or its nearest hosted ancestor) was registered with, as
 /// normalised at registration (kebab-case property names, filled-in metadata).
 pub fn class_desc(type_: glib::Type) -> Option<&'static ElementClassDesc> {

@@ -221,22 +221,43 @@ fn param_spec(desc: &ElementClassDesc, prop: &PropertyDesc) -> Result<glib::Para
         PropertyKind::Bool { default } => {
             glib::ParamSpecBoolean::builder(name).nick(nick).blurb(blurb).default_value(*default).flags(FLAGS).build()
         }
-        PropertyKind::Int { default, minimum, maximum } => glib::ParamSpecInt64::builder(name)
-            .nick(nick)
-            .blurb(blurb)
-            .minimum(*minimum)
-            .maximum(*maximum)
-            .default_value(*default)
-            .flags(FLAGS)
-            .build(),
-        PropertyKind::Float { default, minimum, maximum } => glib::ParamSpecDouble::builder(name)
-            .nick(nick)
-            .blurb(blurb)
-            .minimum(*minimum)
-            .maximum(*maximum)
-            .default_value(*default)
-            .flags(FLAGS)
-            .build(),
+        PropertyKind::Int { default, minimum, maximum } => {
+            let type_ = lax_param_type(glib::ParamSpecInt64::static_type(), "GstFpParamInt64")?;
+            let (c_name, c_nick, c_blurb) = (cstring(name)?, cstring(nick)?, cstring(blurb)?);
+            // SAFETY: `type_` derives from GParamSpecInt64, so the new instance is one and its
+            // range fields may be filled in before anyone sees it; the strings are copied.
+            unsafe {
+                let p = gobject_ffi::g_param_spec_internal(
+                    type_.into_glib(),
+                    c_name.as_ptr(),
+                    c_nick.as_ptr(),
+                    c_blurb.as_ptr(),
+                    FLAGS.into_glib(),
+                ) as *mut gobject_ffi::GParamSpecInt64;
+                (*p).minimum = *minimum;
+                (*p).maximum = *maximum;
+                (*p).default_value = *default;
+                from_glib_none(p as *mut gobject_ffi::GParamSpec)
+            }
+        }
+        PropertyKind::Float { default, minimum, maximum } => {
+            let type_ = lax_param_type(glib::ParamSpecDouble::static_type(), "GstFpParamDouble")?;
+            let (c_name, c_nick, c_blurb) = (cstring(name)?, cstring(nick)?, cstring(blurb)?);
+            // SAFETY: as above, for GParamSpecDouble (whose instance_init set epsilon).
+            unsafe {
+                let p = gobject_ffi::g_param_spec_internal(
+                    type_.into_glib(),
+                    c_name.as_ptr(),
+                    c_nick.as_ptr(),
+                    c_blurb.as_ptr(),
+                    FLAGS.into_glib(),
+                ) as *mut gobject_ffi::GParamSpecDouble;
+                (*p).minimum = *minimum;
+                (*p).maximum = *maximum;
+                (*p).default_value = *default;
+                from_glib_none(p as *mut gobject_ffi::GParamSpec)
+            }
+        }
         PropertyKind::String { default } => glib::ParamSpecString::builder(name)
             .nick(nick)
             .blurb(blurb)
@@ -261,6 +282,61 @@ fn param_spec(desc: &ElementClassDesc, prop: &PropertyDesc) -> Result<glib::Para
             }
         }
     })
+}
+
+/// A subtype of the param spec type `parent` (GParamSpecInt64 or GParamSpecDouble) whose
+/// validation accepts any value of the type. GLib drops an out-of-range value set through
+/// g_object_set (so from a launch string) with only a warning, leaving the old value: with
+/// these, the value reaches the host, which refuses it itself and remembers why, so that
+/// the caller can be told (ParseError in Python, an ERROR at start in gst-launch-1.0).
+/// gst-inspect-1.0 and `Element.properties()` still see an ordinary range (is-a parent).
+fn lax_param_type(parent: glib::Type, name: &str) -> Result<glib::Type> {
+    if let Some(existing) = glib::Type::from_name(name) {
+        return Ok(existing);
+    }
+    // SAFETY: GTypeQuery is plain data that g_type_query fills in.
+    let mut query: gobject_ffi::GTypeQuery = unsafe { std::mem::zeroed() };
+    // SAFETY: `parent` is a registered param spec type; `query` is writable.
+    unsafe { gobject_ffi::g_type_query(parent.into_glib(), &mut query) };
+    let info = gobject_ffi::GTypeInfo {
+        class_size: query.class_size as u16,
+        base_init: None,
+        base_finalize: None,
+        class_init: Some(lax_class_init),
+        class_finalize: None,
+        class_data: std::ptr::null(),
+        instance_size: query.instance_size as u16,
+        n_preallocs: 0,
+        instance_init: None,
+        value_table: std::ptr::null(),
+    };
+    let c_name = cstring(name)?;
+    // SAFETY: param spec types are deep-derivable; the sizes are the parent's; the name is
+    // new (checked above, and callers hold REGISTER_LOCK).
+    let type_ = unsafe { gobject_ffi::g_type_register_static(parent.into_glib(), c_name.as_ptr(), &info, 0) };
+    if type_ == gobject_ffi::G_TYPE_INVALID {
+        return Err(Error::Gst(format!("cannot register the param spec type {name}")));
+    }
+    // SAFETY: a valid, registered GType.
+    Ok(unsafe { glib::Type::from_glib(type_) })
+}
+
+unsafe extern "C" fn lax_class_init(klass: glib::ffi::gpointer, _data: glib::ffi::gpointer) {
+    let klass = klass as *mut gobject_ffi::GParamSpecClass;
+    // SAFETY: `klass` is the GParamSpecClass being initialised (a copy of the parent's).
+    unsafe {
+        (*klass).value_validate = Some(lax_validate);
+        (*klass).value_is_valid = Some(lax_is_valid);
+    }
+}
+
+/// "Nothing was changed": the host checks the range in set_property.
+unsafe extern "C" fn lax_validate(_pspec: *mut gobject_ffi::GParamSpec, _value: *mut gobject_ffi::GValue) -> glib::ffi::gboolean {
+    glib::ffi::GFALSE
+}
+
+unsafe extern "C" fn lax_is_valid(_pspec: *mut gobject_ffi::GParamSpec, _value: *mut gobject_ffi::GValue) -> glib::ffi::gboolean {
+    glib::ffi::GTRUE
 }
 
 fn cstring(s: &str) -> Result<CString> {

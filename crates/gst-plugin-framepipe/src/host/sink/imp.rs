@@ -80,6 +80,7 @@ impl ElementImpl for SinkHost {}
 
 impl BaseSinkImpl for SinkHost {
     fn start(&self) -> Result<(), gst::ErrorMessage> {
+        self.core.check_settings()?;
         self.core.call("start", |h| h.start()).map_err(|e| hook_error_message("start", &e))
     }
 

@@ -144,6 +144,7 @@ impl ElementImpl for SourceHost {}
 impl BaseSrcImpl for SourceHost {
     fn start(&self) -> Result<(), gst::ErrorMessage> {
         *self.state.lock().unwrap_or_else(PoisonError::into_inner) = State::default();
+        self.core.check_settings()?;
         self.core.call("start", |h| h.start()).map_err(|e| hook_error_message("start", &e))
     }
 

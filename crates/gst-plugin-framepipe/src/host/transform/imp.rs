@@ -141,6 +141,7 @@ impl BaseTransformImpl for TransformHost {
     const TRANSFORM_IP_ON_PASSTHROUGH: bool = true;
 
     fn start(&self) -> Result<(), gst::ErrorMessage> {
+        self.core.check_settings()?;
         self.core.call("start", |h| h.start()).map_err(|e| hook_error_message("start", &e))
     }
 

@@ -52,7 +52,7 @@ impl PyElement {
 fn range<'py>(py: Python<'py>, pspec: &glib::ParamSpec) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
     macro_rules! try_range {
         ($ty:ty) => {
-            if let Some(p) = pspec.downcast_ref::<$ty>() {
+            if let Some(p) = crate::value::spec_as::<$ty>(pspec) {
                 return Ok((p.minimum().into_pyobject(py)?.into_any(), p.maximum().into_pyobject(py)?.into_any()));
             }
         };
@@ -63,10 +63,10 @@ fn range<'py>(py: Python<'py>, pspec: &glib::ParamSpec) -> PyResult<(Bound<'py, 
     try_range!(glib::ParamSpecUInt64);
     try_range!(glib::ParamSpecFloat);
     try_range!(glib::ParamSpecDouble);
-    if let Some(p) = pspec.downcast_ref::<glib::ParamSpecLong>() {
+    if let Some(p) = crate::value::spec_as::<glib::ParamSpecLong>(pspec) {
         return Ok((p.minimum().into_pyobject(py)?.into_any(), p.maximum().into_pyobject(py)?.into_any()));
     }
-    if let Some(p) = pspec.downcast_ref::<glib::ParamSpecULong>() {
+    if let Some(p) = crate::value::spec_as::<glib::ParamSpecULong>(pspec) {
         return Ok((p.minimum().into_pyobject(py)?.into_any(), p.maximum().into_pyobject(py)?.into_any()));
     }
     Ok((py.None().into_bound(py), py.None().into_bound(py)))

@@ -131,7 +131,7 @@ macro_rules! int_value {
                 $obj.get_type().name()?
             )));
         }
-        let p = $pspec.downcast_ref::<$ps>().expect("value type matches the param spec");
+        let p = crate::value::spec_as::<$ps>(&$pspec).expect("value type matches the param spec");
         let wide: i128 = $obj.extract()?;
         let (min, max) = (p.minimum(), p.maximum());
         if wide < min as i128 || wide > max as i128 {
@@ -171,7 +171,7 @@ pub fn from_py(pspec: &glib::ParamSpec, obj: &Bound<'_, PyAny>) -> PyResult<glib
         if !obj.is_instance_of::<PyInt>() {
             return type_err("an int");
         }
-        let p = pspec.downcast_ref::<glib::ParamSpecLong>().expect("long spec");
+        let p = crate::value::spec_as::<glib::ParamSpecLong>(pspec).expect("long spec");
         let v: i64 = obj.extract()?;
         if v < p.minimum() || v > p.maximum() {
             return Err(range_error(name, v, p.minimum(), p.maximum()));
@@ -182,7 +182,7 @@ pub fn from_py(pspec: &glib::ParamSpec, obj: &Bound<'_, PyAny>) -> PyResult<glib
         if !obj.is_instance_of::<PyInt>() {
             return type_err("an int");
         }
-        let p = pspec.downcast_ref::<glib::ParamSpecULong>().expect("ulong spec");
+        let p = crate::value::spec_as::<glib::ParamSpecULong>(pspec).expect("ulong spec");
         let v: u64 = obj.extract()?;
         if v < p.minimum() || v > p.maximum() {
             return Err(range_error(name, v, p.minimum(), p.maximum()));
@@ -195,13 +195,13 @@ pub fn from_py(pspec: &glib::ParamSpec, obj: &Bound<'_, PyAny>) -> PyResult<glib
         }
         let v: f64 = obj.extract()?;
         if t == glib::Type::F32 {
-            let p = pspec.downcast_ref::<glib::ParamSpecFloat>().expect("float spec");
+            let p = crate::value::spec_as::<glib::ParamSpecFloat>(pspec).expect("float spec");
             if v < p.minimum() as f64 || v > p.maximum() as f64 || v.is_nan() {
                 return Err(range_error(name, v, p.minimum(), p.maximum()));
             }
             return Ok((v as f32).to_value());
         }
-        let p = pspec.downcast_ref::<glib::ParamSpecDouble>().expect("double spec");
+        let p = crate::value::spec_as::<glib::ParamSpecDouble>(pspec).expect("double spec");
         if v < p.minimum() || v > p.maximum() || v.is_nan() {
             return Err(range_error(name, v, p.minimum(), p.maximum()));
         }
@@ -218,7 +218,13 @@ pub fn from_py(pspec: &glib::ParamSpec, obj: &Bound<'_, PyAny>) -> PyResult<glib
     }
     if t.is_a(glib::Type::ENUM) {
         let class = glib::EnumClass::with_type(t).expect("an enum type has a class");
-        let found = if obj.is_instance_of::<PyString>() {
+        let py = obj.py();
+        let is_member = obj.is_instance(&py.import("enum")?.getattr("Enum")?)?;
+        let found = if is_member {
+            // A Python Enum member (elements written in Python): its name is the nick.
+            let s: String = obj.getattr("name")?.extract()?;
+            class.value_by_nick(&s.to_lowercase()).or_else(|| class.value_by_name(&s))
+        } else if obj.is_instance_of::<PyString>() {
             let s: String = obj.extract()?;
             class.value_by_nick(&s).or_else(|| class.value_by_name(&s))
         } else if obj.is_instance_of::<PyInt>() {
@@ -263,4 +269,17 @@ pub fn from_py(pspec: &glib::ParamSpec, obj: &Bound<'_, PyAny>) -> PyResult<glib
         t.name(),
         obj.get_type().name()?
     )))
+}
+
+/// `pspec` as the param spec type `T` when it is one or derives from one (framepipe's
+/// hosted elements use subtypes of GParamSpecInt64/Double; glib-rs's `downcast_ref` only
+/// matches the exact type).
+pub fn spec_as<T: glib::ParamSpecType>(pspec: &glib::ParamSpec) -> Option<&T> {
+    if pspec.is::<T>() {
+        // SAFETY: the instance is a T (or derives from it, so starts with a T), and T is a
+        // transparent wrapper of the same pointer as ParamSpec, as in glib-rs's downcast_ref.
+        Some(unsafe { &*(pspec as *const glib::ParamSpec as *const T) })
+    } else {
+        None
+    }
 }

@@ -10,7 +10,8 @@
 
 use std::cell::Cell;
 use std::str::FromStr;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, PoisonError, mpsc};
 
 use framepipe_core::media::MediaInfo;
 use framepipe_core::pack;
@@ -77,7 +78,7 @@ fn hook_error(py: Python<'_>, element: &glib::WeakRef<gst::Element>, hook: &str,
     let message = if text.is_empty() { format!("{hook}() raised {type_name}") } else { format!("{hook}() raised {type_name}: {text}") };
     let debug = py
         .import("traceback")
-        .and_then(|tb| tb.call_method1("format_exception", (value,)))
+        .and_then(|tb| tb.call_method1("format_exception", (value.get_type(), value, err.traceback(py))))
         .and_then(|lines| PyString::new(py, "").call_method1("join", (lines,)))
         .map(|s| s.to_string())
         .unwrap_or_else(|_| message.clone());
@@ -113,45 +114,23 @@ fn to_buffer(value: &Bound<'_, PyAny>, media: &MediaInfo, hook: &str) -> PyResul
     )))
 }
 
-/// The hooks of one element instance: the methods of its Python object.
-struct PyHooks {
+/// The Python object of one element instance, and how to call it.
+struct Shared {
     obj: Py<PyAny>,
     element: glib::WeakRef<gst::Element>,
     kind: ElementKind,
     has_transform_caps: bool,
 }
 
-impl PyHooks {
+impl Shared {
     /// Calls `f` attached to Python, turning a Python exception into a hook error.
-    fn call<R>(&self, hook: &str, f: impl for<'py> FnOnce(Python<'py>, &Bound<'py, PyAny>) -> PyResult<R>) -> HookResult<R> {
-        attach(|py| f(py, self.obj.bind(py)).map_err(|e| hook_error(py, &self.element, hook, e))).unwrap_or_else(|| Err(detached()))
-    }
-}
-
-fn caps_str(info: Option<&CapsInfo>) -> Option<String> {
-    info.map(|c| c.caps.to_string())
-}
-
-impl ElementHooks for PyHooks {
-    fn start(&self) -> HookResult<()> {
-        self.call("start", |py, obj| obj.call_method0(intern!(py, "start")).map(drop))
-    }
-
-    fn stop(&self) -> HookResult<()> {
-        self.call("stop", |py, obj| obj.call_method0(intern!(py, "stop")).map(drop))
-    }
-
-    fn set_caps(&self, incaps: Option<&CapsInfo>, outcaps: Option<&CapsInfo>) -> HookResult<()> {
-        let (incaps, outcaps) = (caps_str(incaps), caps_str(outcaps));
-        self.call("set_caps", |py, obj| {
-            let name = intern!(py, "set_caps");
-            match self.kind {
-                ElementKind::Source => obj.call_method1(name, (outcaps,)),
-                ElementKind::Sink => obj.call_method1(name, (incaps,)),
-                ElementKind::Transform(_) => obj.call_method1(name, (incaps, outcaps)),
-            }
-            .map(drop)
-        })
+    fn call<R>(
+        &self,
+        hook: &str,
+        f: impl for<'py> FnOnce(Python<'py>, &Bound<'py, PyAny>) -> PyResult<R>,
+    ) -> HookResult<R> {
+        attach(|py| f(py, self.obj.bind(py)).map_err(|e| hook_error(py, &self.element, hook, e)))
+            .unwrap_or_else(|| Err(detached()))
     }
 
     fn create(&self, caps: &CapsInfo) -> HookResult<Option<gst::Buffer>> {
@@ -161,35 +140,167 @@ impl ElementHooks for PyHooks {
         })
     }
 
+    fn render(&self, buffer: &gst::Buffer, caps: &CapsInfo) -> HookResult<()> {
+        self.call("render", |py, obj| {
+            let frame = Bound::new(py, PyFrame::new(buffer.clone(), Some(caps.caps.clone()), caps.media.clone()))?;
+            obj.call_method1(intern!(py, "render"), (&frame,)).map(drop)
+        })
+    }
+}
+
+/// A call running on the element's Python thread, which `unlock` can stop waiting for.
+trait Cancel: Send + Sync {
+    fn cancel(&self);
+}
+
+struct Slot<R> {
+    state: Mutex<(Option<HookResult<R>>, bool)>,
+    done: Condvar,
+}
+
+impl<R: Send> Cancel for Slot<R> {
+    fn cancel(&self) {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner).1 = true;
+        self.done.notify_all();
+    }
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// The hooks of one element instance: the methods of its Python object.
+///
+/// `create` (sources) and `render` (sinks) run on a thread of the element's own, while the
+/// streaming thread waits for them without holding the GIL: when the element is stopped
+/// or flushed, `unlock` lets the streaming thread return at once, even if the Python call
+/// is stuck in a `time.sleep(5)` that nothing can interrupt; its result is dropped. The
+/// transform hooks run on the streaming thread itself (no hand-over per buffer).
+struct PyHooks {
+    shared: Arc<Shared>,
+    worker: Mutex<Option<mpsc::Sender<Job>>>,
+    flushing: AtomicBool,
+    current: Mutex<Option<Arc<dyn Cancel>>>,
+}
+
+impl PyHooks {
+    fn sender(&self) -> HookResult<mpsc::Sender<Job>> {
+        let mut worker = self.worker.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(tx) = worker.as_ref() {
+            return Ok(tx.clone());
+        }
+        let (tx, rx) = mpsc::channel::<Job>();
+        let name = self.shared.element.upgrade().map(|e| e.name().to_string()).unwrap_or_default();
+        std::thread::Builder::new()
+            .name(format!("fp-{name}"))
+            .spawn(move || {
+                for job in rx {
+                    job();
+                }
+            })
+            .map_err(|e| HookError::new(format!("cannot start the element's Python thread: {e}")))?;
+        *worker = Some(tx.clone());
+        Ok(tx)
+    }
+
+    /// Runs `f` on the element's Python thread and waits for it, or until `unlock`.
+    fn off_thread<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Shared) -> HookResult<R> + Send + 'static,
+    ) -> HookResult<R> {
+        let slot = Arc::new(Slot { state: Mutex::new((None, false)), done: Condvar::new() });
+        *self.current.lock().unwrap_or_else(PoisonError::into_inner) = Some(slot.clone() as Arc<dyn Cancel>);
+        let result = if self.flushing.load(Ordering::SeqCst) {
+            Err(HookError::flushing())
+        } else {
+            let shared = self.shared.clone();
+            let job_slot = slot.clone();
+            let job: Job = Box::new(move || {
+                let result = f(&shared);
+                job_slot.state.lock().unwrap_or_else(PoisonError::into_inner).0 = Some(result);
+                job_slot.done.notify_all();
+            });
+            match self.sender()?.send(job) {
+                Err(_) => Err(HookError::new("the element's Python thread is gone")),
+                Ok(()) => {
+                    let mut state = slot.state.lock().unwrap_or_else(PoisonError::into_inner);
+                    loop {
+                        if let Some(result) = state.0.take() {
+                            break result;
+                        }
+                        if state.1 {
+                            break Err(HookError::flushing());
+                        }
+                        state = slot.done.wait(state).unwrap_or_else(PoisonError::into_inner);
+                    }
+                }
+            }
+        };
+        *self.current.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        result
+    }
+}
+
+fn caps_str(info: Option<&CapsInfo>) -> Option<String> {
+    info.map(|c| c.caps.to_string())
+}
+
+impl ElementHooks for PyHooks {
+    fn start(&self) -> HookResult<()> {
+        self.shared.call("start", |py, obj| obj.call_method0(intern!(py, "start")).map(drop))
+    }
+
+    fn stop(&self) -> HookResult<()> {
+        self.shared.call("stop", |py, obj| obj.call_method0(intern!(py, "stop")).map(drop))
+    }
+
+    fn set_caps(&self, incaps: Option<&CapsInfo>, outcaps: Option<&CapsInfo>) -> HookResult<()> {
+        let (incaps, outcaps) = (caps_str(incaps), caps_str(outcaps));
+        self.shared.call("set_caps", |py, obj| {
+            let name = intern!(py, "set_caps");
+            match self.shared.kind {
+                ElementKind::Source => obj.call_method1(name, (outcaps,)),
+                ElementKind::Sink => obj.call_method1(name, (incaps,)),
+                ElementKind::Transform(_) => obj.call_method1(name, (incaps, outcaps)),
+            }
+            .map(drop)
+        })
+    }
+
+    fn create(&self, caps: &CapsInfo) -> HookResult<Option<gst::Buffer>> {
+        let caps = caps.clone();
+        self.off_thread(move |shared| shared.create(&caps))
+    }
+
     fn transform_caps(&self, direction: gst::PadDirection, caps: &gst::Caps) -> HookResult<Option<gst::Caps>> {
-        if !self.has_transform_caps {
+        if !self.shared.has_transform_caps {
             return Ok(None);
         }
         let pad = if direction == gst::PadDirection::Sink { "sink" } else { "src" };
         let text = caps.to_string();
-        let out: Option<String> = self.call("transform_caps", |py, obj| {
+        let out: Option<String> = self.shared.call("transform_caps", |py, obj| {
             let out = obj.call_method1(intern!(py, "transform_caps"), (pad, text))?;
             if out.is_none() { Ok(None) } else { Ok(Some(out.extract::<String>()?)) }
         })?;
         out.map(|s| {
-            gst::Caps::from_str(&s).map_err(|_| HookError::new(format!("transform_caps() returned {s:?}, which is not caps")))
+            gst::Caps::from_str(&s)
+                .map_err(|_| HookError::new(format!("transform_caps() returned {s:?}, which is not caps")))
         })
         .transpose()
     }
 
     fn transform_ip(&self, buffer: gst::Buffer, caps: &CapsInfo) -> HookResult<Option<gst::Buffer>> {
-        let passthrough = self.kind == ElementKind::Transform(TransformMode::Passthrough);
+        let shared = &*self.shared;
+        let passthrough = shared.kind == ElementKind::Transform(TransformMode::Passthrough);
         attach(|py| {
             let frame = if passthrough {
                 PyFrame::new(buffer, Some(caps.caps.clone()), caps.media.clone())
             } else {
                 PyFrame::lend(buffer, Some(caps.caps.clone()), caps.media.clone())
             };
-            let frame = Bound::new(py, frame).map_err(|e| hook_error(py, &self.element, "transform_ip", e))?;
-            let result = self.obj.bind(py).call_method1(intern!(py, "transform_ip"), (&frame,));
+            let frame = Bound::new(py, frame).map_err(|e| hook_error(py, &shared.element, "transform_ip", e))?;
+            let result = shared.obj.bind(py).call_method1(intern!(py, "transform_ip"), (&frame,));
             let buffer = frame.get().reclaim(py).map_err(|e| HookError::new(e.to_string()))?;
             match result {
-                Err(e) => Err(hook_error(py, &self.element, "transform_ip", e)),
+                Err(e) => Err(hook_error(py, &shared.element, "transform_ip", e)),
                 Ok(keep) if keep.is(PyBool::new(py, false)) => Ok(None),
                 Ok(_) => Ok(Some(buffer)),
             }
@@ -198,7 +309,7 @@ impl ElementHooks for PyHooks {
     }
 
     fn transform(&self, input: &gst::Buffer, incaps: &CapsInfo, outcaps: &CapsInfo) -> HookResult<Option<gst::Buffer>> {
-        self.call("transform", |py, obj| {
+        self.shared.call("transform", |py, obj| {
             let frame = Bound::new(py, PyFrame::new(input.clone(), Some(incaps.caps.clone()), incaps.media.clone()))?;
             let out = obj.call_method1(intern!(py, "transform"), (&frame,))?;
             to_buffer(&out, &outcaps.media, "transform")
@@ -206,10 +317,19 @@ impl ElementHooks for PyHooks {
     }
 
     fn render(&self, buffer: &gst::Buffer, caps: &CapsInfo) -> HookResult<()> {
-        self.call("render", |py, obj| {
-            let frame = Bound::new(py, PyFrame::new(buffer.clone(), Some(caps.caps.clone()), caps.media.clone()))?;
-            obj.call_method1(intern!(py, "render"), (&frame,)).map(drop)
-        })
+        let (buffer, caps) = (buffer.clone(), caps.clone());
+        self.off_thread(move |shared| shared.render(&buffer, &caps))
+    }
+
+    fn unlock(&self) {
+        self.flushing.store(true, Ordering::SeqCst);
+        if let Some(current) = self.current.lock().unwrap_or_else(PoisonError::into_inner).as_ref() {
+            current.cancel();
+        }
+    }
+
+    fn unlock_stop(&self) {
+        self.flushing.store(false, Ordering::SeqCst);
     }
 
     fn as_any(&self) -> Option<&dyn std::any::Any> {
@@ -239,7 +359,13 @@ impl HooksFactory for PyClassFactory {
             make().map_err(|e| hook_error(py, &glib::WeakRef::new(), "__init__", e))
         })
         .unwrap_or_else(|| Err(detached()))?;
-        Ok(Box::new(PyHooks { obj, element: weak, kind: self.kind, has_transform_caps: self.has_transform_caps }))
+        let shared = Shared { obj, element: weak, kind: self.kind, has_transform_caps: self.has_transform_caps };
+        Ok(Box::new(PyHooks {
+            shared: Arc::new(shared),
+            worker: Mutex::new(None),
+            flushing: AtomicBool::new(false),
+            current: Mutex::new(None),
+        }))
     }
 }
 

@@ -140,6 +140,7 @@ impl HostCore {
 
     /// Makes this instance's hooks; called from `constructed`.
     pub fn create_hooks(&self, element: &gst::Element) {
+        self.rename_default(element);
         let factory = &self.class.factory;
         let hooks = match catch_unwind(AssertUnwindSafe(|| factory.create_hooks(element))) {
             Ok(result) => result,
@@ -149,6 +150,20 @@ impl HostCore {
             gst::warning!(CAT, obj = element, "creating the element's hooks failed: {err}");
         }
         let _ = self.hooks.set(hooks);
+    }
+
+    /// GStreamer names an unnamed instance after its GType (`GstFpPyinvert` ->
+    /// `fppyinvert0`); name it after its factory instead (`pyinvert0`), as users expect.
+    fn rename_default(&self, element: &gst::Element) {
+        let type_name = self.class.desc.gtype_name();
+        let prefix = type_name.strip_prefix("Gst").unwrap_or(&type_name).to_lowercase();
+        let name = element.name();
+        if let Some(number) = name.strip_prefix(prefix.as_str())
+            && number.bytes().all(|b| b.is_ascii_digit())
+            && element.parent().is_none()
+        {
+            element.set_property("name", format!("{}{number}", self.class.desc.factory_name));
+        }
     }
 
     /// Calls one hook with no lock held, turning a panic into an error.

@@ -13,15 +13,23 @@ use gst::glib;
 pub struct HookError {
     pub message: String,
     pub debug: Option<String>,
+    /// Not an error: the element is flushing or stopping (`unlock` was called) and a
+    /// `create`/`render` gave up waiting; the host returns FLUSHING and posts nothing.
+    pub flushing: bool,
 }
 
 impl HookError {
     pub fn new(message: impl Into<String>) -> Self {
-        HookError { message: message.into(), debug: None }
+        HookError { message: message.into(), debug: None, flushing: false }
+    }
+
+    /// What `create`/`render` return when `unlock` interrupted them.
+    pub fn flushing() -> Self {
+        HookError { message: "flushing".into(), debug: None, flushing: true }
     }
 
     pub fn with_debug(message: impl Into<String>, debug: impl Into<String>) -> Self {
-        HookError { message: message.into(), debug: Some(debug.into()) }
+        HookError { message: message.into(), debug: Some(debug.into()), flushing: false }
     }
 
     /// The error for a panic caught inside hook `hook`.

@@ -109,6 +109,7 @@ impl BaseSinkImpl for SinkHost {
         let caps = caps.unwrap_or_else(|| Arc::new(CapsInfo::new(gst::Caps::new_any())));
         match self.core.call("render", |h| h.render(buffer, &caps)) {
             Ok(()) => Ok(gst::FlowSuccess::Ok),
+            Err(err) if err.flushing => Err(gst::FlowError::Flushing),
             Err(err) => {
                 post_hook_error(self, "render", &err);
                 Err(gst::FlowError::Error)

@@ -236,6 +236,7 @@ impl PushSrcImpl for SourceHost {
                 gst::debug!(CAT, imp = self, "create() returned None: end of stream");
                 Err(gst::FlowError::Eos)
             }
+            Err(err) if err.flushing => Err(gst::FlowError::Flushing),
             Err(err) => {
                 post_hook_error(self, "create", &err);
                 Err(gst::FlowError::Error)

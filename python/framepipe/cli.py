@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import runpy
 import signal
 import sys
@@ -13,6 +14,7 @@ from types import FrameType
 from typing import TextIO
 
 from . import _framepipe
+from .elements import load_modules
 from .errors import FramepipeError, PipelineError
 from .pipeline import Pipeline
 
@@ -56,7 +58,13 @@ class _Progress:
         self.last_print, self.last_frames, self.last_time = now, frames, now
 
 
+def _load_python_elements() -> None:
+    """The Python elements of FRAMEPIPE_PLUGIN_PATH, as gst-launch-1.0 would see them."""
+    load_modules(os.environ.get("FRAMEPIPE_PLUGIN_PATH", ""))
+
+
 def _launch(args: argparse.Namespace) -> int:
+    _load_python_elements()
     description = " ".join(args.description)
     p = Pipeline(description)
     progress = _Progress(sys.stderr)
@@ -95,6 +103,7 @@ def _launch(args: argparse.Namespace) -> int:
 
 
 def _inspect(args: argparse.Namespace) -> int:
+    _load_python_elements()
     if not args.element:
         for name, long_name, klass, plugin in _framepipe.factories():
             print(f"{plugin}:  {name}: {long_name}  [{klass}]")

@@ -389,5 +389,9 @@ def _plugin_load(address: int) -> None:
     """Entry point of the gst-launch-1.0 plugin loader: load the modules of
     FRAMEPIPE_PLUGIN_PATH and register the built-ins and every Python element of this
     process as features of the plugin at ``address``."""
-    load_modules(os.environ.get("FRAMEPIPE_PLUGIN_PATH", ""))
+    _framepipe._plugin_loading(address)
+    try:
+        load_modules(os.environ.get("FRAMEPIPE_PLUGIN_PATH", ""))
+    finally:
+        _framepipe._plugin_loaded()
     _framepipe._plugin_register(address)

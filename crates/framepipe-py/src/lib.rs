@@ -18,8 +18,14 @@ mod video;
 #[pymodule]
 fn _framepipe(m: &Bound<'_, PyModule>) -> PyResult<()> {
     framepipe_core::init().map_err(errors::to_py)?;
-    gstframepipe::register_static()
-        .map_err(|e| errors::to_py(framepipe_core::Error::Gst(format!("registering built-in elements: {e}"))))?;
+    // Imported by the plugin loader of gst-launch-1.0 (inside the plugin file's
+    // plugin_init): the built-ins are registered into that plugin by `_plugin_load`, and a
+    // static registration now would replace the very features GStreamer is loading.
+    let loading_plugin = m.py().import("sys")?.hasattr("_framepipe_plugin_loading")?;
+    if !loading_plugin {
+        gstframepipe::register_static()
+            .map_err(|e| errors::to_py(framepipe_core::Error::Gst(format!("registering built-in elements: {e}"))))?;
+    }
     m.add_class::<pipeline::PyPipeline>()?;
     m.add_class::<frame::PyFrame>()?;
     m.add_class::<buffer::PyBuffer>()?;

@@ -36,7 +36,13 @@ use crate::value;
 
 /// Every class registered in this process, so that `_plugin_register` can register them
 /// again as features of the plugin file that gst-launch-1.0 loaded.
-static REGISTERED: Mutex<Vec<(ElementClassDesc, Arc<dyn HooksFactory>)>> = Mutex::new(Vec::new());
+/// Each with the address of the plugin it was registered into (0: none, in-process).
+static REGISTERED: Mutex<Vec<(ElementClassDesc, Arc<dyn HooksFactory>, usize)>> = Mutex::new(Vec::new());
+
+/// The plugin whose `_plugin_load` is importing element modules: their classes register
+/// straight into it. Registering them in-process first and into the plugin afterwards
+/// would replace the registry's feature objects while GStreamer is loading one of them.
+static LOADING: Mutex<Option<(usize, gst::Plugin)>> = Mutex::new(None);
 
 thread_local! {
     /// Whether this thread keeps a Python thread state of its own (see [`attach`]).
@@ -484,14 +490,37 @@ pub fn register_element(py: Python<'_>, cls: Bound<'_, PyType>, spec: Bound<'_, 
         kind,
         has_transform_caps: item(&spec, "has_transform_caps")?,
     });
-    let for_plugin = (desc.clone(), factory.clone());
-    py.detach(move || host::register_element(None, desc, factory)).map_err(to_py)?;
+    let loading = LOADING.lock().unwrap_or_else(PoisonError::into_inner).clone();
+    let address = loading.as_ref().map_or(0, |(address, _)| *address);
+    let for_plugin = (desc.clone(), factory.clone(), address);
+    py.detach(move || host::register_element(loading.as_ref().map(|(_, plugin)| plugin), desc, factory))
+        .map_err(to_py)?;
     REGISTERED.lock().unwrap_or_else(PoisonError::into_inner).push(for_plugin);
     Ok(())
 }
 
+/// Makes classes decorated from now on (until [`plugin_loaded`]) register into the plugin
+/// at `address` (see `_plugin_load`).
+#[pyfunction(name = "_plugin_loading")]
+pub fn plugin_loading(address: usize) -> PyResult<()> {
+    if address == 0 {
+        return Err(PyValueError::new_err("plugin address is NULL"));
+    }
+    // SAFETY: the loader passes the address of the GstPlugin being loaded, alive during
+    // `_plugin_load`; plugin_from_address takes a reference of its own, dropped in
+    // plugin_loaded.
+    let plugin = unsafe { host::plugin_from_address(address) };
+    *LOADING.lock().unwrap_or_else(PoisonError::into_inner) = Some((address, plugin));
+    Ok(())
+}
+
+#[pyfunction(name = "_plugin_loaded")]
+pub fn plugin_loaded() {
+    LOADING.lock().unwrap_or_else(PoisonError::into_inner).take();
+}
+
 /// Registers the built-in elements and every Python element class registered in this
-/// process as features of the plugin at `address` (the `GstPlugin*` the gst-launch-1.0
+/// process (and not already into this plugin) as features of the plugin at `address` (the `GstPlugin*` the gst-launch-1.0
 /// loader hands to `framepipe._plugin_load`, valid during that call).
 #[pyfunction(name = "_plugin_register")]
 pub fn plugin_register(py: Python<'_>, address: usize) -> PyResult<()> {
@@ -501,7 +530,13 @@ pub fn plugin_register(py: Python<'_>, address: usize) -> PyResult<()> {
     // SAFETY: the loader passes the address of the GstPlugin being loaded, which stays
     // alive during this call; plugin_from_address takes a reference of its own.
     let plugin = unsafe { host::plugin_from_address(address) };
-    let classes = REGISTERED.lock().unwrap_or_else(PoisonError::into_inner).clone();
+    let classes: Vec<_> = REGISTERED
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .iter()
+        .filter(|(_, _, registered_in)| *registered_in != address)
+        .map(|(desc, factory, _)| (desc.clone(), factory.clone()))
+        .collect();
     py.detach(move || -> framepipe_core::Result<()> {
         gstframepipe::register(&plugin).map_err(|e| framepipe_core::Error::Gst(e.to_string()))?;
         for (desc, factory) in classes {
@@ -517,6 +552,8 @@ pub fn add_to_module(m: &Bound<'_, pyo3::types::PyModule>) -> PyResult<()> {
     m.add_class::<PyElementHandle>()?;
     m.add_function(wrap_pyfunction!(register_element, m)?)?;
     m.add_function(wrap_pyfunction!(plugin_register, m)?)?;
+    m.add_function(wrap_pyfunction!(plugin_loading, m)?)?;
+    m.add_function(wrap_pyfunction!(plugin_loaded, m)?)?;
     Ok(())
 }
 

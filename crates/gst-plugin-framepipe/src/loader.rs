@@ -257,6 +257,9 @@ def _framepipe_plugin_boot(address, python):
     if venv and os.path.exists(os.path.join(venv, "pyvenv.cfg")) \
             and os.path.realpath(sys.prefix) != os.path.realpath(venv):
         site.addsitedir(os.path.join(venv, "lib", "python%d.%d" % sys.version_info[:2], "site-packages"))
+    # Tells framepipe's extension module not to register its built-ins statically:
+    # _plugin_load registers them into this plugin.
+    sys._framepipe_plugin_loading = True
     try:
         import framepipe
     except ImportError as exc:
@@ -283,6 +286,7 @@ except BaseException:
     traceback.print_exc()
 finally:
     del _framepipe_plugin_boot
+    __import__("sys").__dict__.pop("_framepipe_plugin_loading", None)
 "#,
         python = hex(python),
     )

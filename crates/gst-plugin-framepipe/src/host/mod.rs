@@ -55,8 +55,13 @@ use gst::glib;
 /// # Safety
 /// `address` must be the address of a live `GstPlugin`.
 pub unsafe fn plugin_from_address(address: usize) -> gst::Plugin {
-    // SAFETY: the caller guarantees a live GstPlugin; from_glib_none takes its own ref.
-    unsafe { glib::translate::from_glib_none(address as *mut gst::ffi::GstPlugin) }
+    // SAFETY: the caller guarantees a live GstPlugin. It may still be floating (the plugin
+    // scanner adds it to the registry after plugin_init): from_glib_none would sink that
+    // floating reference and our drop would then finalize the plugin, so borrow it and
+    // take a plain reference of our own instead.
+    let plugin: glib::translate::Borrowed<gst::Plugin> =
+        unsafe { glib::translate::from_glib_borrow(address as *mut gst::ffi::GstPlugin) };
+    (*plugin).clone()
 }
 
 /// Calls `f` with the hooks of `element` if it is a hosted element whose hooks were

@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import re
 
-import numpy as np
-
 import framepipe as fp
+import numpy as np
 
 SAMPLES_PER_BUFFER = 1024
 

@@ -7,10 +7,9 @@ import subprocess
 import sys
 import time
 
+import framepipe as fp
 import numpy as np
 import pytest
-
-import framepipe as fp
 
 from .conftest import ROOT
 

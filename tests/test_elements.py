@@ -6,11 +6,11 @@ import enum
 import re
 import threading
 import time
-
-import numpy as np
-import pytest
+from typing import ClassVar
 
 import framepipe as fp
+import numpy as np
+import pytest
 
 
 class Shape(enum.Enum):
@@ -94,7 +94,7 @@ class CountingSource(fp.Source):
 @fp.element("pytestsink", classification="Sink")
 class CollectSink(fp.Sink):
     caps = "video/x-raw,format={GRAY8,RGB}"
-    collected: list[tuple[int | None, int]] = []
+    collected: ClassVar[list[tuple[int | None, int]]] = []
     caps_seen: str | None = None
 
     def set_caps(self, caps: str) -> None:
@@ -149,14 +149,21 @@ def test_each_class_is_an_element_factory_with_its_properties():
     assert "RGB" in info["pad_templates"][0]["caps"]
     props = {p.name: p for p in info["properties"]}
     assert props["strength"].type == "gdouble"
-    assert (props["strength"].default, props["strength"].minimum, props["strength"].maximum) == (1.0, 0.0, 1.0)
+    assert (props["strength"].default, props["strength"].minimum, props["strength"].maximum) == (
+        1.0,
+        0.0,
+        1.0,
+    )
     assert props["strength"].description == "Blend factor"
     assert (props["count"].default, props["count"].minimum, props["count"].maximum) == (3, 0, 10)
     assert props["shape"].default == "circle"
     assert props["label"].default == "hello"
     assert props["enabled"].default is True
     assert fp._framepipe.describe_factory("pytestsrc")["pad_templates"][0]["direction"] == "src"
-    assert {p.name for p in fp._framepipe.describe_factory("pytestsrc")["properties"]} >= {"frames", "is-live"}
+    assert {p.name for p in fp._framepipe.describe_factory("pytestsrc")["properties"]} >= {
+        "frames",
+        "is-live",
+    }
 
 
 def test_launch_string_properties_reach_the_hooks():
@@ -301,7 +308,9 @@ def test_caps_lists_and_ranges_negotiate_each_member():
         with fp.Pipeline(desc) as p:
             assert [f.array.shape for f in p.frames("out")] == [shape, shape]
     with pytest.raises(fp.PipelineError):  # not in the list
-        fp.Pipeline("videotestsrc num-buffers=2 ! video/x-raw,format=I420 ! pytestinvert ! fakesink").run(timeout=10)
+        fp.Pipeline("videotestsrc num-buffers=2 ! video/x-raw,format=I420 ! pytestinvert ! fakesink").run(
+            timeout=10
+        )
 
 
 def test_source_stamps_bare_arrays_from_the_framerate_and_ends_on_none():
@@ -316,7 +325,9 @@ def test_source_stamps_bare_arrays_from_the_framerate_and_ends_on_none():
 
 def test_sink_renders_frames_with_negotiated_caps():
     CollectSink.collected.clear()
-    fp.Pipeline("pytestsrc frames=3 ! video/x-raw,width=4,height=4,framerate=30/1 ! pytestsink").run(timeout=10)
+    fp.Pipeline("pytestsrc frames=3 ! video/x-raw,width=4,height=4,framerate=30/1 ! pytestsink").run(
+        timeout=10
+    )
     assert [v for _, v in CollectSink.collected] == [1, 2, 3]
     assert CollectSink.collected[0][0] == 0
     assert CollectSink.caps_seen is not None and "GRAY8" in CollectSink.caps_seen
@@ -404,13 +415,13 @@ def test_two_python_elements_on_either_side_of_a_queue_run_in_parallel():
 
     n = 20
     t = time.perf_counter()
-    fp.Pipeline(f"videotestsrc num-buffers={n} ! pytestbusya ! queue ! pytestbusyb ! fakesink").run(timeout=20)
+    fp.Pipeline(f"videotestsrc num-buffers={n} ! pytestbusya ! queue ! pytestbusyb ! fakesink").run(
+        timeout=20
+    )
     elapsed = time.perf_counter() - t
     assert len(spans["a"]) == len(spans["b"]) == n
     assert {s[0] for s in spans["a"]}.isdisjoint({s[0] for s in spans["b"]})
-    overlap = sum(
-        max(0.0, min(ea, eb) - max(sa, sb)) for _, sa, ea in spans["a"] for _, sb, eb in spans["b"]
-    )
+    overlap = sum(max(0.0, min(ea, eb) - max(sa, sb)) for _, sa, ea in spans["a"] for _, sb, eb in spans["b"])
     assert overlap > 0.1  # the two threads slept at the same time
     assert elapsed < n * 0.04 * 0.85  # faster than one after the other
 
@@ -462,8 +473,14 @@ print("stopped in", time.perf_counter() - t, flush=True)
 @pytest.mark.parametrize(
     ("kind", "base", "hook", "extra", "ret", "desc"),
     [
-        ("src", "Source", "create", 'caps = "video/x-raw,format=GRAY8,width=4,height=4,framerate=30/1"',
-         "return None", "pyslowsrc ! fakesink"),
+        (
+            "src",
+            "Source",
+            "create",
+            'caps = "video/x-raw,format=GRAY8,width=4,height=4,framerate=30/1"',
+            "return None",
+            "pyslowsrc ! fakesink",
+        ),
         ("sink", "Sink", "render", "pass", "return None", "videotestsrc ! pyslowsink"),
     ],
 )

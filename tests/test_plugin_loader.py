@@ -17,7 +17,7 @@ from .conftest import ROOT
 
 pytestmark = pytest.mark.skipif(shutil.which("gst-launch-1.0") is None, reason="needs gstreamer1.0-tools")
 
-ELEMENTS = '''
+ELEMENTS = """
 import numpy as np
 import framepipe as fp
 
@@ -50,16 +50,18 @@ class WriteSink(fp.Sink):
     def stop(self):
         with open(self.location, "w") as f:
             f.write(" ".join(map(str, self.values)))
-'''
+"""
 
-BROKEN = '''
+BROKEN = """
 import framepipe as fp
 raise ImportError("this module is broken on purpose")
-'''
+"""
 
 
 def plugin_dir() -> str:
-    r = subprocess.run([sys.executable, "-m", "framepipe", "plugin-path"], capture_output=True, text=True, check=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "framepipe", "plugin-path"], capture_output=True, text=True, check=True
+    )
     return r.stdout.strip()
 
 
@@ -114,16 +116,31 @@ def test_gst_launch_runs_python_elements(tmp_path, modules):
 
 
 def test_gst_launch_reports_a_python_exception_naming_the_element(tmp_path, modules):
-    r = run(["gst-launch-1.0", "videotestsrc", "num-buffers=3", "!", "pyloaderfail", "name=bad", "!", "fakesink"],
-            gst_env(tmp_path, modules))
+    r = run(
+        ["gst-launch-1.0", "videotestsrc", "num-buffers=3", "!", "pyloaderfail", "name=bad", "!", "fakesink"],
+        gst_env(tmp_path, modules),
+    )
     assert r.returncode != 0
     text = r.stdout + r.stderr
     assert "bad" in text and "raised inside gst-launch" in text
 
 
 def test_gst_launch_reports_a_bad_property_value_by_name(tmp_path, modules):
-    r = run(["gst-launch-1.0", "videotestsrc", "num-buffers=3", "!", "video/x-raw,format=RGB", "!",
-             "pyloaderinvert", "strength=3", "!", "fakesink"], gst_env(tmp_path, modules))
+    r = run(
+        [
+            "gst-launch-1.0",
+            "videotestsrc",
+            "num-buffers=3",
+            "!",
+            "video/x-raw,format=RGB",
+            "!",
+            "pyloaderinvert",
+            "strength=3",
+            "!",
+            "fakesink",
+        ],
+        gst_env(tmp_path, modules),
+    )
     assert r.returncode != 0
     assert 'could not set property "strength"' in r.stdout + r.stderr
 
@@ -171,7 +188,11 @@ def test_no_double_registration_with_the_plugin_on_the_path_in_python(tmp_path, 
     env = gst_env(tmp_path, modules)
     r = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(IN_PROCESS), str(modules)],
-        capture_output=True, text=True, env=env, timeout=60, cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        cwd=ROOT,
     )
     assert r.returncode == 0, r.stdout + r.stderr
     assert "ok" in r.stdout

@@ -89,7 +89,9 @@ class Property(Generic[T]):
         self._members: dict[str, Any] = {}
         if isinstance(type, builtins_type) and issubclass(type, enum.Enum):
             if not isinstance(default, type):
-                raise TypeError(f"the default of an enum property must be a {type.__name__} member, not {default!r}")
+                raise TypeError(
+                    f"the default of an enum property must be a {type.__name__} member, not {default!r}"
+                )
             self._members = {m.name.lower(): m for m in type}
             if minimum is not None or maximum is not None:
                 raise TypeError("enum properties take no minimum or maximum")
@@ -106,7 +108,9 @@ class Property(Generic[T]):
             if default is not None and not isinstance(default, str):
                 raise TypeError(f"the default of a str property must be a str or None, not {default!r}")
         else:
-            raise TypeError(f"Property type must be bool, int, float, str or an enum.Enum subclass, not {type!r}")
+            raise TypeError(
+                f"Property type must be bool, int, float, str or an enum.Enum subclass, not {type!r}"
+            )
         if type not in (int, float) and (minimum is not None or maximum is not None) and not self._members:
             raise TypeError(f"{getattr(type, '__name__', type)} properties take no minimum or maximum")
 
@@ -137,9 +141,12 @@ class Property(Generic[T]):
 
     def _to_gvalue(self, value: object) -> object:
         if self._members and isinstance(value, enum.Enum):
-            if not isinstance(value, self.type):
-                raise TypeError(f"property {self.gname!r} takes a {self.type.__name__}, not {type(value).__name__}")
-            return value.name.lower()
+            member: enum.Enum = value
+            if not isinstance(member, self.type):
+                raise TypeError(
+                    f"property {self.gname!r} takes a {self.type.__name__}, not {type(value).__name__}"
+                )
+            return member.name.lower()
         return value
 
     def _spec(self) -> dict[str, object]:
@@ -301,6 +308,8 @@ def element(
     """
 
     def register(cls: C) -> C:
+        defaults: tuple[str, str | None, str | None]
+        mode: str | None
         if issubclass(cls, Source):
             kind, mode = "source", None
             defaults = ("Source", None, cls.src_caps or cls.caps)
@@ -348,7 +357,9 @@ def _module_files(path: str) -> list[str]:
             continue
         if os.path.isdir(entry):
             files.extend(
-                os.path.join(entry, f) for f in sorted(os.listdir(entry)) if f.endswith(".py") and not f.startswith("_")
+                os.path.join(entry, f)
+                for f in sorted(os.listdir(entry))
+                if f.endswith(".py") and not f.startswith("_")
             )
         else:
             files.append(entry)

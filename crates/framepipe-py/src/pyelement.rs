@@ -23,9 +23,9 @@ use gstframepipe::host::{
 };
 use numpy::PyUntypedArray;
 use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyByteArray, PyBytes, PyDict, PyMemoryView, PyString, PyType};
-use pyo3::intern;
 
 use crate::array::Borrowed;
 use crate::buffer::PyBuffer;
@@ -81,7 +81,11 @@ fn hook_error(py: Python<'_>, element: &glib::WeakRef<gst::Element>, hook: &str,
     let value = err.value(py);
     let type_name = value.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "Exception".into());
     let text = value.str().map(|s| s.to_string()).unwrap_or_default();
-    let message = if text.is_empty() { format!("{hook}() raised {type_name}") } else { format!("{hook}() raised {type_name}: {text}") };
+    let message = if text.is_empty() {
+        format!("{hook}() raised {type_name}")
+    } else {
+        format!("{hook}() raised {type_name}: {text}")
+    };
     let debug = py
         .import("traceback")
         .and_then(|tb| tb.call_method1("format_exception", (value.get_type(), value, err.traceback(py))))
@@ -109,7 +113,9 @@ fn to_buffer(value: &Bound<'_, PyAny>, media: &MediaInfo, hook: &str) -> PyResul
         let arr = Borrowed::new(value)?;
         return pack::array_to_buffer(arr.as_ref(), media).map(Some).map_err(to_py);
     }
-    if value.is_instance_of::<PyBytes>() || value.is_instance_of::<PyByteArray>() || value.is_instance_of::<PyMemoryView>()
+    if value.is_instance_of::<PyBytes>()
+        || value.is_instance_of::<PyByteArray>()
+        || value.is_instance_of::<PyMemoryView>()
     {
         let bytes: Vec<u8> = pyo3::buffer::PyBuffer::<u8>::get(value)?.to_vec(value.py())?;
         return Ok(Some(gst::Buffer::from_slice(bytes)));
@@ -435,8 +441,16 @@ fn property(prop: &Bound<'_, PyDict>) -> PyResult<PropertyDesc> {
     let default = prop.get_item("default")?.ok_or_else(|| PyValueError::new_err("property lacks a default"))?;
     let kind = match kind.as_str() {
         "bool" => PropertyKind::Bool { default: default.extract()? },
-        "int" => PropertyKind::Int { default: default.extract()?, minimum: item(prop, "minimum")?, maximum: item(prop, "maximum")? },
-        "float" => PropertyKind::Float { default: default.extract()?, minimum: item(prop, "minimum")?, maximum: item(prop, "maximum")? },
+        "int" => PropertyKind::Int {
+            default: default.extract()?,
+            minimum: item(prop, "minimum")?,
+            maximum: item(prop, "maximum")?,
+        },
+        "float" => PropertyKind::Float {
+            default: default.extract()?,
+            minimum: item(prop, "minimum")?,
+            maximum: item(prop, "maximum")?,
+        },
         "str" => PropertyKind::String { default: default.extract()? },
         "enum" => {
             let members: Vec<(i32, String)> = item(prop, "members")?;
@@ -485,11 +499,8 @@ pub fn register_element(py: Python<'_>, cls: Bound<'_, PyType>, spec: Bound<'_, 
     }
     let props: Vec<Bound<'_, PyDict>> = item(&spec, "properties")?;
     desc.properties = props.iter().map(property).collect::<PyResult<_>>()?;
-    let factory: Arc<dyn HooksFactory> = Arc::new(PyClassFactory {
-        cls: cls.unbind(),
-        kind,
-        has_transform_caps: item(&spec, "has_transform_caps")?,
-    });
+    let factory: Arc<dyn HooksFactory> =
+        Arc::new(PyClassFactory { cls: cls.unbind(), kind, has_transform_caps: item(&spec, "has_transform_caps")? });
     let loading = LOADING.lock().unwrap_or_else(PoisonError::into_inner).clone();
     let address = loading.as_ref().map_or(0, |(address, _)| *address);
     let for_plugin = (desc.clone(), factory.clone(), address);

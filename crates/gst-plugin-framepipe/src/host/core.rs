@@ -213,11 +213,8 @@ impl HostCore {
             let mut rejected = self.rejected.lock().unwrap_or_else(PoisonError::into_inner);
             rejected.retain(|(i, _)| *i != id - 1);
             if let Some(why) = out_of_range(&desc.kind, &new) {
-                let why = format!(
-                    "could not set property \"{}\" in element \"{}\" to {why}",
-                    desc.name,
-                    element.name()
-                );
+                let why =
+                    format!("could not set property \"{}\" in element \"{}\" to {why}", desc.name, element.name());
                 gst::warning!(CAT, obj = element, "{why}");
                 rejected.push((id - 1, why));
                 return None;

@@ -331,11 +331,17 @@ unsafe extern "C" fn lax_class_init(klass: glib::ffi::gpointer, _data: glib::ffi
 }
 
 /// "Nothing was changed": the host checks the range in set_property.
-unsafe extern "C" fn lax_validate(_pspec: *mut gobject_ffi::GParamSpec, _value: *mut gobject_ffi::GValue) -> glib::ffi::gboolean {
+unsafe extern "C" fn lax_validate(
+    _pspec: *mut gobject_ffi::GParamSpec,
+    _value: *mut gobject_ffi::GValue,
+) -> glib::ffi::gboolean {
     glib::ffi::GFALSE
 }
 
-unsafe extern "C" fn lax_is_valid(_pspec: *mut gobject_ffi::GParamSpec, _value: *mut gobject_ffi::GValue) -> glib::ffi::gboolean {
+unsafe extern "C" fn lax_is_valid(
+    _pspec: *mut gobject_ffi::GParamSpec,
+    _value: *mut gobject_ffi::GValue,
+) -> glib::ffi::gboolean {
     glib::ffi::GTRUE
 }
 

@@ -490,3 +490,37 @@ def test_stopping_while_a_python_element_sleeps_returns_promptly(py_run, kind, b
     assert r.returncode == 0, r.stderr
     stopped = float(r.stdout.split("stopped in")[1])
     assert stopped < 1.5, r.stdout
+
+
+@fp.element("pytestshrink", classification="Filter/Converter/Video")
+class Shrink(fp.Transform):
+    sink_caps = "video/x-raw,format=GRAY8,width=8,height=8,framerate=30/1"
+    src_caps = "video/x-raw,format=GRAY8,width=4,height=4,framerate=30/1"
+    directions: ClassVar[set[str]] = set()
+
+    def transform_caps(self, direction: str, caps: str) -> str:
+        type(self).directions.add(direction)
+        assert caps.startswith("video/x-raw")
+        return self.src_caps if direction == "sink" else self.sink_caps  # type: ignore[return-value]
+
+    def transform(self, frame: fp.Frame) -> np.ndarray:
+        return frame.array[::2, ::2]  # a strided view: packed into the output buffer
+
+
+def test_transform_caps_hook_changes_the_size():
+    desc = "videotestsrc num-buffers=2 ! video/x-raw,format=GRAY8,width=8,height=8,framerate=30/1 ! pytestshrink ! appsink name=out"
+    with fp.Pipeline(desc) as p:
+        frames = list(p.frames("out"))
+    assert [f.array.shape for f in frames] == [(4, 4), (4, 4)]
+    assert Shrink.directions == {"sink", "src"}
+
+
+def test_enum_property_takes_members_of_its_own_enum_only():
+    class Other(enum.Enum):
+        SQUARE = 1
+
+    with fp.Pipeline(f"{RGB} ! pytestinvert name=i ! fakesink") as p:
+        p.element("i").set("shape", Shape.SQUARE)
+        assert p.element("i").get("shape") == "square"
+        with pytest.raises(ValueError, match="shape"):
+            p.element("i").set("shape", 7)

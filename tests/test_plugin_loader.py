@@ -198,3 +198,23 @@ def test_no_double_registration_with_the_plugin_on_the_path_in_python(tmp_path, 
     assert "ok" in r.stdout
     assert not criticals(r.stderr), r.stderr
     assert "already" not in r.stderr, r.stderr
+
+
+def test_gst_launch_runs_the_audiotestsrc_example(tmp_path):
+    env = gst_env(tmp_path, ROOT / "examples" / "audiotestsrc.py")
+    r = run(
+        [
+            "gst-launch-1.0",
+            "pyaudiotestsrc",
+            "freq=880",
+            "num-buffers=5",
+            "!",
+            "audioconvert",
+            "!",
+            "fakesink",
+        ],
+        env,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = run(["gst-inspect-1.0", "pyaudiotestsrc"], env)
+    assert "Frequency of test signal" in r.stdout and "is-live" in r.stdout

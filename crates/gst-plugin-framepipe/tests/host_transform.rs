@@ -256,6 +256,35 @@ fn pad_templates_and_metadata_come_from_the_description() {
     assert!(element.is::<gstframepipe::host::TransformHost>());
 }
 
+/// The hosts' int and float pspecs are subtypes of GParamSpecInt64/Double (so that they can
+/// refuse out-of-range values themselves); glib-rs's downcast_ref matches exact types only.
+fn as_spec<T: glib::ParamSpecType>(pspec: &glib::ParamSpec) -> &T {
+    assert!(pspec.is::<T>(), "{} is not a {}", pspec.type_(), T::static_type());
+    // SAFETY: the instance is a T or derives from it; T wraps the same pointer as ParamSpec.
+    unsafe { &*(pspec as *const glib::ParamSpec as *const T) }
+}
+
+#[test]
+fn out_of_range_values_are_refused_and_reported() {
+    register_invert();
+    let element = gst::ElementFactory::make("fptestinvert").build().unwrap();
+    // What a launch string does: GLib's own validation lets the value through to the host.
+    element.set_property_from_str("strength", "5");
+    assert_eq!(element.property::<f64>("strength"), 1.0);
+    let why = gstframepipe::host::rejected_property(&element).expect("the value was refused");
+    assert!(why.contains("\"strength\"") && why.contains("out of range (0 to 1)"), "{why}");
+    let pipeline = gst::Pipeline::new();
+    let src = gst::ElementFactory::make("videotestsrc").build().unwrap();
+    let sink = gst::ElementFactory::make("fakesink").build().unwrap();
+    pipeline.add_many([&src, &element, &sink]).unwrap();
+    gst::Element::link_many([&src, &element, &sink]).unwrap();
+    assert!(pipeline.set_state(gst::State::Paused).is_err(), "start must fail while a value is refused");
+    pipeline.set_state(gst::State::Null).unwrap();
+    element.set_property("strength", 0.5);
+    assert_eq!(gstframepipe::host::rejected_property(&element), None);
+    assert_eq!(element.property::<f64>("strength"), 0.5);
+}
+
 #[test]
 fn properties_are_listed_with_types_defaults_and_ranges() {
     register_invert();
@@ -263,12 +292,12 @@ fn properties_are_listed_with_types_defaults_and_ranges() {
     let props = element.list_properties();
     let find = |name: &str| props.iter().find(|p| p.name() == name).unwrap_or_else(|| panic!("no {name}"));
 
-    let strength = find("strength").downcast_ref::<glib::ParamSpecDouble>().unwrap().clone();
+    let strength = as_spec::<glib::ParamSpecDouble>(find("strength")).clone();
     assert_eq!((strength.minimum(), strength.maximum(), strength.default_value()), (0.0, 1.0, 1.0));
     assert_eq!(strength.blurb(), Some("Blend factor"));
     assert!(strength.flags().contains(glib::ParamFlags::READWRITE | gst::PARAM_FLAG_MUTABLE_PLAYING));
 
-    let count = find("count").downcast_ref::<glib::ParamSpecInt64>().unwrap().clone();
+    let count = as_spec::<glib::ParamSpecInt64>(find("count")).clone();
     assert_eq!((count.minimum(), count.maximum(), count.default_value()), (-5, 1 << 40, 3));
     assert_eq!(element.property::<i64>("count"), 3);
     assert_eq!(element.property::<Option<String>>("label").as_deref(), Some("none"));

@@ -36,8 +36,11 @@ use crate::value;
 
 /// Every class registered in this process, so that `_plugin_register` can register them
 /// again as features of the plugin file that gst-launch-1.0 loaded.
-/// Each with the address of the plugin it was registered into (0: none, in-process).
-static REGISTERED: Mutex<Vec<(ElementClassDesc, Arc<dyn HooksFactory>, usize)>> = Mutex::new(Vec::new());
+/// A registered class, with the address of the plugin it was registered into (0: none,
+/// in-process).
+type Registered = (ElementClassDesc, Arc<dyn HooksFactory>, usize);
+
+static REGISTERED: Mutex<Vec<Registered>> = Mutex::new(Vec::new());
 
 /// The plugin whose `_plugin_load` is importing element modules: their classes register
 /// straight into it. Registering them in-process first and into the plugin afterwards

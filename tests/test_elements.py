@@ -116,6 +116,10 @@ class Failing(fp.Transform):
         if self.where == "start":
             raise Boom("failed in start")
 
+    def set_caps(self, incaps: str, outcaps: str) -> None:
+        if self.where == "set_caps":
+            raise Boom("failed in set_caps")
+
     def transform_ip(self, frame: fp.Frame) -> None:
         if self.where == "transform_ip":
             raise Boom("failed in transform_ip")
@@ -371,7 +375,7 @@ def test_a_live_source_produces_nothing_while_paused(live):
 # -- errors -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("hook", ["transform_ip", "start"])
+@pytest.mark.parametrize("hook", ["transform_ip", "start", "set_caps"])
 def test_exception_in_a_transform_hook_becomes_pipeline_error_with_cause(hook):
     with pytest.raises(fp.PipelineError) as info:
         fp.Pipeline(f"{RGB} ! pytestfail name=bad where={hook} ! fakesink").run(timeout=10)
@@ -524,3 +528,41 @@ def test_enum_property_takes_members_of_its_own_enum_only():
         assert p.element("i").get("shape") == "square"
         with pytest.raises(ValueError, match="shape"):
             p.element("i").set("shape", 7)
+
+
+@fp.element("pytestkinds")
+class Kinds(fp.Source):
+    caps = "video/x-raw,format=GRAY8,width=4,height=2,framerate=30/1"
+
+    def __init__(self) -> None:
+        self.outputs: list[object] = [
+            b"\x01" * 8,
+            fp.Buffer.from_bytes(b"\x02" * 8),
+            fp.Frame.from_array(np.full((2, 4), 3, np.uint8)),
+            np.full((2, 4), 4, np.uint8),
+        ]
+
+    def create(self) -> object:
+        return self.outputs.pop(0) if self.outputs else None
+
+
+def test_create_may_return_bytes_buffers_frames_and_arrays():
+    with fp.Pipeline("pytestkinds ! appsink name=out") as p:
+        frames = list(p.frames("out"))
+    assert [int(f.array[0, 0]) for f in frames] == [1, 2, 3, 4]
+    assert [f.pts for f in frames] == [i * fp.SECOND // 30 for i in range(4)]
+
+
+@fp.element("pytestbadreturn")
+class BadReturn(fp.Source):
+    caps = "video/x-raw,format=GRAY8,width=2,height=2,framerate=30/1"
+
+    def create(self) -> object:
+        return 42
+
+
+def test_create_returning_something_else_is_a_type_error_cause():
+    with pytest.raises(fp.PipelineError) as info:
+        fp.Pipeline("pytestbadreturn name=b ! fakesink").run(timeout=10)
+    assert info.value.element == "b"
+    assert isinstance(info.value.__cause__, TypeError)

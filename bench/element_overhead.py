@@ -39,15 +39,17 @@ class PassThrough(fp.Transform):
         return None
 
 
-def framepipe_times(element: str) -> list[float]:
-    desc = PIPELINE.format(n=N, element=element)
-    fp.Pipeline(PIPELINE.format(n=100, element=element)).run()  # warm-up
-    times = []
+def framepipe_times(elements: tuple[str, ...]) -> dict[str, list[float]]:
+    """Times of each pipeline, the elements taking turns so that load drifts hit all alike."""
+    times: dict[str, list[float]] = {e: [] for e in elements}
+    for element in elements:
+        fp.Pipeline(PIPELINE.format(n=100, element=element)).run()  # warm-up
     for _ in range(REPEAT):
-        p = fp.Pipeline(desc)
-        t = time.perf_counter()
-        p.run()
-        times.append(time.perf_counter() - t)
+        for element in elements:
+            p = fp.Pipeline(PIPELINE.format(n=N, element=element))
+            t = time.perf_counter()
+            p.run()
+            times[element].append(time.perf_counter() - t)
     return times
 
 
@@ -89,10 +91,12 @@ def run(element, n):
     return dt
 if Gst.ElementFactory.find("gstpybenchpass") is None:
     raise SystemExit("the gst-python plugin loader did not load the element")
-out = {}
-for element in ("identity", "gstpybenchpass"):
+out = {"identity": [], "gstpybenchpass": []}
+for element in out:
     run(element, 100)
-    out[element] = [run(element, %(n)d) for _ in range(%(repeat)d)]
+for _ in range(%(repeat)d):
+    for element in out:
+        out[element].append(run(element, %(n)d))
 print(json.dumps(out))
 """
 
@@ -121,8 +125,8 @@ def per_buffer_us(times: list[float], native: list[float]) -> float:
 
 def main() -> None:
     gp = gst_python_times()
-    native_fp = framepipe_times("identity")
-    ours = framepipe_times("fpbenchpass")
+    fp_times = framepipe_times(("identity", "fpbenchpass"))
+    native_fp, ours = fp_times["identity"], fp_times["fpbenchpass"]
     gp_over = per_buffer_us(gp["gstpybenchpass"], gp["identity"])
     fp_over = per_buffer_us(ours, native_fp)
     rows = [

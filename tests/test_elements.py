@@ -160,7 +160,7 @@ def test_each_class_is_an_element_factory_with_its_properties():
     )
     assert props["strength"].description == "Blend factor"
     assert (props["count"].default, props["count"].minimum, props["count"].maximum) == (3, 0, 10)
-    assert props["shape"].default == "circle"
+    assert props["shape"].default is Shape.CIRCLE
     assert props["label"].default == "hello"
     assert props["enabled"].default is True
     assert fp._framepipe.describe_factory("pytestsrc")["pad_templates"][0]["direction"] == "src"
@@ -175,7 +175,7 @@ def test_launch_string_properties_reach_the_hooks():
     with fp.Pipeline(desc) as p:
         el = p.element("i")
         assert el.get("strength") == 0.5
-        assert el.get("shape") == "square"
+        assert el.get("shape") is Shape.SQUARE
         frames = list(p.frames("out"))
     assert len(frames) == 4
 
@@ -243,7 +243,7 @@ def test_bad_values_from_python_raise_value_and_type_error():
             el.set("shape", "triangle")
         with pytest.raises(TypeError, match="enabled"):
             el.set("enabled", 1)
-        assert (el.get("strength"), el.get("count"), el.get("shape")) == (1.0, 3, "circle")
+        assert (el.get("strength"), el.get("count"), el.get("shape")) == (1.0, 3, Shape.CIRCLE)
 
 
 @pytest.mark.parametrize(
@@ -525,7 +525,7 @@ def test_enum_property_takes_members_of_its_own_enum_only():
 
     with fp.Pipeline(f"{RGB} ! pytestinvert name=i ! fakesink") as p:
         p.element("i").set("shape", Shape.SQUARE)
-        assert p.element("i").get("shape") == "square"
+        assert p.element("i").get("shape") is Shape.SQUARE
         with pytest.raises(ValueError, match="shape"):
             p.element("i").set("shape", 7)
 

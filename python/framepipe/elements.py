@@ -63,7 +63,8 @@ class Property(Generic[T]):
     -----
     The property's name is the attribute's name with ``_`` turned into ``-``
     (``is_live`` -> ``is-live``). Reading the attribute on an element object gives the
-    element's current value (Enum properties give the member); assigning to it sets the
+    element's current value (Enum properties give the member, as ``Element.get`` and
+    ``Element.properties()`` do); assigning to it sets the
     property with the checks of ``Element.set``. In launch strings an Enum property takes
     the member's name in lower case.
     """
@@ -159,6 +160,7 @@ class Property(Generic[T]):
         if self._members:
             members = list(self.type)  # type: ignore[call-overload]
             spec["kind"] = "enum"
+            spec["enum_class"] = self.type
             spec["members"] = [(i, m.name) for i, m in enumerate(members)]
             spec["default"] = members.index(self.default)
         elif self.type is bool:

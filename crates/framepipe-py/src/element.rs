@@ -92,7 +92,7 @@ impl PyElement {
             return Err(PyAttributeError::new_err(format!("property {prop:?} is not readable")));
         }
         let v = self.element.property_value(pspec.name());
-        value::to_py(py, &v)
+        crate::pyelement::enum_member(py, &pspec, &v).map_or_else(|| value::to_py(py, &v), Ok)
     }
 
     /// Sets property `prop`: TypeError for a value of the wrong type, ValueError for one
@@ -126,7 +126,9 @@ impl PyElement {
                 Ok(PyPropertyInfo {
                     name: p.name().to_string(),
                     r#type: p.value_type().name().to_string(),
-                    default: value::to_py(py, p.default_value())?.unbind(),
+                    default: crate::pyelement::enum_member(py, p, p.default_value())
+                        .map_or_else(|| value::to_py(py, p.default_value()), Ok)?
+                        .unbind(),
                     minimum: minimum.unbind(),
                     maximum: maximum.unbind(),
                     description: p.blurb().unwrap_or_default().to_string(),

@@ -42,6 +42,24 @@ type Registered = (ElementClassDesc, Arc<dyn HooksFactory>, usize);
 
 static REGISTERED: Mutex<Vec<Registered>> = Mutex::new(Vec::new());
 
+/// The Python Enum class behind each enum property type of a Python element, so that
+/// `Element.get` and `Element.properties()` give its members rather than nicks.
+static ENUMS: Mutex<Vec<(glib::Type, Py<PyAny>)>> = Mutex::new(Vec::new());
+
+/// `value` (of property `pspec`) as a member of the Python Enum class the property was
+/// declared with, when it is such a property.
+pub fn enum_member<'py>(py: Python<'py>, pspec: &glib::ParamSpec, value: &glib::Value) -> Option<Bound<'py, PyAny>> {
+    let type_ = pspec.value_type();
+    if !type_.is_a(glib::Type::ENUM) {
+        return None;
+    }
+    let class = ENUMS.lock().unwrap_or_else(PoisonError::into_inner).iter().find(|(t, _)| *t == type_)?.1.clone_ref(py);
+    let (_, v) = glib::EnumValue::from_value(value)?;
+    // Members are registered in declaration order, with their index as value.
+    let members: Vec<Bound<'py, PyAny>> = class.bind(py).try_iter().ok()?.flatten().collect();
+    members.get(usize::try_from(v.value()).ok()?).cloned()
+}
+
 /// The plugin whose `_plugin_load` is importing element modules: their classes register
 /// straight into it. Registering them in-process first and into the plugin afterwards
 /// would replace the registry's feature objects while GStreamer is loading one of them.
@@ -502,13 +520,29 @@ pub fn register_element(py: Python<'_>, cls: Bound<'_, PyType>, spec: Bound<'_, 
     }
     let props: Vec<Bound<'_, PyDict>> = item(&spec, "properties")?;
     desc.properties = props.iter().map(property).collect::<PyResult<_>>()?;
+    let enum_classes: Vec<(String, Py<PyAny>)> = props
+        .iter()
+        .filter_map(|p| {
+            let class = p.get_item("enum_class").ok().flatten()?;
+            Some((p.get_item("name").ok().flatten()?.extract().ok()?, class.unbind()))
+        })
+        .collect();
     let factory: Arc<dyn HooksFactory> =
         Arc::new(PyClassFactory { cls: cls.unbind(), kind, has_transform_caps: item(&spec, "has_transform_caps")? });
     let loading = LOADING.lock().unwrap_or_else(PoisonError::into_inner).clone();
     let address = loading.as_ref().map_or(0, |(address, _)| *address);
     let for_plugin = (desc.clone(), factory.clone(), address);
-    py.detach(move || host::register_element(loading.as_ref().map(|(_, plugin)| plugin), desc, factory))
+    let type_ = py
+        .detach(move || host::register_element(loading.as_ref().map(|(_, plugin)| plugin), desc, factory))
         .map_err(to_py)?;
+    if let Some(class) = glib::object::ObjectClass::from_type(type_) {
+        let mut enums = ENUMS.lock().unwrap_or_else(PoisonError::into_inner);
+        for (name, enum_class) in enum_classes {
+            if let Some(pspec) = class.find_property(&name) {
+                enums.push((pspec.value_type(), enum_class));
+            }
+        }
+    }
     REGISTERED.lock().unwrap_or_else(PoisonError::into_inner).push(for_plugin);
     Ok(())
 }

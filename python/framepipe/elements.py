@@ -371,7 +371,10 @@ def _module_files(path: str) -> list[str]:
 def load_modules(path: str) -> list[str]:
     """Import the element modules named by ``path`` (``os.pathsep``-separated ``.py`` files
     or directories of them). A module that fails to import is reported on stderr with its
-    traceback and the others are still loaded. Returns the files that loaded."""
+    traceback and the others are still loaded. Returns the files that loaded.
+
+    Modules are imported as ``framepipe_plugins.<name>`` (also inside gst-plugin-scanner),
+    so code that should only run as a script belongs under ``if __name__ == "__main__"``."""
     loaded = []
     for file in _module_files(path):
         file = os.path.abspath(file)

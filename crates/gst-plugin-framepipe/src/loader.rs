@@ -5,7 +5,7 @@
 //! FRAMEPIPE_PLUGIN_PATH as features of this plugin.
 //!
 //! ```text
-//! FRAMEPIPE_PLUGIN_PATH=examples GST_PLUGIN_PATH=$(python -m framepipe plugin-path) gst-inspect-1.0 pyinvert
+//! FRAMEPIPE_PLUGIN_PATH=examples/audiotestsrc.py GST_PLUGIN_PATH=$(python -m framepipe plugin-path) gst-inspect-1.0 pyaudiotestsrc
 //! ```
 //!
 //! The contract with the Python side: after importing `framepipe` (with the GIL held, on

@@ -566,3 +566,49 @@ def test_create_returning_something_else_is_a_type_error_cause():
         fp.Pipeline("pytestbadreturn name=b ! fakesink").run(timeout=10)
     assert info.value.element == "b"
     assert isinstance(info.value.__cause__, TypeError)
+
+
+@fp.element("pytestslowrender")
+class SlowRender(fp.Sink):
+    rendered: ClassVar[list[int | None]] = []
+
+    def render(self, frame: fp.Frame) -> None:
+        time.sleep(0.3)
+        type(self).rendered.append(frame.pts)
+
+
+def test_pausing_while_a_python_sink_is_slow_resumes_without_losing_frames():
+    SlowRender.rendered.clear()
+    p = fp.Pipeline("videotestsrc num-buffers=5 ! video/x-raw,framerate=100/1 ! pytestslowrender")
+    with p:
+        p.play()
+        time.sleep(0.45)  # inside a render
+        p.pause()
+        time.sleep(0.3)
+        p.play()
+        assert p.wait(timeout=10)
+    assert len(SlowRender.rendered) == 5
+
+
+def test_stopping_while_a_transform_sleeps_waits_for_that_call_only(py_run):
+    code = """
+import time
+import framepipe as fp
+
+@fp.element("pyslowtransform")
+class Slow(fp.Transform):
+    def transform_ip(self, frame):
+        time.sleep(1.5)
+
+p = fp.Pipeline("videotestsrc ! pyslowtransform ! fakesink")
+p.play()
+time.sleep(0.3)
+t = time.perf_counter()
+p.stop()
+print("stopped in", time.perf_counter() - t, flush=True)
+"""
+    # Transforms run on the streaming thread (no hand-over per buffer), so stopping waits
+    # for the Python call in progress, and no longer.
+    r = py_run(code, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert float(r.stdout.split("stopped in")[1]) < 2.5

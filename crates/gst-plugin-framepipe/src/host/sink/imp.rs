@@ -109,7 +109,9 @@ impl BaseSinkImpl for SinkHost {
         let caps = caps.unwrap_or_else(|| Arc::new(CapsInfo::new(gst::Caps::new_any())));
         match self.core.call("render", |h| h.render(buffer, &caps)) {
             Ok(()) => Ok(gst::FlowSuccess::Ok),
-            Err(err) if err.flushing => Err(gst::FlowError::Flushing),
+            // unlock() interrupted a slow render (which goes on elsewhere): when pausing,
+            // wait as a prerolled sink like GstBaseSink asks; when flushing, this says so.
+            Err(err) if err.flushing => self.obj().wait_preroll(),
             Err(err) => {
                 post_hook_error(self, "render", &err);
                 Err(gst::FlowError::Error)

@@ -227,7 +227,16 @@ impl PushSrcImpl for SourceHost {
     fn create(&self, _buffer: Option<&mut gst::BufferRef>) -> Result<CreateSuccess, gst::FlowError> {
         let caps = self.state.lock().unwrap_or_else(PoisonError::into_inner).caps.clone();
         let caps = caps.unwrap_or_else(|| Arc::new(CapsInfo::new(gst::Caps::new_any())));
-        match self.core.call("create", |h| h.create(&caps)) {
+        let mut result = self.core.call("create", |h| h.create(&caps));
+        // unlock() interrupted a slow create (its result is dropped). A live source being
+        // paused is not flushing: wait until it plays again and make a new buffer.
+        while matches!(&result, Err(err) if err.flushing)
+            && !self.obj().src_pad().pad_flags().contains(gst::PadFlags::FLUSHING)
+        {
+            self.obj().wait_playing()?;
+            result = self.core.call("create", |h| h.create(&caps));
+        }
+        match result {
             Ok(Some(mut buffer)) => {
                 self.stamp(&mut buffer, &caps.media, self.obj().is_live());
                 Ok(CreateSuccess::NewBuffer(buffer))

@@ -3,7 +3,9 @@
 //! of its own. Each element instance gets an instance of the class, and the host's hooks
 //! call its methods (`create`, `transform_ip`, `transform`, `render`, `start`, ...).
 //!
-//! Streaming threads take the GIL only around the Python call itself. A Python exception
+//! Streaming threads take the GIL only around the Python call itself; a source's `create`
+//! and a sink's `render` run on a thread of the element's own so that stopping never waits
+//! for a slow Python call (see [`PyHooks`]). A Python exception
 //! becomes a [`HookError`] whose debug text is the formatted traceback, and the exception
 //! is kept (see `errors::record_cause`) so that the caller's `PipelineError` gets it as
 //! `__cause__`.
@@ -22,6 +24,7 @@ use gstframepipe::host::{
     PropertyDesc, PropertyKind, TransformMode,
 };
 use numpy::PyUntypedArray;
+use pyo3::conversion::FromPyObjectOwned;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::intern;
 use pyo3::prelude::*;
@@ -34,12 +37,12 @@ use crate::errors::{record_cause, to_py};
 use crate::frame::PyFrame;
 use crate::value;
 
-/// Every class registered in this process, so that `_plugin_register` can register them
-/// again as features of the plugin file that gst-launch-1.0 loaded.
 /// A registered class, with the address of the plugin it was registered into (0: none,
 /// in-process).
 type Registered = (ElementClassDesc, Arc<dyn HooksFactory>, usize);
 
+/// Every class registered in this process, so that `_plugin_register` can register them
+/// again as features of the plugin file that gst-launch-1.0 loaded.
 static REGISTERED: Mutex<Vec<Registered>> = Mutex::new(Vec::new());
 
 /// The Python Enum class behind each enum property type of a Python element, so that
@@ -452,8 +455,6 @@ fn item<'py, T: FromPyObjectOwned<'py>>(spec: &Bound<'py, PyDict>, key: &str) ->
         None => Err(PyValueError::new_err(format!("element spec lacks {key:?}"))),
     }
 }
-
-use pyo3::conversion::FromPyObjectOwned;
 
 /// One property of the spec: `(name, kind, default, minimum, maximum, nick, blurb, members)`.
 fn property(prop: &Bound<'_, PyDict>) -> PyResult<PropertyDesc> {

@@ -241,14 +241,14 @@ impl VideoWriter {
             self.running = Some(self.start(&array)?);
         }
         let index = self.frames;
-        if let Some(reserved) = self.reserved_duration() {
-            if (index + 1) as f64 / self.options.fps > reserved.as_secs_f64() {
-                return Err(Error::Value(format!(
-                    "frame {index}: the crash-safe MP4 index has room for {:.0} s of video; pass a longer \
-                     expected_duration or turn crash_safe off",
-                    reserved.as_secs_f64()
-                )));
-            }
+        if let Some(reserved) = self.reserved_duration()
+            && (index + 1) as f64 / self.options.fps > reserved.as_secs_f64()
+        {
+            return Err(Error::Value(format!(
+                "frame {index}: the crash-safe MP4 index has room for {:.0} s of video; pass a longer \
+                 expected_duration or turn crash_safe off",
+                reserved.as_secs_f64()
+            )));
         }
         let running = self.running.as_ref().ok_or_else(|| Error::Gst("the writer did not start".into()))?;
         if array.shape != running.shape.as_slice() || array.dtype != running.dtype {

@@ -597,3 +597,56 @@ fn writer_filter_and_containers() {
     let (_, index) = probe(&path, &mut never()).unwrap();
     assert!(index.entries().iter().all(|e| e.keyframe));
 }
+
+#[test]
+fn readers_and_writers_are_send() {
+    fn send<T: Send>() {}
+    send::<VideoReader>();
+    send::<VideoWriter>();
+    send::<framepipe_core::video::VideoFrame>();
+}
+
+#[test]
+fn crash_safe_reservation_is_enforced() {
+    let src = frames(14, 32, 24);
+    let path = dir().join("reserved.mp4");
+    // 1 fps and 1 s expected: room for 1 * 1.25 + 10 = 11.25 s, so frame 11 is refused.
+    let opts = WriterOptions { fps: 1.0, expected_duration: Some(1.0), ..WriterOptions::default() };
+    match write(&path, opts, &src, 32, 24) {
+        Err(Error::Value(m)) => assert!(m.starts_with("frame 11:"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    let plain = dir().join("plain.mp4");
+    let opts = WriterOptions { fps: 1.0, crash_safe: false, ..WriterOptions::default() };
+    write(&plain, opts, &src, 32, 24).unwrap();
+    assert_eq!(probe(&plain, &mut never()).unwrap().0.n_frames, 14);
+    assert!(std::fs::metadata(&plain).unwrap().len() < 100_000);
+}
+
+#[test]
+fn gray_round_trip_keeps_full_range() {
+    let (w, h) = (64usize, 48usize);
+    let src: Vec<Vec<u8>> = (0..4).map(|_| (0..h * w).map(|i| ((i % w) * 255 / (w - 1)) as u8).collect()).collect();
+    let path = dir().join("gray.mkv");
+    let opts = WriterOptions {
+        input_format: OutputFormat::Gray,
+        pixel_format: Some("yuv444p".into()),
+        quality: Some(10.0),
+        ..WriterOptions::default()
+    };
+    let mut writer = VideoWriter::create(&path, opts).unwrap();
+    for f in &src {
+        writer
+            .write(ArrayRef { data: f, shape: &[h, w], strides: &[w as isize, 1], dtype: Dtype::U8 }, &mut never())
+            .unwrap();
+    }
+    writer.close(&mut never()).unwrap();
+    let opts = ReaderOptions { format: Some(OutputFormat::Gray), thread_count: 1, ..ReaderOptions::default() };
+    let mut r = VideoReader::open(&path, opts, &mut never()).unwrap();
+    let f = r.read(2, &mut never()).unwrap();
+    let v = f.view().unwrap();
+    let data = bytes(&f);
+    let row = &data[v.offset + 10 * v.strides[0] as usize..][..w];
+    assert!(row[0] <= 3 && row[w - 1] >= 252, "{:?}", &row[..4]);
+    assert!(mean_abs_diff(row, &src[2][10 * w..11 * w]) < 3.0);
+}

@@ -50,7 +50,8 @@ fn clip(name: &str, launch: &str) -> PathBuf {
     path
 }
 
-const SRC: &str = "videotestsrc pattern=ball num-buffers=40 ! video/x-raw,width=160,height=120,framerate=30/1";
+const SRC: &str =
+    "videotestsrc pattern=ball num-buffers=40 ! video/x-raw,format=I420,width=160,height=120,framerate=30/1";
 const X264_B: &str = "x264enc speed-preset=veryfast bframes=2 b-adapt=false key-int-max=12";
 
 fn bframe_mp4() -> PathBuf {
@@ -144,6 +145,9 @@ fn check_exact(path: &Path, expected: usize) {
         seq.push(bytes(&f));
     }
     assert_eq!(seq.len(), expected, "{}: sequential count", path.display());
+    // Random access after the end of the stream.
+    assert!(bytes(&reader.read(3, &mut never()).unwrap()) == seq[3]);
+    assert_eq!(reader.next_frame(&mut never()).unwrap().unwrap().index, 4);
     let mut reader = VideoReader::open(path, rgb(), &mut never()).unwrap();
     for k in [expected - 1, 0, 17, 5, 6, 28, 2, expected - 2, 13] {
         let f = reader.read(k, &mut never()).unwrap();
@@ -159,6 +163,7 @@ fn exact_bframe_mp4() {
     let (meta, index) = probe(&path, &mut never()).unwrap();
     assert_eq!(meta.codec, "h264");
     assert_eq!(meta.container, "mp4");
+    assert_eq!(meta.pixel_format, "yuv420p");
     assert!((meta.fps - 30.0).abs() < 1e-6);
     assert!((meta.duration - 40.0 / 30.0).abs() < 0.01, "{}", meta.duration);
     assert!(index.entries().iter().filter(|e| e.keyframe).count() >= 3);
@@ -231,6 +236,9 @@ fn bad_inputs() {
     let text = dir().join("text.mp4");
     std::fs::write(&text, "this is not a video, just some words in a file\n".repeat(50)).unwrap();
     assert_media_fast(&text);
+
+    let audio = clip("audio.mkv", "audiotestsrc num-buffers=20 ! vorbisenc ! matroskamux ! filesink location=OUT");
+    assert_media_fast(&audio);
 
     let good = std::fs::read(bframe_mp4()).unwrap();
     let truncated = dir().join("truncated.mp4");

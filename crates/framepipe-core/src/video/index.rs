@@ -145,6 +145,9 @@ pub struct Metadata {
     pub duration: f64,
     /// The codec, by FFmpeg's name ("h264", "hevc", "vp8", "vp9", "av1", "mjpeg", ...).
     pub codec: String,
+    /// The decoded pixel format by FFmpeg's name ("yuv420p", "yuv444p10le", ...), from the
+    /// stream's chroma format and bit depth (immeta's `video_format`).
+    pub pixel_format: String,
     /// The container ("mp4", "mov", "matroska", "webm", "mpegts", "avi", ...).
     pub container: String,
     /// The coded caps of the video stream, for `framepipe info`.
@@ -213,6 +216,7 @@ pub fn probe(path: &Path, interrupt: Interrupt<'_>) -> Result<(Metadata, FrameIn
         fps,
         duration,
         codec: codec_name(s),
+        pixel_format: pixel_format_name(s),
         container: container_name(st.demuxer.as_deref(), st.container_tags.get("container-format"), path),
         caps: caps.to_string(),
         width,
@@ -391,6 +395,23 @@ fn tag_string(value: &gst::glib::SendValue) -> String {
         return s.to_string();
     }
     value.serialize().map(|s| s.to_string()).unwrap_or_else(|_| format!("{value:?}"))
+}
+
+/// FFmpeg's name for the decoded pixel format of a coded stream (yuv420p when the parser
+/// does not say).
+fn pixel_format_name(s: &gst::StructureRef) -> String {
+    let depth = s.get::<u32>("bit-depth-luma").unwrap_or(8);
+    let base = match s.get::<&str>("chroma-format").unwrap_or("4:2:0") {
+        "4:0:0" => "gray",
+        "4:2:2" => "yuv422p",
+        "4:4:4" => "yuv444p",
+        _ => "yuv420p",
+    };
+    match (base, depth) {
+        (b, 8) => b.to_string(),
+        ("gray", d) => format!("gray{d}le"),
+        (b, d) => format!("{b}{d}le"),
+    }
 }
 
 /// FFmpeg's name for the codec of a coded video stream.

@@ -409,7 +409,11 @@ fn writer_round_trips() {
     let available = available_codecs();
     let src = frames(12, 96, 64);
     let mut cases = vec![("h264", "mp4"), ("h264", "mkv"), ("h264", "mov"), ("h264", "ts"), ("mjpeg", "avi")];
-    cases.extend([("vp8", "webm"), ("vp9", "webm"), ("av1", "mkv")].iter().filter(|(c, _)| available.contains(c)));
+    cases.extend(
+        [("vp8", "webm"), ("vp9", "webm"), ("av1", "mkv"), ("hevc", "mp4")]
+            .iter()
+            .filter(|(c, _)| available.contains(c)),
+    );
     for (codec, ext) in cases {
         let path = dir().join(format!("written-{codec}.{ext}"));
         let opts = WriterOptions {
@@ -599,6 +603,12 @@ fn writer_filter_and_containers() {
     let (meta, _) = probe(&path, &mut never()).unwrap();
     assert_eq!((meta.width, meta.height, meta.n_frames), (48, 32, 5));
     assert_eq!(meta.container, "mov");
+    let path = dir().join("gop.mkv");
+    let opts = WriterOptions { max_keyframe_interval: Some(5), ..WriterOptions::default() };
+    write(&path, opts, &frames(20, 32, 24), 32, 24).unwrap();
+    let (_, index) = probe(&path, &mut never()).unwrap();
+    let keys: Vec<usize> = index.entries().iter().enumerate().filter(|(_, e)| e.keyframe).map(|(k, _)| k).collect();
+    assert!(keys.windows(2).all(|w| w[1] - w[0] <= 5) && *keys.last().unwrap() >= 15, "{keys:?}");
     let path = dir().join("keyframes.mkv");
     let opts = WriterOptions { force_keyframes: true, ..WriterOptions::default() };
     write(&path, opts, &frames(6, 32, 24), 32, 24).unwrap();

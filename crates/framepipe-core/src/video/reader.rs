@@ -366,6 +366,9 @@ fn build_pipeline(metadata: &Metadata, options: &ReaderOptions, skip_before: Arc
                 if element.find_property("threads").is_some_and(|p| p.value_type() == u32::static_type()) {
                     element.set_property("threads", threads.min(16));
                 }
+                if element.find_property("n-threads").is_some_and(|p| p.value_type() == u32::static_type()) {
+                    element.set_property("n-threads", threads);
+                }
             }
         });
     }

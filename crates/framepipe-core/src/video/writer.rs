@@ -184,7 +184,9 @@ impl VideoWriter {
                 )));
             }
         };
-        check_mux_accepts(muxer, encoder, &codec, &ext)?;
+        // What reaches the muxer is the parser's output when there is one (it converts
+        // stream formats, e.g. H.265 byte-stream to hvc1).
+        check_mux_accepts(muxer, parser.unwrap_or(encoder), &codec, &ext)?;
         tag_list(&options.container_tags, gst::TagScope::Global)?;
         tag_list(&options.stream_tags, gst::TagScope::Stream)?;
         if options.input_format == OutputFormat::Rgb48le {
@@ -518,8 +520,8 @@ fn configure_encoder(enc: &gst::Element, o: &WriterOptions) {
     }
 }
 
-fn check_mux_accepts(muxer: &str, encoder: &str, codec: &str, ext: &str) -> Result<()> {
-    let (Some(mux), Some(enc)) = (gst::ElementFactory::find(muxer), gst::ElementFactory::find(encoder)) else {
+fn check_mux_accepts(muxer: &str, upstream: &str, codec: &str, ext: &str) -> Result<()> {
+    let (Some(mux), Some(enc)) = (gst::ElementFactory::find(muxer), gst::ElementFactory::find(upstream)) else {
         return Err(Error::Value(format!("the {muxer} muxer for .{ext} files is not installed")));
     };
     let enc_caps: Vec<gst::Caps> = enc

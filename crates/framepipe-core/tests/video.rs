@@ -668,3 +668,11 @@ fn gray_round_trip_keeps_full_range() {
     assert!(row[0] <= 3 && row[w - 1] >= 252, "{:?}", &row[..4]);
     assert!(mean_abs_diff(row, &src[2][10 * w..11 * w]) < 3.0);
 }
+
+#[test]
+fn exact_h264_elementary_stream() {
+    let path =
+        clip("raw.h264", &format!("{SRC} ! {X264_B} ! video/x-h264,stream-format=byte-stream ! filesink location=OUT"));
+    assert_eq!(probe(&path, &mut never()).unwrap().0.container, "elementary");
+    check_exact(&path, 40);
+}

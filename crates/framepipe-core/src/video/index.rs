@@ -462,7 +462,8 @@ fn container_name(demuxer: Option<&str>, format_tag: Option<&String>, path: &Pat
         Some("flvdemux") => "flv".into(),
         Some("oggdemux") => "ogg".into(),
         Some(other) => other.trim_end_matches("demux").to_string(),
-        None => "unknown".into(),
+        // No demuxer: an elementary stream (.h264, .ivf-less VP8 ...).
+        None => "elementary".into(),
     }
 }
 

@@ -221,9 +221,15 @@ impl VideoReader {
     fn read_indexed(&mut self, k: usize, forward: bool, interrupt: Interrupt<'_>) -> Result<VideoFrame> {
         if !forward {
             // Seek to the keyframe decoding must start from (an accurate seek there lands on
-            // it whatever the demuxer's seek table), then decode forward.
+            // it whatever the demuxer's seek table), then decode forward. A stream that
+            // cannot seek is decoded from the start.
             let key = self.index.keyframe_before(k).unwrap_or(0);
-            self.seek_to(key, interrupt)?;
+            if let Err(e) = self.seek_to(key, interrupt) {
+                if matches!(e, Error::Interrupted) {
+                    return Err(e);
+                }
+                self.restart()?;
+            }
         }
         if let Some(f) = self.decode_until(k, interrupt)? {
             return Ok(f);
@@ -263,18 +269,16 @@ impl VideoReader {
     }
 
     /// Pulls frames until frame k: `Some` when it came, `None` when a later frame or the end
-    /// came first.
+    /// came first. Frames are matched by pts through the index, or counted when their pts
+    /// is not in it (elementary streams without timestamps).
     fn decode_until(&mut self, k: usize, interrupt: Interrupt<'_>) -> Result<Option<VideoFrame>> {
-        let target = self.index.entries()[k].pts;
         loop {
             let Some(sample) = self.pull(interrupt)? else { return Ok(None) };
-            let pts = sample.buffer().and_then(|b| b.pts()).map(|t| t.nseconds());
-            match pts {
-                Some(p) if p == target => return Ok(Some(self.frame(sample))),
-                Some(p) if p > target => return Ok(None),
-                _ => {
-                    let _ = self.frame(sample);
-                }
+            let f = self.frame(sample);
+            match f.index.cmp(&k) {
+                std::cmp::Ordering::Equal => return Ok(Some(f)),
+                std::cmp::Ordering::Greater => return Ok(None),
+                std::cmp::Ordering::Less => {}
             }
         }
     }

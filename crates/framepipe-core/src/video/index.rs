@@ -475,6 +475,7 @@ pub(crate) fn rotation_degrees(orientation: &str) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::strategy::Strategy;
 
     fn entry(pts: u64, keyframe: bool) -> FrameEntry {
         FrameEntry { pts, dts: None, duration: Some(10), keyframe, decode_order: 0 }
@@ -498,6 +499,41 @@ mod tests {
         assert_eq!(idx.keyframe_before(2), Some(0));
         assert_eq!(idx.keyframe_before(4), Some(4));
         assert!((idx.duration() - 50e-9).abs() < 1e-15);
+    }
+
+    proptest::proptest! {
+        /// Any decode order of distinct timestamps sorts into presentation order, every frame
+        /// is found again by its pts, and the keyframe to start from is the last one decoded
+        /// at or before the frame.
+        #[test]
+        fn index_invariants(
+            order in proptest::sample::subsequence((0u64..80).collect::<Vec<_>>(), 1..60).prop_shuffle(),
+            keys in proptest::collection::vec(proptest::bool::weighted(0.2), 60),
+            offset in 0u64..1_000_000_000,
+        ) {
+            let packets: Vec<FrameEntry> = order
+                .iter()
+                .enumerate()
+                .map(|(i, &t)| entry(offset + t * 33_333_333, i == 0 || keys[i]))
+                .collect();
+            let idx = FrameIndex::from_decode_order(packets);
+            proptest::prop_assert_eq!(idx.len(), order.len());
+            proptest::prop_assert_eq!(idx.time(0), Some(0.0));
+            for k in 0..idx.len() {
+                let e = idx.entries()[k];
+                proptest::prop_assert_eq!(idx.position(e.pts), Some(k));
+                if k > 0 {
+                    proptest::prop_assert!(idx.entries()[k - 1].pts < e.pts);
+                }
+                let j = idx.keyframe_before(k).unwrap();
+                let key = idx.entries()[j];
+                proptest::prop_assert!(key.keyframe && key.decode_order <= e.decode_order);
+                proptest::prop_assert!(!idx
+                    .entries()
+                    .iter()
+                    .any(|o| o.keyframe && o.decode_order > key.decode_order && o.decode_order <= e.decode_order));
+            }
+        }
     }
 
     #[test]

@@ -229,6 +229,37 @@ pub fn probe(path: &Path, interrupt: Interrupt<'_>) -> Result<(Metadata, FrameIn
     Ok((metadata, index))
 }
 
+/// How many probed files [`probe_cached`] remembers.
+const CACHE_SIZE: usize = 16;
+
+type CacheKey = (PathBuf, u64, Option<std::time::SystemTime>);
+
+/// [`probe`] with a per-process cache keyed by the file's path, size and modification time,
+/// so repeated `imread(uri, index=k)` calls index a file once.
+pub fn probe_cached(path: &Path, interrupt: Interrupt<'_>) -> Result<(Metadata, FrameIndex)> {
+    static CACHE: Mutex<Vec<(CacheKey, Metadata, FrameIndex)>> = Mutex::new(Vec::new());
+    let key = std::fs::metadata(path)
+        .ok()
+        .map(|m| (std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()), m.len(), m.modified().ok()));
+    if let Some(key) = &key {
+        let cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, meta, index)) = cache.iter().find(|(k, _, _)| k == key) {
+            let mut meta = meta.clone();
+            meta.path = path.to_path_buf();
+            return Ok((meta, index.clone()));
+        }
+    }
+    let (meta, index) = probe(path, interrupt)?;
+    if let Some(key) = key {
+        let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.len() >= CACHE_SIZE {
+            cache.remove(0);
+        }
+        cache.push((key, meta.clone(), index.clone()));
+    }
+    Ok((meta, index))
+}
+
 fn in_segment(segment: Option<&gst::FormattedSegment<gst::ClockTime>>, p: &FrameEntry) -> bool {
     let Some(seg) = segment else { return true };
     let end = p.pts + p.duration.unwrap_or(0);

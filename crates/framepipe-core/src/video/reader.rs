@@ -15,7 +15,7 @@ use gst_app::AppSink;
 
 use super::format::{expand_gray8, expand_gray16, full_range_lut};
 use super::index::STALL;
-use super::{Filter, FrameIndex, Metadata, OutputFormat, make, media_error, path_str, probe};
+use super::{Filter, FrameIndex, Metadata, OutputFormat, make, media_error, path_str, probe_cached};
 use crate::layout::View;
 use crate::media::MediaInfo;
 use crate::pipeline::{Interrupt, Pipeline};
@@ -145,9 +145,10 @@ pub struct VideoReader {
 }
 
 impl VideoReader {
-    /// Probes and indexes `path` (see [`probe`] for the errors) and prepares to decode it.
+    /// Probes and indexes `path` (see [`probe`] for the errors; the index of an unchanged
+    /// file is reused, see [`super::probe_cached`]) and prepares to decode it.
     pub fn open(path: &Path, options: ReaderOptions, interrupt: Interrupt<'_>) -> Result<VideoReader> {
-        let (metadata, index) = probe(path, interrupt)?;
+        let (metadata, index) = probe_cached(path, interrupt)?;
         VideoReader::with_index(metadata, index, options)
     }
 

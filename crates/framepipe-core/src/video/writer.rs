@@ -187,6 +187,9 @@ impl VideoWriter {
         // What reaches the muxer is the parser's output when there is one (it converts
         // stream formats, e.g. H.265 byte-stream to hvc1).
         check_mux_accepts(muxer, parser.unwrap_or(encoder), &codec, &ext)?;
+        if let Some(p) = &options.pixel_format {
+            encoded_format(p)?;
+        }
         tag_list(&options.container_tags, gst::TagScope::Global)?;
         tag_list(&options.stream_tags, gst::TagScope::Stream)?;
         if options.input_format == OutputFormat::Rgb48le {

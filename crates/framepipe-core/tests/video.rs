@@ -546,14 +546,14 @@ fn crash_safe_mp4() {
     let start = Instant::now();
     let written = loop {
         let n: usize = std::fs::read_to_string(&marker).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0);
-        if n >= 180 || start.elapsed() > Duration::from_secs(60) {
+        if n >= 200 || start.elapsed() > Duration::from_secs(60) {
             break n;
         }
         std::thread::sleep(Duration::from_millis(20));
     };
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
-    assert!(written >= 180, "the child wrote only {written} frames");
+    assert!(written >= 200, "the child wrote only {written} frames");
     let (meta, index) = probe(&out, &mut never()).unwrap();
     // Playable up to its last ~2 s (60 frames at 30 fps) plus the encoder's lookahead.
     assert!(meta.n_frames + 75 >= written, "{} of {written} frames survived", meta.n_frames);

@@ -154,6 +154,7 @@ fn check_exact(path: &Path, expected: usize) {
         assert_eq!(f.index, k);
         assert!(bytes(&f) == seq[k], "{}: read({k}) differs from sequential frame {k}", path.display());
     }
+    assert_eq!(reader.fallbacks(), 0, "{}: a read decoded from the start", path.display());
     assert!(matches!(reader.read(expected, &mut never()), Err(Error::Value(_))));
 }
 
@@ -675,4 +676,43 @@ fn exact_h264_elementary_stream() {
         clip("raw.h264", &format!("{SRC} ! {X264_B} ! video/x-h264,stream-format=byte-stream ! filesink location=OUT"));
     assert_eq!(probe(&path, &mut never()).unwrap().0.container, "elementary");
     check_exact(&path, 40);
+}
+
+#[test]
+fn exact_open_gop_mp4() {
+    let path = clip(
+        "opengop.mp4",
+        &format!(
+            "{SRC} ! x264enc speed-preset=veryfast key-int-max=12 bframes=3 b-adapt=false option-string=open-gop=1 ! \
+             mp4mux ! filesink location=OUT"
+        ),
+    );
+    let (_, index) = probe(&path, &mut never()).unwrap();
+    // Leading B-frames: decoded after a keyframe, presented before it.
+    let e = index.entries();
+    let leading = e
+        .iter()
+        .filter(|b| {
+            e.iter().any(|k| k.keyframe && k.decode_order < b.decode_order && b.pts < k.pts && k.decode_order > 0)
+        })
+        .count();
+    assert!(leading > 0, "the clip has no open GOP");
+    let n = index.len();
+    check_exact(&path, n);
+    // Every leading B-frame read on its own.
+    let mut reader = VideoReader::open(&path, rgb(), &mut never()).unwrap();
+    let mut seq = Vec::new();
+    while let Some(f) = reader.next_frame(&mut never()).unwrap() {
+        seq.push(bytes(&f));
+    }
+    for k in 1..n {
+        let b = e[k];
+        if e.iter()
+            .any(|key| key.keyframe && key.decode_order < b.decode_order && b.pts < key.pts && key.decode_order > 0)
+        {
+            let mut r = VideoReader::open(&path, rgb(), &mut never()).unwrap();
+            assert!(bytes(&r.read(k, &mut never()).unwrap()) == seq[k], "leading frame {k}");
+            assert_eq!(r.fallbacks(), 0, "leading frame {k} was decoded from the start");
+        }
+    }
 }

@@ -100,13 +100,16 @@ impl FrameIndex {
     }
 
     /// The frame that decoding must start from to reach frame k: the last keyframe in
-    /// decode order at or before frame k's packet.
+    /// decode order at or before frame k's packet that is also presented no later than
+    /// frame k. The second condition matters for open GOPs: a B-frame decoded after a
+    /// keyframe but presented before it references the previous GOP, so decoding starts a
+    /// GOP earlier (and a seek to the later keyframe would clip the B-frame away).
     pub fn keyframe_before(&self, k: usize) -> Option<usize> {
-        let target = self.entries.get(k)?.decode_order;
+        let target = self.entries.get(k)?;
         self.entries
             .iter()
             .enumerate()
-            .filter(|(_, e)| e.keyframe && e.decode_order <= target)
+            .filter(|(_, e)| e.keyframe && e.decode_order <= target.decode_order && e.pts <= target.pts)
             .max_by_key(|(_, e)| e.decode_order)
             .map(|(i, _)| i)
     }
@@ -556,13 +559,16 @@ mod tests {
                 if k > 0 {
                     proptest::prop_assert!(idx.entries()[k - 1].pts < e.pts);
                 }
-                let j = idx.keyframe_before(k).unwrap();
-                let key = idx.entries()[j];
-                proptest::prop_assert!(key.keyframe && key.decode_order <= e.decode_order);
-                proptest::prop_assert!(!idx
-                    .entries()
-                    .iter()
-                    .any(|o| o.keyframe && o.decode_order > key.decode_order && o.decode_order <= e.decode_order));
+                // The first packet is a keyframe, but with reordering it may be presented
+                // after frame k: then no keyframe precedes k in both orders.
+                if let Some(j) = idx.keyframe_before(k) {
+                    let key = idx.entries()[j];
+                    proptest::prop_assert!(key.keyframe && key.decode_order <= e.decode_order && key.pts <= e.pts);
+                    proptest::prop_assert!(!idx.entries().iter().any(|o| o.keyframe
+                        && o.decode_order > key.decode_order
+                        && o.decode_order <= e.decode_order
+                        && o.pts <= e.pts));
+                }
             }
         }
     }

@@ -142,6 +142,8 @@ pub struct VideoReader {
     /// False when the filter changes the frame count: indices are then output positions and
     /// random access decodes from the start.
     indexed: bool,
+    /// Random reads that had to decode from the first frame (diagnostics).
+    fallbacks: u64,
 }
 
 impl VideoReader {
@@ -168,6 +170,7 @@ impl VideoReader {
             skip_before: Arc::new(AtomicU64::new(0)),
             next: 0,
             indexed,
+            fallbacks: 0,
         })
     }
 
@@ -191,6 +194,13 @@ impl VideoReader {
 
     pub fn is_empty(&self) -> bool {
         self.index.is_empty()
+    }
+
+    /// How many random reads fell back to decoding from the first frame because seeking to
+    /// the keyframe before their target did not deliver it (diagnostics and tests: 0 on
+    /// well-formed files).
+    pub fn fallbacks(&self) -> u64 {
+        self.fallbacks
     }
 
     /// The next frame in presentation order, or `None` at the end. A decoding error is
@@ -229,6 +239,7 @@ impl VideoReader {
                 if matches!(e, Error::Interrupted) {
                     return Err(e);
                 }
+                self.fallbacks += 1;
                 self.restart()?;
             }
         }
@@ -236,6 +247,7 @@ impl VideoReader {
             return Ok(f);
         }
         // A demuxer that seeks coarsely (or a keyframe flag that lied): decode from the start.
+        self.fallbacks += 1;
         self.restart()?;
         self.decode_until(k, interrupt)?
             .ok_or_else(|| Error::Media(format!("{}: frame {k} could not be decoded", self.metadata.path.display())))

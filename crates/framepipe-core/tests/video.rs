@@ -716,3 +716,17 @@ fn exact_open_gop_mp4() {
         }
     }
 }
+
+#[test]
+fn exact_other_containers() {
+    // Matroska written for streaming (no cues to seek with), MJPEG in AVI, H.264 in MOV.
+    let streamable =
+        clip("streamable.mkv", &format!("{SRC} ! {X264_B} ! matroskamux streamable=true ! filesink location=OUT"));
+    check_exact(&streamable, 40);
+    let avi = clip("mjpeg.avi", &format!("{SRC} ! jpegenc ! avimux ! filesink location=OUT"));
+    assert_eq!(probe(&avi, &mut never()).unwrap().0.codec, "mjpeg");
+    check_exact(&avi, 40);
+    let mov = clip("h264.mov", &format!("{SRC} ! {X264_B} ! qtmux ! filesink location=OUT"));
+    assert_eq!(probe(&mov, &mut never()).unwrap().0.container, "mov");
+    check_exact(&mov, 40);
+}

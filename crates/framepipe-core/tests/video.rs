@@ -276,6 +276,46 @@ fn bad_inputs() {
     assert!(start.elapsed() < Duration::from_secs(10));
 }
 
+/// MJPEG frames 20.. replaced by garbage (markers kept): the decoder drops them, iteration
+/// yields frames 0..20, then reports the damage as Media, then ends.
+#[test]
+fn damaged_frames_are_reported_after_the_good_ones() {
+    let good = std::fs::read(clip("good.avi", &format!("{SRC} ! jpegenc ! avimux ! filesink location=OUT"))).unwrap();
+    let mut data = good.clone();
+    let mut starts = Vec::new();
+    let mut i = 0;
+    while let Some(p) = data[i..].windows(3).position(|w| w == [0xff, 0xd8, 0xff]) {
+        starts.push(i + p);
+        i += p + 3;
+    }
+    assert_eq!(starts.len(), 40);
+    for &s in &starts[20..] {
+        let e = s + data[s..].windows(2).position(|w| w == [0xff, 0xd9]).unwrap();
+        for (j, b) in data[s + 2..e].iter_mut().enumerate() {
+            *b = (j * 7 % 256) as u8;
+        }
+    }
+    let path = dir().join("damaged.avi");
+    std::fs::write(&path, &data).unwrap();
+    let start = Instant::now();
+    let mut reader = VideoReader::open(&path, rgb(), &mut never()).unwrap();
+    let mut n = 0;
+    let err = loop {
+        match reader.next_frame(&mut never()) {
+            Ok(Some(f)) => {
+                assert_eq!(f.index, n);
+                n += 1;
+            }
+            Ok(None) => panic!("the damage was not reported"),
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(n, 20);
+    assert!(matches!(err, Error::Media(ref m) if m.contains("frame 20")), "{err:?}");
+    assert!(reader.next_frame(&mut never()).unwrap().is_none());
+    assert!(start.elapsed() < Duration::from_secs(5));
+}
+
 #[test]
 fn formats_have_their_shapes() {
     let path = bframe_mp4();

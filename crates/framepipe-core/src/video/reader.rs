@@ -144,6 +144,10 @@ pub struct VideoReader {
     indexed: bool,
     /// Random reads that had to decode from the first frame (diagnostics).
     fallbacks: u64,
+    /// First frame that sequential decoding skipped (the decoder dropped it as damaged).
+    damaged: Option<usize>,
+    /// Whether the end of a damaged stream was already reported as an error.
+    reported: bool,
 }
 
 impl VideoReader {
@@ -171,6 +175,8 @@ impl VideoReader {
             next: 0,
             indexed,
             fallbacks: 0,
+            damaged: None,
+            reported: false,
         })
     }
 
@@ -205,10 +211,36 @@ impl VideoReader {
 
     /// The next frame in presentation order, or `None` at the end. A decoding error is
     /// returned (as [`Error::Media`]) only after every frame decoded before it.
+    ///
+    /// Frames the decoder drops as damaged are skipped (the next frame keeps its own index);
+    /// once the stream ends, a stream that lost frames that way, or ended before the index
+    /// did, reports [`Error::Media`] once, then `None`.
     pub fn next_frame(&mut self, interrupt: Interrupt<'_>) -> Result<Option<VideoFrame>> {
         self.ensure_pipeline()?;
-        let sample = self.pull(interrupt)?;
-        Ok(sample.map(|s| self.frame(s)))
+        let expected = self.next;
+        match self.pull(interrupt)? {
+            Some(sample) => {
+                let f = self.frame(sample);
+                if self.indexed && f.index > expected {
+                    self.damaged.get_or_insert(expected);
+                }
+                Ok(Some(f))
+            }
+            None => {
+                let missing = self.damaged.or((self.indexed && self.next < self.index.len()).then_some(self.next));
+                match missing {
+                    Some(k) if !self.reported => {
+                        self.reported = true;
+                        Err(Error::Media(format!(
+                            "{}: frame {k} and possibly others could not be decoded (the file is damaged); the \
+                             frames that could were returned",
+                            self.metadata.path.display()
+                        )))
+                    }
+                    _ => Ok(None),
+                }
+            }
+        }
     }
 
     /// Frame `k` in presentation order: exactly what sequential iteration yields as its
@@ -341,13 +373,20 @@ impl VideoReader {
             .gst()
             .seek_simple(flags, gst::ClockTime::from_nseconds(position))
             .map_err(|_| Error::Media(format!("{}: the file cannot seek to frame {k}", path.display())))?;
+        // The flushing seek makes the pipeline preroll again; waiting for that also makes
+        // sure the appsink no longer reports the end-of-stream of before the seek.
+        pipeline.wait_state(Some(STALL), interrupt).map_err(|e| media_error(&path, e))?;
         self.next = k;
+        self.damaged = None;
+        self.reported = false;
         Ok(())
     }
 
     fn restart(&mut self) -> Result<()> {
         self.pipeline = None;
         self.next = 0;
+        self.damaged = None;
+        self.reported = false;
         self.ensure_pipeline()
     }
 

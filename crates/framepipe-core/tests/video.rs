@@ -338,6 +338,9 @@ fn formats_have_their_shapes() {
         assert_eq!((v.shape.clone(), v.dtype), (shape, dtype), "{format:?}");
         assert!(v.fits(f.buffer().unwrap().size()));
     }
+    let opts = ReaderOptions { format: Some(OutputFormat::Yuv444p), ..ReaderOptions::default() };
+    let r = VideoReader::with_index(meta.clone(), index.clone(), opts).unwrap();
+    assert_eq!(r.frame_shape(&mut never()).unwrap(), (vec![3, 120, 160], Dtype::U8));
     // Native: I420 planes.
     let opts = ReaderOptions { format: None, ..ReaderOptions::default() };
     let mut r = VideoReader::with_index(meta, index, opts).unwrap();

@@ -202,6 +202,18 @@ impl VideoReader {
         self.index.is_empty()
     }
 
+    /// Shape and dtype of the arrays this reader hands out (what [`VideoFrame::view`] gives),
+    /// found by decoding the first frame with a reader of its own, so this reader's position
+    /// does not move (`fp.improps`).
+    pub fn frame_shape(&self, interrupt: Interrupt<'_>) -> Result<(Vec<usize>, crate::Dtype)> {
+        let mut probe = VideoReader::with_index(self.metadata.clone(), self.index.clone(), self.options.clone())?;
+        let frame = probe
+            .next_frame(interrupt)?
+            .ok_or_else(|| Error::Media(format!("{}: no frame could be decoded", self.metadata.path.display())))?;
+        let view = frame.view()?;
+        Ok((view.shape, view.dtype))
+    }
+
     /// How many random reads fell back to decoding from the first frame because seeking to
     /// the keyframe before their target did not deliver it (diagnostics and tests: 0 on
     /// well-formed files).

@@ -8,10 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import framepipe as fp
 import numpy as np
 import pytest
-
-import framepipe as fp
 
 from .conftest import ROOT, run_python
 
@@ -104,7 +103,15 @@ def test_frame_times_start_at_zero(clips, name):
 
 @pytest.mark.parametrize(
     ("ext", "codec"),
-    [(".mp4", "h264"), (".mkv", "h264"), (".mov", "h264"), (".webm", "vp8"), (".webm", "vp9"), (".avi", "mjpeg"), (".ts", "h264")],
+    [
+        (".mp4", "h264"),
+        (".mkv", "h264"),
+        (".mov", "h264"),
+        (".webm", "vp8"),
+        (".webm", "vp9"),
+        (".avi", "mjpeg"),
+        (".ts", "h264"),
+    ],
 )
 def test_round_trip_per_codec_and_container(tmp_path, ext, codec):
     if codec not in fp.video_codecs():
@@ -123,7 +130,9 @@ def test_round_trip_per_codec_and_container(tmp_path, ext, codec):
 
 def test_tags_written_and_read_back(tmp_path):
     path = tmp_path / "tagged.mp4"
-    fp.imwrite(path, np.zeros((4, H, W, 3), np.uint8), metadata={"title": "framepipe test", "comment": "hello"})
+    fp.imwrite(
+        path, np.zeros((4, H, W, 3), np.uint8), metadata={"title": "framepipe test", "comment": "hello"}
+    )
     meta = fp.immeta(path)
     assert meta["title"] == "framepipe test"
     with fp.open(path) as f:
@@ -182,17 +191,30 @@ def test_filters(clips):
         assert f.read(index=2, filter_graph=pip).shape == (H, W, 3)
 
 
+def rotate_mp4_90(path: Path) -> None:
+    """Set the video track's tkhd matrix to a 90 degree rotation (what phones write;
+    GStreamer 1.22's mp4mux does not write orientation itself)."""
+    data = bytearray(path.read_bytes())
+    at = data.index(b"tkhd") + 4
+    assert data[at] == 0  # version 0 box: the matrix starts 40 bytes in
+    matrix = [0, 0x0001_0000, 0, 0xFFFF_0000, 0, 0, 0, 0, 0x4000_0000]
+    for i, v in enumerate(matrix):
+        data[at + 40 + 4 * i : at + 44 + 4 * i] = v.to_bytes(4, "big")
+    path.write_bytes(bytes(data))
+
+
 def test_rotation_reported_and_applied(tmp_path):
-    src = tmp_path / "plain.mp4"
+    src = tmp_path / "rotated.mp4"
     frames = np.zeros((3, H, W, 3), np.uint8)
     frames[:, :, : W // 2] = 200
-    with fp.open(src, "w") as f:
-        f.video_stream_metadata["image-orientation"] = "rotate-90"
-        f.write(frames, fps=10)
-    meta = fp.immeta(src)
-    assert meta["rotation"] == 90
+    fp.imwrite(src, frames, fps=10)
+    rotate_mp4_90(src)
+    assert fp.immeta(src)["rotation"] == 90
     assert fp.imread(src, index=0).shape == (H, W, 3)
-    assert fp.imread(src, index=0, apply_rotation=True).shape == (W, H, 3)
+    turned = fp.imread(src, index=0, apply_rotation=True)
+    assert turned.shape == (W, H, 3)
+    # 90 degrees clockwise: the bright left half becomes the top half.
+    assert turned[: W // 2 - 2].mean() > 150 and turned[W // 2 + 2 :].mean() < 50
 
 
 def test_missing_file():
@@ -239,7 +261,11 @@ print(json.dumps({"outcome": outcome, "frames": got, "seconds": time.monotonic()
 
 def run_bad(path: Path, mode: str = "read") -> dict:
     r = subprocess.run(
-        [sys.executable, "-c", BAD_INPUT, str(path), mode], capture_output=True, text=True, timeout=30, cwd=ROOT
+        [sys.executable, "-c", BAD_INPUT, str(path), mode],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=ROOT,
     )
     assert r.returncode == 0, r.stderr
     return json.loads(r.stdout.strip().splitlines()[-1])
@@ -280,7 +306,10 @@ def test_corrupted_middle_yields_decodable_frames_first(tmp_path):
 
 def test_cli_info(clips):
     r = subprocess.run(
-        [sys.executable, "-m", "framepipe", "info", str(clips["vfr.mkv"])], capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "framepipe", "info", str(clips["vfr.mkv"])],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert r.returncode == 0, r.stderr
     assert f"n_frames: {N}" in r.stdout and "codec: h264" in r.stdout and "fps:" in r.stdout
@@ -290,25 +319,25 @@ def test_crash_safe_mp4_after_kill(tmp_path):
     """A writer killed with SIGKILL leaves an MP4 playable up to its last ~2 s."""
     path = tmp_path / "killed.mp4"
     code = f"""
-        import sys, numpy as np, framepipe as fp
+        import time, numpy as np, framepipe as fp
         f = fp.open({str(path)!r}, "w")
         f.init_video_stream("h264", fps=30)
-        for k in range(100000):
+        start = time.monotonic()
+        for k in range(100000):  # a live producer: 30 frames a second
             f.write_frame(np.full(({H}, {W}, 3), k % 256, np.uint8))
             if k == 150:
                 print("written", flush=True)
+            time.sleep(max(0.0, start + (k + 1) / 30 - time.monotonic()))
         """
     import textwrap
 
-    proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], stdout=subprocess.PIPE, text=True, cwd=ROOT)
-    try:
+    with subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code)], stdout=subprocess.PIPE, text=True, cwd=ROOT
+    ) as proc:
         assert proc.stdout is not None
         assert proc.stdout.readline().strip() == "written"
         proc.kill()
         proc.wait(timeout=10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
     n = fp.improps(path).n_images
     assert n is not None and n >= 150 - 2 * 30 - 5
 
@@ -333,7 +362,8 @@ def test_close_finalises_on_ctrl_c(tmp_path):
     )
     assert r.returncode == 0, r.stderr
     written = int(r.stdout.strip())
-    assert fp.improps(path).n_images == written
+    # Ctrl-C may land just after a frame went in and before the counter moved on.
+    assert fp.improps(path).n_images in (written, written + 1)
 
 
 def test_imageio_plugin(clips, tmp_path):

@@ -165,6 +165,8 @@ fn exact_bframe_mp4() {
     assert_eq!(meta.codec, "h264");
     assert_eq!(meta.container, "mp4");
     assert_eq!(meta.pixel_format, "yuv420p");
+    let info = meta.to_string();
+    assert!(info.contains("frames: 40 (counted)") && info.contains("video: h264 160x120 yuv420p"), "{info}");
     assert!((meta.fps - 30.0).abs() < 1e-6);
     assert!((meta.duration - 40.0 / 30.0).abs() < 0.01, "{}", meta.duration);
     assert!(index.entries().iter().filter(|e| e.keyframe).count() >= 3);

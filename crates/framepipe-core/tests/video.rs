@@ -165,6 +165,8 @@ fn exact_bframe_mp4() {
     assert_eq!(meta.codec, "h264");
     assert_eq!(meta.container, "mp4");
     assert_eq!(meta.pixel_format, "yuv420p");
+    let info = meta.to_string();
+    assert!(info.contains("frames: 40 (counted)") && info.contains("video: h264 160x120 yuv420p"), "{info}");
     assert!((meta.fps - 30.0).abs() < 1e-6);
     assert!((meta.duration - 40.0 / 30.0).abs() < 0.01, "{}", meta.duration);
     assert!(index.entries().iter().filter(|e| e.keyframe).count() >= 3);
@@ -653,6 +655,12 @@ fn writer_filter_and_containers() {
     let (_, index) = probe(&path, &mut never()).unwrap();
     let keys: Vec<usize> = index.entries().iter().enumerate().filter(|(_, e)| e.keyframe).map(|(k, _)| k).collect();
     assert!(keys.windows(2).all(|w| w[1] - w[0] <= 5) && *keys.last().unwrap() >= 15, "{keys:?}");
+    for (codec, ext) in [("h264", "mp4"), ("vp8", "webm"), ("vp9", "webm")] {
+        let path = dir().join(format!("bitrate-{codec}.{ext}"));
+        let opts = WriterOptions { codec: codec.into(), bitrate: Some(300_000), ..WriterOptions::default() };
+        write(&path, opts, &frames(6, 32, 24), 32, 24).unwrap_or_else(|e| panic!("{codec}: {e}"));
+        assert_eq!(probe(&path, &mut never()).unwrap().0.n_frames, 6, "{codec}");
+    }
     let path = dir().join("keyframes.mkv");
     let opts = WriterOptions { force_keyframes: true, ..WriterOptions::default() };
     write(&path, opts, &frames(6, 32, 24), 32, 24).unwrap();

@@ -168,6 +168,28 @@ pub struct Metadata {
     pub stream_tags: BTreeMap<String, String>,
 }
 
+/// The summary `framepipe info FILE` prints: one `key: value` line each.
+impl std::fmt::Display for Metadata {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "file: {}", self.path.display())?;
+        writeln!(f, "container: {}", self.container)?;
+        writeln!(f, "video: {} {}x{} {}", self.codec, self.width, self.height, self.pixel_format)?;
+        writeln!(f, "fps: {:.3}", self.fps)?;
+        writeln!(f, "frames: {} (counted)", self.n_frames)?;
+        writeln!(f, "duration: {:.3} s", self.duration)?;
+        if self.rotation != 0 {
+            writeln!(f, "rotation: {}", self.rotation)?;
+        }
+        for (k, v) in &self.container_tags {
+            writeln!(f, "tag {k}: {v}")?;
+        }
+        for (k, v) in &self.stream_tags {
+            writeln!(f, "stream tag {k}: {v}")?;
+        }
+        Ok(())
+    }
+}
+
 #[derive(Default)]
 struct ScanState {
     packets: Vec<FrameEntry>,

@@ -256,11 +256,15 @@ class VideoFile:
     def properties(self, index: int | EllipsisType = ..., *, format: str | None = "rgb24") -> ImageProperties:
         """Shape and dtype of frame ``index``, or of the whole batch for ``index=...``."""
         reader = self._reader(format)
-        frame = reader.read(0 if index is ... else int(index))
+        shape, dtype_name = reader.frame_shape()
+        dtype = np.dtype(dtype_name)
         if index is not ...:
-            return ImageProperties(shape=frame.shape, dtype=frame.dtype)
+            n = len(reader)
+            if not -n <= int(index) < n:
+                raise IndexError(f"frame index {index} is out of range for a video of {n} frames")
+            return ImageProperties(shape=tuple(shape), dtype=dtype)
         n = len(reader) if reader.exact_count else sum(1 for _ in self._iter(reader))
-        return ImageProperties(shape=(n, *frame.shape), dtype=frame.dtype, n_images=n, is_batch=True)
+        return ImageProperties(shape=(n, *shape), dtype=dtype, n_images=n, is_batch=True)
 
     def metadata(
         self,
@@ -276,7 +280,7 @@ class VideoFile:
             return dict(reader.frame_metadata(int(index)))
         m = dict(reader.metadata())
         caps: str = m.pop("caps", "")
-        native = _native_format(caps)
+        native = m.pop("pixel_format", None) or _native_format(caps)
         container_tags = m.pop("container_tags")
         stream_tags = m.pop("stream_tags")
         meta: dict[str, Any] = {**container_tags, **stream_tags}

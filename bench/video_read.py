@@ -15,10 +15,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 import av
+import framepipe as fp
 import imageio.v3 as iio
 from _common import median_time, table
-
-import framepipe as fp
 
 DATA = Path(__file__).parent / "data"
 CLIP = DATA / "1080p_h264.mp4"

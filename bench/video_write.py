@@ -10,10 +10,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
+import framepipe as fp
 import imageio.v3 as iio
 from _common import median_time, table
-
-import framepipe as fp
 
 N = 120
 PRESET = "medium"  # the default of both x264enc and libx264

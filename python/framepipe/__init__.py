@@ -7,7 +7,18 @@ and alive; pipelines release the GIL while they wait and answer Ctrl-C.
 from __future__ import annotations
 
 from . import _framepipe
-from ._framepipe import SECOND, Buffer, Element, Frame, Message, PropertyInfo, gstreamer_version
+from ._framepipe import (
+    SECOND,
+    Buffer,
+    Element,
+    Frame,
+    Message,
+    PropertyInfo,
+    Region,
+    Tensor,
+    gstreamer_version,
+    read_metadata,
+)
 from .errors import FramepipeError, MediaError, NegotiationError, ParseError, PipelineError
 from .pipeline import Pipeline
 
@@ -26,6 +37,9 @@ __all__ = [
     "Pipeline",
     "PipelineError",
     "PropertyInfo",
+    "Region",
+    "Tensor",
     "__version__",
     "gstreamer_version",
+    "read_metadata",
 ]

@@ -8,6 +8,7 @@ use pyo3::exceptions::{
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyType;
+use pyo3::exceptions::PyBaseException;
 
 static FRAMEPIPE_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static PARSE_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
@@ -34,6 +35,13 @@ fn bus_error(py: Python<'_>, cell: &'static PyOnceLock<Py<PyType>>, name: &str, 
         exc.setattr("path", info.path.as_deref())?;
         exc.setattr("message", info.message.as_str())?;
         exc.setattr("debug", info.debug.as_deref())?;
+        // A Python exception raised in a callback of this element (pyfunc, probe) is
+        // chained as the cause, exactly as `raise ... from exc` would.
+        if let Some(cause) = info.path.as_deref().and_then(gstframepipe::pyfunc::take_error_cause)
+            && let Ok(cause) = cause.downcast::<Py<PyBaseException>>()
+        {
+            exc.setattr("__cause__", cause.bind(py))?;
+        }
         Ok(PyErr::from_value(exc))
     };
     build().unwrap_or_else(|e| e)

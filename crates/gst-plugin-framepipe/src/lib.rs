@@ -5,14 +5,17 @@ use gst::glib;
 
 pub mod fpmetawriter;
 pub mod fpoverlay;
+pub mod pyfunc;
 
 pub use fpmetawriter::FpMetaWriter;
 pub use fpoverlay::FpOverlay;
+pub use pyfunc::PyFunc;
 
 /// Registers every built-in element with `plugin`.
 pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     fpoverlay::register(plugin)?;
     fpmetawriter::register(plugin)?;
+    pyfunc::register(plugin)?;
     Ok(())
 }
 

@@ -12,15 +12,14 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-import numpy as np
-
 import framepipe as fp
+import numpy as np
 from _common import median_time, table
 
 N = 2000
 SRC = f"videotestsrc num-buffers={N} pattern=solid-color ! video/x-raw,format=RGB,width=640,height=480,framerate=1000/1"
 
-CALLBACKS = '''
+CALLBACKS = """
 def noop(frame):
     pass
 
@@ -28,7 +27,7 @@ def regions10(frame):
     add = frame.add_region
     for i in range(10):
         add(10 * i, 5 * i, 40, 30, "car", 0.5)
-'''
+"""
 
 
 def run(desc: str) -> None:
@@ -55,7 +54,9 @@ def main() -> None:
         mod.write_text(CALLBACKS)
         t_identity = median_time(lambda: run(f"{SRC} ! identity ! fakesink"), repeat)
         t_noop = median_time(lambda: run(f"{SRC} ! pyfunc module={mod} function=noop ! fakesink"), repeat)
-        t_regions = median_time(lambda: run(f"{SRC} ! pyfunc module={mod} function=regions10 ! fakesink"), repeat)
+        t_regions = median_time(
+            lambda: run(f"{SRC} ! pyfunc module={mod} function=regions10 ! fakesink"), repeat
+        )
     rate = statistics_median([add_regions_rate() for _ in range(repeat)])
     per_call_us = (t_noop - t_identity) / N * 1e6
     pipeline_rate = 10 * N / max(t_regions - t_identity, 1e-9)

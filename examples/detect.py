@@ -12,9 +12,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
-
 import framepipe as fp
+import numpy as np
 
 THRESHOLD = 128
 

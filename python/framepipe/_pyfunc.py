@@ -53,7 +53,9 @@ def resolve(
     except json.JSONDecodeError as e:
         raise ValueError(f"property 'kwargs' of {element}: not JSON ({e}): {kwargs!r}") from None
     if not isinstance(args, dict):
-        raise ValueError(f"property 'kwargs' of {element} must be a JSON object, not {type(args).__name__}: {kwargs!r}")
+        raise ValueError(
+            f"property 'kwargs' of {element} must be a JSON object, not {type(args).__name__}: {kwargs!r}"
+        )
     mod = _load(element, module)
     if class_name:
         cls = getattr(mod, class_name, None)
@@ -62,7 +64,9 @@ def resolve(
         obj = cls(**args)
         method = getattr(obj, function, None)
         if not callable(method):
-            raise ValueError(f"property 'function' of {element}: class {class_name!r} has no method {function!r}")
+            raise ValueError(
+                f"property 'function' of {element}: class {class_name!r} has no method {function!r}"
+            )
         return method, None
     func = getattr(mod, function, None)
     if not callable(func):

@@ -240,7 +240,9 @@ impl PyTensor {
         let (dtype, shape) = (self.tensor.dtype(), self.tensor.shape());
         if self.tensor.data().is_empty() {
             let np = py.import("numpy")?;
-            return np.call_method1("zeros", (PyTuple::new(py, shape)?, dtype.name()));
+            let empty = np.call_method1("zeros", (PyTuple::new(py, shape)?, dtype.name()))?;
+            empty.getattr("flags")?.setattr("writeable", false)?;
+            return Ok(empty);
         }
         let mut strides = vec![0isize; shape.len()];
         let mut step = dtype.size() as isize;

@@ -503,3 +503,27 @@ def test_detect_example(tmp_path):
     boxes = [rec["regions"][0] for rec in records]
     assert all(b["label"] == "ball" and 10 <= b["w"] <= 80 for b in boxes)
     assert len({(b["x"], b["y"]) for b in boxes}) > 10  # it moves
+
+
+@pytest.mark.parametrize("stop", ["exit", "del", "error"])
+def test_process_exit_or_drop_while_pyfunc_runs_is_clean(py_run, module, stop):
+    """The streaming thread waits for the GIL while the pipeline stops: no deadlock, no crash."""
+    path = module(DETECT + "\ndef fail(frame):\n    raise RuntimeError('x')\n")
+    function = "fail" if stop == "error" else "process_frame"
+    r = py_run(
+        f"""
+        import time
+        import framepipe as fp
+        p = fp.Pipeline("videotestsrc is-live=true ! video/x-raw,format=RGB,width=64,height=48 "
+                        "! pyfunc module={path} function={function} ! fakesink")
+        p.play()
+        time.sleep(0.3)
+        if {stop!r} == "del":
+            del p
+        print("exiting")
+        """,
+        timeout=60,
+    )
+    assert r.returncode == 0, r.stderr
+    assert "exiting" in r.stdout
+    assert "Fatal" not in r.stderr and "panicked" not in r.stderr

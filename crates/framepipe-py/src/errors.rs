@@ -2,13 +2,13 @@
 //! helper that runs a blocking call with the GIL released while still answering Ctrl-C.
 
 use framepipe_core::{BusError, Error};
+use pyo3::exceptions::PyBaseException;
 use pyo3::exceptions::{
     PyBufferError, PyFileNotFoundError, PyKeyboardInterrupt, PyTimeoutError, PyTypeError, PyValueError,
 };
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyType;
-use pyo3::exceptions::PyBaseException;
 
 static FRAMEPIPE_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static PARSE_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();

@@ -89,7 +89,8 @@ impl PyFrame {
                  frame.copy(), Frame.from_array, probes and pyfunc",
             ));
         }
-        let shared = || PyBufferError::new_err("the frame's buffer is shared (frame.buffer is in use); use frame.copy()");
+        let shared =
+            || PyBufferError::new_err("the frame's buffer is shared (frame.buffer is in use); use frame.copy()");
         let mut guard = self.buf.lock().unwrap_or_else(|e| e.into_inner());
         match &mut *guard {
             FrameBuf::Plain(b) => b.get_mut().map(f).ok_or_else(shared),

@@ -9,9 +9,9 @@
 use std::path::PathBuf;
 use std::sync::Mutex;
 
+use framepipe_core::View;
 use framepipe_core::media::MediaInfo;
 use framepipe_core::meta::{self, RegionSpec, Tensor};
-use framepipe_core::View;
 use numpy::{PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -305,7 +305,8 @@ pub fn add_region(
     let f = frame.get();
     let (width, height) = frame_size(f)?;
     let attributes = json_object(attributes, "attributes")?;
-    let spec = RegionSpec { x, y, w, h, label, confidence, normalized, attributes: attributes.as_ref(), parent_id: None };
+    let spec =
+        RegionSpec { x, y, w, h, label, confidence, normalized, attributes: attributes.as_ref(), parent_id: None };
     let region = f.with_buffer_mut(|b| meta::add_region(b, width, height, &spec))?.map_err(to_py)?;
     Ok(PyRegion::new(frame.clone().unbind(), region))
 }
@@ -318,7 +319,9 @@ pub fn regions(frame: &Bound<'_, PyFrame>) -> Vec<PyRegion> {
 pub fn remove_region(frame: &PyFrame, region: &Bound<'_, PyAny>) -> PyResult<()> {
     let id = match region.cast::<PyRegion>() {
         Ok(r) => r.get().id(),
-        Err(_) => region.extract::<i32>().map_err(|_| PyTypeError::new_err("remove_region takes a Region or its id"))?,
+        Err(_) => {
+            region.extract::<i32>().map_err(|_| PyTypeError::new_err("remove_region takes a Region or its id"))?
+        }
     };
     frame.with_buffer_mut(|b| meta::remove_region(b, id))?.map_err(to_py)
 }
@@ -337,7 +340,8 @@ pub fn add_message(frame: &PyFrame, message: &Bound<'_, PyAny>) -> PyResult<()> 
     if !message.is_instance_of::<PyDict>() {
         return Err(PyTypeError::new_err(format!("a message is a dict or a str, not {}", message.get_type().name()?)));
     }
-    let text = dumps(message).map_err(|e| PyTypeError::new_err(format!("the message cannot be stored as JSON: {e}")))?;
+    let text =
+        dumps(message).map_err(|e| PyTypeError::new_err(format!("the message cannot be stored as JSON: {e}")))?;
     frame.with_buffer_mut(|b| meta::add_message_json(b, &text))?.map_err(to_py)
 }
 

@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use framepipe_core::media::MediaInfo;
 use framepipe_core::{Error, Pipeline, pack};
+use gst::prelude::*;
 use numpy::PyUntypedArray;
 use pyo3::exceptions::{PyTypeError, PyValueError};
-use gst::prelude::*;
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyMemoryView};
 

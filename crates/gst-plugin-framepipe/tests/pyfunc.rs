@@ -17,7 +17,11 @@ impl FrameCallback for EveryOther {
         let b = buffer.get_mut().expect("the element hands over a writable buffer");
         b.set_offset(n as u64);
         match n {
-            5 => Err(CallbackError { message: "failed on purpose".into(), debug: Some("trace".into()), cause: Some(Box::new(42u32)) }),
+            5 => Err(CallbackError {
+                message: "failed on purpose".into(),
+                debug: Some("trace".into()),
+                cause: Some(Box::new(42u32)),
+            }),
             6 => panic!("panicked on purpose"),
             _ if n % 2 == 1 => Ok(None),
             _ => Ok(Some(buffer)),

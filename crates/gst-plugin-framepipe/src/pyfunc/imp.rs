@@ -172,8 +172,13 @@ impl BaseTransformImpl for PyFunc {
                 ("{} needs Python: it runs in a Python process that imported framepipe", name)
             ));
         };
-        let settings =
-            PyFuncSettings { element: name, module, function: settings.function, class: settings.class, kwargs: settings.kwargs };
+        let settings = PyFuncSettings {
+            element: name,
+            module,
+            function: settings.function,
+            class: settings.class,
+            kwargs: settings.kwargs,
+        };
         let callback = match catch_unwind(AssertUnwindSafe(|| factory(&settings))) {
             Ok(Ok(cb)) => cb,
             Ok(Err(err)) => {
@@ -235,7 +240,10 @@ impl BaseTransformImpl for PyFunc {
                 Err(gst::FlowError::Error)
             }
             Err(panic) => {
-                self.post_callback_error(CallbackError::new(format!("the callback panicked: {}", panic_message(&*panic))));
+                self.post_callback_error(CallbackError::new(format!(
+                    "the callback panicked: {}",
+                    panic_message(&*panic)
+                )));
                 Err(gst::FlowError::Error)
             }
         }

@@ -122,7 +122,7 @@ fn make_pyfunc(settings: &PyFuncSettings) -> Result<Arc<dyn FrameCallback>, Call
                     ),
                 )
             })
-            .and_then(|r| r.extract::<(Py<PyAny>, Option<Py<PyDict>>)>().map_err(PyErr::from))
+            .and_then(|r| r.extract::<(Py<PyAny>, Option<Py<PyDict>>)>())
             .map_err(|e| callback_error(py, e))?;
         let (func, kwargs) = resolved;
         Ok(Arc::new(PyFuncCallback { func, kwargs, media: MediaCache::default() }) as Arc<dyn FrameCallback>)

@@ -18,6 +18,9 @@ from _common import median_time, table
 
 N = 2000
 SRC = f"videotestsrc num-buffers={N} pattern=solid-color ! video/x-raw,format=RGB,width=640,height=480,framerate=1000/1"
+# Tiny frames for the per-call overhead, so pixel work does not drown it.
+N_SMALL = 20_000
+SMALL = f"videotestsrc num-buffers={N_SMALL} pattern=solid-color ! video/x-raw,format=RGB,width=64,height=48,framerate=1000/1"
 
 CALLBACKS = """
 def noop(frame):
@@ -57,8 +60,11 @@ def main() -> None:
         t_regions = median_time(
             lambda: run(f"{SRC} ! pyfunc module={mod} function=regions10 ! fakesink"), repeat
         )
+        s_identity = median_time(lambda: run(f"{SMALL} ! identity ! fakesink"), repeat)
+        s_noop = median_time(lambda: run(f"{SMALL} ! pyfunc module={mod} function=noop ! fakesink"), repeat)
     rate = statistics_median([add_regions_rate() for _ in range(repeat)])
     per_call_us = (t_noop - t_identity) / N * 1e6
+    per_call_small_us = (s_noop - s_identity) / N_SMALL * 1e6
     pipeline_rate = 10 * N / max(t_regions - t_identity, 1e-9)
     table(
         f"pyfunc, videotestsrc 640x480 RGB -> X -> fakesink, {N} frames (median of {repeat} runs)",
@@ -69,7 +75,18 @@ def main() -> None:
                 f"{N / t_noop:,.0f}",
                 f"{t_identity / t_noop:.2f} of identity",
             ),
-            ("per-call overhead of a no-op pyfunc (µs)", "-", f"{per_call_us:.1f}", "-"),
+            (
+                "per-call overhead of a no-op pyfunc, 640x480 (µs, vs identity)",
+                "-",
+                f"{per_call_us:.1f}",
+                "-",
+            ),
+            (
+                f"per-call overhead of a no-op pyfunc, 64x48, {N_SMALL} frames (µs, vs identity)",
+                f"{s_identity / N_SMALL * 1e6:.1f} µs/frame",
+                f"{per_call_small_us:.1f}",
+                f"{s_noop / s_identity:.2f}x the identity time",
+            ),
             (
                 "regions added from Python per s (10 per frame, Frame.add_region)",
                 "50,000 (target)",

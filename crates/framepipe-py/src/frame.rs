@@ -167,6 +167,14 @@ impl PyFrame {
                 return Err(PyBufferError::new_err(RELEASED));
             }
         };
+        if self.writable && !buffer.is_writable() {
+            // Mapping a shared buffer for writing would be a GLib critical, not an error.
+            *guard = FrameBuf::Plain(buffer);
+            return Err(PyBufferError::new_err(
+                "the frame's buffer is shared (frame.buffer is in use), so it cannot be mapped writable; \
+                 use frame.copy()",
+            ));
+        }
         match Mapped::new(buffer, self.writable) {
             Ok(m) => {
                 let m = Arc::new(m);

@@ -527,4 +527,3 @@ def test_process_exit_or_drop_while_pyfunc_runs_is_clean(py_run, module, stop):
     assert r.returncode == 0, r.stderr
     assert "exiting" in r.stdout
     assert "Fatal" not in r.stderr and "panicked" not in r.stderr
-

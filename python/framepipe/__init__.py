@@ -7,7 +7,18 @@ and alive; pipelines release the GIL while they wait and answer Ctrl-C.
 from __future__ import annotations
 
 from . import _framepipe
-from ._framepipe import SECOND, Buffer, Element, Frame, Message, PropertyInfo, gstreamer_version
+from ._framepipe import (
+    SECOND,
+    Buffer,
+    Element,
+    Frame,
+    Message,
+    PropertyInfo,
+    Region,
+    Tensor,
+    gstreamer_version,
+    read_metadata,
+)
 from ._imageio import install as _install_imageio_plugin
 from .errors import FramepipeError, MediaError, NegotiationError, ParseError, PipelineError
 from .io import ImageProperties, VideoFile, imiter, immeta, improps, imread, imwrite, open, video_codecs
@@ -32,6 +43,8 @@ __all__ = [
     "Pipeline",
     "PipelineError",
     "PropertyInfo",
+    "Region",
+    "Tensor",
     "__version__",
     "gstreamer_version",
     "immeta",
@@ -41,4 +54,5 @@ __all__ = [
     "imwrite",
     "open",
     "video_codecs",
+    "read_metadata",
 ]

@@ -2,6 +2,7 @@
 //! helper that runs a blocking call with the GIL released while still answering Ctrl-C.
 
 use framepipe_core::{BusError, Error};
+use pyo3::exceptions::PyBaseException;
 use pyo3::exceptions::{
     PyBufferError, PyFileNotFoundError, PyKeyboardInterrupt, PyTimeoutError, PyTypeError, PyValueError,
 };
@@ -34,6 +35,13 @@ fn bus_error(py: Python<'_>, cell: &'static PyOnceLock<Py<PyType>>, name: &str, 
         exc.setattr("path", info.path.as_deref())?;
         exc.setattr("message", info.message.as_str())?;
         exc.setattr("debug", info.debug.as_deref())?;
+        // A Python exception raised in a callback of this element (pyfunc, probe) is
+        // chained as the cause, exactly as `raise ... from exc` would.
+        if let Some(cause) = info.path.as_deref().and_then(gstframepipe::pyfunc::take_error_cause)
+            && let Ok(cause) = cause.downcast::<Py<PyBaseException>>()
+        {
+            exc.setattr("__cause__", cause.bind(py))?;
+        }
         Ok(PyErr::from_value(exc))
     };
     build().unwrap_or_else(|e| e)

@@ -5,10 +5,12 @@ use pyo3::prelude::*;
 
 mod array;
 mod buffer;
+mod callback;
 mod element;
 mod errors;
 mod frame;
 mod message;
+mod meta;
 mod pipeline;
 mod registry;
 mod value;
@@ -26,6 +28,10 @@ fn _framepipe(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<element::PyElement>()?;
     m.add_class::<element::PyPropertyInfo>()?;
     m.add_class::<message::PyMessage>()?;
+    m.add_class::<meta::PyRegion>()?;
+    m.add_class::<meta::PyTensor>()?;
+    m.add_function(wrap_pyfunction!(meta::read_metadata, m)?)?;
+    callback::install_pyfunc_factory();
     m.add_function(wrap_pyfunction!(registry::factories, m)?)?;
     m.add_function(wrap_pyfunction!(registry::describe_factory, m)?)?;
     m.add_class::<video::PyVideoReader>()?;

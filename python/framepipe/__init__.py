@@ -7,7 +7,17 @@ and alive; pipelines release the GIL while they wait and answer Ctrl-C.
 from __future__ import annotations
 
 from . import _framepipe
-from ._framepipe import SECOND, Buffer, Element, Frame, Message, PropertyInfo, gstreamer_version
+from ._framepipe import (
+    SECOND,
+    Buffer,
+    Element,
+    Frame,
+    Mapping,
+    Memory,
+    Message,
+    PropertyInfo,
+    gstreamer_version,
+)
 from .errors import FramepipeError, MediaError, NegotiationError, ParseError, PipelineError
 from .pipeline import Pipeline
 
@@ -19,7 +29,9 @@ __all__ = [
     "Element",
     "Frame",
     "FramepipeError",
+    "Mapping",
     "MediaError",
+    "Memory",
     "Message",
     "NegotiationError",
     "ParseError",

@@ -217,6 +217,25 @@ impl PyFrame {
         Ok(PyFrame::owned(buffer, Some(caps), media))
     }
 
+    /// Zero-copy DLPack export of `array` (CPU memory). Read-only frames carry DLPack's
+    /// read-only flag when the consumer asks for a versioned (1.x) capsule.
+    #[pyo3(signature = (stream=None, max_version=None, dl_device=None, copy=None))]
+    fn __dlpack__<'py>(
+        &self,
+        py: Python<'py>,
+        stream: Option<Bound<'py, PyAny>>,
+        max_version: Option<(u32, u32)>,
+        dl_device: Option<(i32, i32)>,
+        copy: Option<bool>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let array = self.array(py)?.into_bound(py);
+        crate::dlpack::export(&array, !self.writable, stream.as_ref(), max_version, dl_device, copy)
+    }
+
+    fn __dlpack_device__(&self) -> (i32, i32) {
+        crate::dlpack::device()
+    }
+
     #[getter]
     fn width(&self) -> Option<u32> {
         self.video().map(|v| v.width())

@@ -5,9 +5,11 @@ use pyo3::prelude::*;
 
 mod array;
 mod buffer;
+mod dlpack;
 mod element;
 mod errors;
 mod frame;
+mod memory;
 mod message;
 mod pipeline;
 mod registry;
@@ -22,6 +24,8 @@ fn _framepipe(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<frame::PyFrame>()?;
     m.add_class::<buffer::PyBuffer>()?;
     m.add_class::<buffer::PyMappedBuffer>()?;
+    m.add_class::<buffer::PyMapping>()?;
+    m.add_class::<memory::PyMemory>()?;
     m.add_class::<element::PyElement>()?;
     m.add_class::<element::PyPropertyInfo>()?;
     m.add_class::<message::PyMessage>()?;

@@ -24,6 +24,10 @@ use crate::memory::{PyMemory, wrap_object};
 enum Map {
     Read(gst::MappedBuffer<gst::buffer::Readable>),
     Write(gst::MappedBuffer<gst::buffer::Writable>),
+    /// A memory mapped on its own (`Memory.map`), with the empty buffer that `buffer()`
+    /// reports for it: a memory mapping has no buffer metadata.
+    MemoryRead(gst::memory::MappedMemory<gst::memory::Readable>, gst::Buffer),
+    MemoryWrite(gst::memory::MappedMemory<gst::memory::Writable>, gst::Buffer),
 }
 
 /// A buffer mapped for as long as this value lives.
@@ -44,6 +48,13 @@ pub struct DataPtr(*mut u8);
 unsafe impl Send for DataPtr {}
 // SAFETY: as above; concurrent writes are the same data races numpy arrays always allow.
 unsafe impl Sync for DataPtr {}
+
+/// A new reference to the same GstBuffer (`BufferRef::to_owned` would copy it).
+pub fn new_ref(buffer: &gst::BufferRef) -> gst::Buffer {
+    // SAFETY: `buffer` is a valid GstBuffer for the duration of the call; from_glib_none
+    // takes a reference of its own.
+    unsafe { gst::glib::translate::from_glib_none(buffer.as_ptr()) }
+}
 
 fn not_writable() -> Error {
     Error::Buffer("the buffer is not writable: it is shared (use make_writable() or copy())".into())
@@ -85,17 +96,42 @@ impl Mapped {
                 .map_err(|b| (Error::Buffer("the buffer cannot be mapped for reading".into()), b))?;
             Map::Read(map)
         };
-        let (data, len) = match &map {
-            Map::Read(m) => (m.as_slice().as_ptr().cast_mut(), m.len()),
-            Map::Write(m) => (m.as_slice().as_ptr().cast_mut(), m.len()),
+        Ok(Self::from_map(map, home))
+    }
+
+    fn from_map(map: Map, home: Option<Weak<Home>>) -> Mapped {
+        let data = match &map {
+            Map::Read(m) => m.as_slice(),
+            Map::Write(m) => m.as_slice(),
+            Map::MemoryRead(m, _) => m.as_slice(),
+            Map::MemoryWrite(m, _) => m.as_slice(),
         };
-        Ok(Mapped { map: ManuallyDrop::new(map), data: DataPtr(data), len, home })
+        let (data, len) = (data.as_ptr().cast_mut(), data.len());
+        Mapped { map: ManuallyDrop::new(map), data: DataPtr(data), len, home }
+    }
+
+    /// Maps one memory readable, or writable if asked (it must then be writable: not
+    /// read-only and in at most one buffer).
+    pub fn memory(mem: gst::Memory, write: bool) -> Result<Mapped, Error> {
+        let map = if write {
+            let m = mem
+                .into_mapped_memory_writable()
+                .map_err(|_| Error::Buffer("the memory cannot be mapped for writing".into()))?;
+            Map::MemoryWrite(m, gst::Buffer::new())
+        } else {
+            let m = mem
+                .into_mapped_memory_readable()
+                .map_err(|_| Error::Buffer("the memory cannot be mapped for reading".into()))?;
+            Map::MemoryRead(m, gst::Buffer::new())
+        };
+        Ok(Self::from_map(map, None))
     }
 
     pub fn buffer(&self) -> &gst::BufferRef {
         match &*self.map {
             Map::Read(m) => m.buffer(),
             Map::Write(m) => m.buffer(),
+            Map::MemoryRead(_, b) | Map::MemoryWrite(_, b) => b,
         }
     }
 
@@ -104,7 +140,7 @@ impl Mapped {
     }
 
     pub fn is_writable(&self) -> bool {
-        matches!(*self.map, Map::Write(_))
+        matches!(*self.map, Map::Write(_) | Map::MemoryWrite(..))
     }
 
     /// Start of the mapped bytes. Only writable mappings may be written through it.
@@ -113,10 +149,11 @@ impl Mapped {
     }
 
     pub fn as_slice(&self) -> &[u8] {
-        match &*self.map {
-            Map::Read(m) => m.as_slice(),
-            Map::Write(m) => m.as_slice(),
+        if self.len == 0 {
+            return &[];
         }
+        // SAFETY: `data` points at the `len` mapped bytes owned by `map`, valid while `self` is.
+        unsafe { std::slice::from_raw_parts(self.data.0, self.len) }
     }
 }
 
@@ -127,6 +164,7 @@ impl Drop for Mapped {
         let buffer = match map {
             Map::Read(m) => m.into_buffer(),
             Map::Write(m) => m.into_buffer(),
+            Map::MemoryRead(..) | Map::MemoryWrite(..) => return,
         };
         if let Some(home) = self.home.as_ref().and_then(Weak::upgrade) {
             let mut slot = lock(&home);
@@ -239,7 +277,7 @@ impl PyBuffer {
 
     /// A new reference to the GstBuffer.
     pub fn gst(&self) -> gst::Buffer {
-        self.read(|b| b.to_owned())
+        self.read(new_ref)
     }
 
     fn map_impl(&self, write: bool) -> PyResult<PyMapping> {
@@ -322,7 +360,7 @@ impl PyBuffer {
     #[staticmethod]
     fn from_bytes(data: &Bound<'_, PyAny>) -> PyResult<PyBuffer> {
         let bytes: Vec<u8> = pyo3::buffer::PyBuffer::<u8>::get(data)?.to_vec(data.py())?;
-        Ok(PyBuffer::from_gst(gst::Buffer::from_slice(bytes)))
+        Ok(PyBuffer::from_gst(gst::Buffer::from_mut_slice(bytes)))
     }
 
     /// A buffer over the memory of `obj` (ndarray, bytearray, memoryview, bytes, ...),

@@ -71,7 +71,7 @@ impl PyFrame {
 
     /// A new reference to the frame's GstBuffer.
     pub fn gst_buffer(&self) -> gst::Buffer {
-        self.with_buffer(|b| b.to_owned())
+        self.with_buffer(crate::buffer::new_ref)
     }
 
     fn mapping(&self) -> PyResult<Arc<Mapped>> {

@@ -236,13 +236,7 @@ impl PyMemory {
                 "the memory is not writable: it is read-only (shared or wrapped) or in use by several buffers",
             ));
         }
-        // The mapping holds the memory in a buffer of its own, so that views of it keep it
-        // mapped exactly as views of a buffer do.
-        let mut holder = gst::Buffer::new();
-        if let Some(b) = holder.get_mut() {
-            b.append_memory(mem);
-        }
-        let m = Mapped::new(holder, write).map_err(|(e, _)| to_py(e))?;
+        let m = Mapped::memory(mem, write).map_err(to_py)?;
         Ok(PyMapping::new(std::sync::Arc::new(m), write))
     }
 

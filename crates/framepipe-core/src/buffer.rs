@@ -44,9 +44,7 @@ pub fn resize(offset: usize, maxsize: usize, delta: isize, size: usize) -> Resul
         return Err(Error::Value(format!("offset {delta} moves before the start of the memory (offset {offset})")));
     }
     if new_offset + size as i128 > maxsize as i128 {
-        return Err(Error::Value(format!(
-            "offset {new_offset} + size {size} exceeds the memory's maxsize {maxsize}"
-        )));
+        return Err(Error::Value(format!("offset {new_offset} + size {size} exceeds the memory's maxsize {maxsize}")));
     }
     Ok(new_offset as usize)
 }

@@ -617,9 +617,7 @@ impl PyBuffer {
     }
 
     fn __repr__(&self) -> String {
-        self.read(|b| {
-            format!("<Buffer {} bytes in {} memories pts={:?}>", b.size(), b.n_memory(), ns(b.pts()))
-        })
+        self.read(|b| format!("<Buffer {} bytes in {} memories pts={:?}>", b.size(), b.n_memory(), ns(b.pts())))
     }
 }
 
@@ -761,7 +759,8 @@ impl PyMapping {
         }
         let i = index(key.extract::<isize>()?, len)?;
         let v: i64 = value.extract()?;
-        let byte = u8::try_from(v).map_err(|_| PyValueError::new_err(format!("byte must be in range(0, 256), got {v}")))?;
+        let byte =
+            u8::try_from(v).map_err(|_| PyValueError::new_err(format!("byte must be in range(0, 256), got {v}")))?;
         // SAFETY: `i < len` (checked by `index`), and the mapping is writable and kept alive by `m`.
         unsafe { *ptr.add(i) = byte };
         Ok(())

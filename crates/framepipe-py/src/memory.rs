@@ -189,7 +189,8 @@ impl PyMemory {
     /// within `maxsize`. The memory must be writable.
     fn resize(&self, offset: i64, size: i64) -> PyResult<()> {
         let size = non_negative("size", size)?;
-        let delta = isize::try_from(offset).map_err(|_| PyValueError::new_err(format!("offset {offset} is too large")))?;
+        let delta =
+            isize::try_from(offset).map_err(|_| PyValueError::new_err(format!("offset {offset} is too large")))?;
         let mut m = self.lock();
         resize(m.offset(), m.maxsize(), delta, size).map_err(to_py)?;
         let m = m

@@ -11,12 +11,13 @@ import argparse
 import time
 from pathlib import Path
 
+import framepipe as fp
 import numpy as np
 
-import framepipe as fp
 
-
-def draw_box(img: np.ndarray, x: int, y: int, size: int, color: tuple[int, int, int], thickness: int = 4) -> None:
+def draw_box(
+    img: np.ndarray, x: int, y: int, size: int, color: tuple[int, int, int], thickness: int = 4
+) -> None:
     """Draw a hollow square into an (H, W, 3) array in place."""
     h, w = img.shape[:2]
     x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + size, w), min(y + size, h)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import gc
 
+import framepipe as fp
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-import framepipe as fp
 
 
 def pull_one(desc: str) -> fp.Frame:
@@ -82,7 +81,9 @@ def test_nv12_odd_planes_match_gstreamer_layout():
 
 def test_videotestsrc_planes_sizes():
     for fmt in ("I420", "NV12"):
-        f = pull_one(f"videotestsrc num-buffers=1 ! video/x-raw,format={fmt},width=33,height=17 ! appsink name=out")
+        f = pull_one(
+            f"videotestsrc num-buffers=1 ! video/x-raw,format={fmt},width=33,height=17 ! appsink name=out"
+        )
         shapes = [p.shape for p in f.planes]
         assert shapes[0] == (17, 33)
         assert shapes[1][:2] == (9, 17)
@@ -97,7 +98,9 @@ def test_gray16_is_uint16():
 
 @pytest.mark.parametrize(("fmt", "dtype"), [("F32LE", np.float32), ("S16LE", np.int16)])
 def test_audio_as_samples_by_channels(fmt, dtype):
-    f = pull_one(f"audiotestsrc num-buffers=1 samplesperbuffer=441 ! audio/x-raw,format={fmt},channels=2 ! appsink name=out")
+    f = pull_one(
+        f"audiotestsrc num-buffers=1 samplesperbuffer=441 ! audio/x-raw,format={fmt},channels=2 ! appsink name=out"
+    )
     assert f.array.shape == (441, 2) and f.array.dtype == dtype
     assert (f.rate, f.channels, f.samples, f.format) == (44100, 2, 441, fmt)
     np.testing.assert_array_equal(f.array[:, 0], f.array[:, 1])

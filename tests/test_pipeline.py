@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 
+import framepipe as fp
 import numpy as np
 import pytest
-
-import framepipe as fp
 
 RGB_SRC = "videotestsrc num-buffers={n} ! video/x-raw,format=RGB,width=64,height=48,framerate=30/1 ! appsink name=out"
 
@@ -26,7 +26,7 @@ def test_frames_until_eos_then_states():
     assert len(frames) == 7
     assert [f.pts for f in frames] == [i * fp.SECOND // 30 for i in range(7)]
     assert frames[1].time == pytest.approx(1 / 30)
-    assert all(f.pts + f.duration == g.pts for f, g in zip(frames, frames[1:], strict=False))
+    assert all(f.pts + f.duration == g.pts for f, g in itertools.pairwise(frames))
     f = frames[0]
     assert (f.width, f.height, f.format) == (64, 48, "RGB")
     assert "video/x-raw" in f.caps and "RGB" in f.caps
@@ -72,7 +72,9 @@ def test_unknown_element_is_parse_error_naming_it():
     assert info.value.token == "nosuchthing"
 
 
-@pytest.mark.parametrize("desc", ["", "   ", "videotestsrc ! ! fakesink", "videotestsrc ! fakesink nosuchprop=3"])
+@pytest.mark.parametrize(
+    "desc", ["", "   ", "videotestsrc ! ! fakesink", "videotestsrc ! fakesink nosuchprop=3"]
+)
 def test_bad_description_is_parse_error(desc):
     with pytest.raises(fp.ParseError):
         fp.Pipeline(desc)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import framepipe as fp
 import numpy as np
 import pytest
-
-import framepipe as fp
 
 
 def loop(caps: str = "") -> fp.Pipeline:
@@ -15,7 +14,12 @@ def loop(caps: str = "") -> fp.Pipeline:
 
 @pytest.mark.parametrize(
     ("shape", "dtype", "fmt"),
-    [((6, 5, 3), np.uint8, "RGB"), ((6, 5, 4), np.uint8, "RGBA"), ((6, 5), np.uint8, "GRAY8"), ((6, 5), np.uint16, "GRAY16_LE")],
+    [
+        ((6, 5, 3), np.uint8, "RGB"),
+        ((6, 5, 4), np.uint8, "RGBA"),
+        ((6, 5), np.uint8, "GRAY8"),
+        ((6, 5), np.uint16, "GRAY16_LE"),
+    ],
 )
 def test_derived_caps_round_trip(shape, dtype, fmt):
     rng = np.random.default_rng(1)
@@ -68,7 +72,11 @@ def test_timestamps_follow_framerate_and_explicit_ones_win():
 def test_mismatching_array_is_value_error_and_nothing_pushed():
     with loop() as p:
         p.push("src", np.zeros((4, 4, 3), np.uint8))
-        for bad in [np.zeros((4, 5, 3), np.uint8), np.zeros((4, 4, 4), np.uint8), np.zeros((4, 4, 3), np.float32)]:
+        for bad in [
+            np.zeros((4, 5, 3), np.uint8),
+            np.zeros((4, 4, 4), np.uint8),
+            np.zeros((4, 4, 3), np.float32),
+        ]:
             with pytest.raises((ValueError, TypeError)):
                 p.push("src", bad)
         p.push("src", np.ones((4, 4, 3), np.uint8))

@@ -19,6 +19,7 @@ from ._framepipe import (
     gstreamer_version,
 )
 from .errors import FramepipeError, MediaError, NegotiationError, ParseError, PipelineError
+from .io import ImageProperties, VideoFile, imiter, immeta, improps, imread, imwrite, open, video_codecs
 from .pipeline import Pipeline
 
 __version__: str = _framepipe.__version__
@@ -28,6 +29,8 @@ __all__ = [
     "Buffer",
     "Element",
     "Frame",
+    "ImageProperties",
+    "VideoFile",
     "FramepipeError",
     "Mapping",
     "MediaError",
@@ -40,4 +43,11 @@ __all__ = [
     "PropertyInfo",
     "__version__",
     "gstreamer_version",
+    "immeta",
+    "imiter",
+    "improps",
+    "imread",
+    "imwrite",
+    "open",
+    "video_codecs",
 ]

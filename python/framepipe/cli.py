@@ -132,8 +132,9 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _info(args: argparse.Namespace) -> int:
-    from . import io  # the video file layer; imported lazily
+    import importlib
 
+    io = importlib.import_module("framepipe.io")  # the video file layer, imported lazily
     meta = io.immeta(args.file)
     for key, value in meta.items():
         print(f"{key}: {value}")
@@ -164,7 +165,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args, extra = parser.parse_known_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    if "demo" in argv and set(argv[: argv.index("demo")]) <= {"--debug"}:
+        # The demo's own options go to examples/demo.py untouched.
+        cut = argv.index("demo") + 1
+        args, extra = parser.parse_args(argv[:cut]), list[str]()
+        args.rest = argv[cut:]
+    else:
+        args, extra = parser.parse_known_args(argv)
     if extra:
         args.debug = args.debug or "--debug" in extra
         extra = [e for e in extra if e != "--debug"]

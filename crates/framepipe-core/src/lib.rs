@@ -6,8 +6,10 @@ pub mod buffer;
 pub mod error;
 pub mod layout;
 pub mod media;
+pub mod meta;
 pub mod pack;
 pub mod pipeline;
+pub mod video;
 
 pub use error::{BusError, Error, Result};
 pub use layout::{Dtype, View};

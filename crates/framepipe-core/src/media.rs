@@ -24,10 +24,10 @@ impl MediaInfo {
             if let Ok(info) = VideoInfo::from_caps(caps) {
                 return MediaInfo::Video(info);
             }
-        } else if s.name() == "audio/x-raw" {
-            if let Ok(info) = AudioInfo::from_caps(caps) {
-                return MediaInfo::Audio(info);
-            }
+        } else if s.name() == "audio/x-raw"
+            && let Ok(info) = AudioInfo::from_caps(caps)
+        {
+            return MediaInfo::Audio(info);
         }
         MediaInfo::Other
     }

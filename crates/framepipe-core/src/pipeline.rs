@@ -250,10 +250,10 @@ impl Pipeline {
             if interrupt() {
                 return Err(Error::Interrupted);
             }
-            if let Some(t) = timeout {
-                if start.elapsed() >= t {
-                    return Err(Error::Timeout(t));
-                }
+            if let Some(t) = timeout
+                && start.elapsed() >= t
+            {
+                return Err(Error::Timeout(t));
             }
         }
     }
@@ -297,10 +297,10 @@ impl Pipeline {
                 if interrupt() {
                     return Err(Error::Interrupted);
                 }
-                if let Some(t) = timeout {
-                    if start.elapsed() >= t {
-                        return Err(Error::Timeout(t));
-                    }
+                if let Some(t) = timeout
+                    && start.elapsed() >= t
+                {
+                    return Err(Error::Timeout(t));
                 }
                 st = self.shared.lock();
             }
@@ -357,10 +357,10 @@ impl Pipeline {
             if interrupt() {
                 return Err(Error::Interrupted);
             }
-            if let Some(t) = timeout {
-                if start.elapsed() >= t {
-                    return Err(Error::Timeout(t));
-                }
+            if let Some(t) = timeout
+                && start.elapsed() >= t
+            {
+                return Err(Error::Timeout(t));
             }
             if wait.is_zero() {
                 // The appsink returned at once without EOS (flushing while a state change

@@ -127,6 +127,14 @@ impl Mapped {
         Ok(Self::from_map(map, None))
     }
 
+    /// Unmaps and returns the buffer.
+    pub fn into_buffer(self) -> gst::Buffer {
+        match self {
+            Mapped::Read(m) => m.into_buffer(),
+            Mapped::Write { map, .. } => map.into_buffer(),
+        }
+    }
+
     pub fn buffer(&self) -> &gst::BufferRef {
         match &*self.map {
             Map::Read(m) => m.buffer(),

@@ -5,13 +5,13 @@
 //! Frames pulled from a pipeline are mapped read-only; frames framepipe made itself
 //! (`copy()`, `from_array`) own their buffer and map it writable.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use framepipe_core::media::MediaInfo;
 use framepipe_core::pack;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
 use pyo3::types::PyList;
 
 use crate::array::{Borrowed, view_array};
@@ -29,8 +29,11 @@ pub struct PyFrame {
     media: MediaInfo,
     writable: bool,
     buf: Mutex<FrameBuf>,
-    array: PyOnceLock<Py<PyAny>>,
-    planes: PyOnceLock<Vec<Py<PyAny>>>,
+    /// Cached views, so `frame.array is frame.array`; cleared when a lent buffer is reclaimed.
+    array: Mutex<Option<Py<PyAny>>>,
+    planes: Mutex<Option<Vec<Py<PyAny>>>>,
+    /// Set once a lent buffer went back to GStreamer with no view left over it.
+    released: AtomicBool,
 }
 
 impl PyFrame {
@@ -51,9 +54,54 @@ impl PyFrame {
             media,
             writable,
             buf: Mutex::new(FrameBuf::Plain(buffer)),
-            array: PyOnceLock::new(),
-            planes: PyOnceLock::new(),
+            array: Mutex::new(None),
+            planes: Mutex::new(None),
+            released: AtomicBool::new(false),
         }
+    }
+
+    /// A writable frame lent `buffer` for the length of one Python call (a probe, a pyfunc,
+    /// an element written in Python). Take the buffer back with [`Self::reclaim`].
+    pub fn lend(buffer: gst::Buffer, caps: Option<gst::Caps>, media: MediaInfo) -> PyFrame {
+        Self::build(buffer, caps, media, true)
+    }
+
+    /// Takes a lent buffer back once the Python call returned. If no numpy view of it is
+    /// left, the buffer is unmapped and returned as it is, and the frame becomes empty. If
+    /// views escaped (the callee kept `frame.array`), they keep the frame's memory and the
+    /// returned buffer is a deep copy, so no Python array aliases memory flowing on.
+    pub fn reclaim(&self, _py: Python<'_>) -> Result<gst::Buffer, framepipe_core::Error> {
+        // Drop the cached views first: they hold references to the mapping.
+        let cached_array = self.array.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let cached_planes = self.planes.lock().unwrap_or_else(|e| e.into_inner()).take();
+        drop((cached_array, cached_planes));
+        let mut guard = self.buf.lock().unwrap_or_else(|e| e.into_inner());
+        match std::mem::replace(&mut *guard, FrameBuf::Plain(gst::Buffer::new())) {
+            FrameBuf::Plain(b) => {
+                self.released.store(true, Ordering::Release);
+                Ok(b)
+            }
+            FrameBuf::Mapped(m) => match Arc::try_unwrap(m) {
+                Ok(mapped) => {
+                    self.released.store(true, Ordering::Release);
+                    Ok(mapped.into_buffer())
+                }
+                Err(shared) => {
+                    let copy = shared.buffer().copy_deep().map_err(framepipe_core::Error::from);
+                    *guard = FrameBuf::Mapped(shared);
+                    copy
+                }
+            },
+        }
+    }
+
+    fn check_live(&self) -> PyResult<()> {
+        if self.released.load(Ordering::Acquire) {
+            return Err(to_py(framepipe_core::Error::Value(
+                "this frame was lent for one call and its buffer has moved on; use frame.copy() to keep it".into(),
+            )));
+        }
+        Ok(())
     }
 
     pub fn caps(&self) -> Option<&gst::Caps> {
@@ -145,24 +193,31 @@ impl PyFrame {
     /// row stride; (samples, channels) for interleaved audio; bytes as uint8 otherwise.
     #[getter]
     fn array(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        self.array
-            .get_or_try_init(py, || {
-                let m = self.mapping()?;
-                let view = self.media.array(m.buffer(), m.len()).map_err(to_py)?;
-                Ok::<_, PyErr>(self.arrays(py, vec![view], &m)?.remove(0))
-            })
-            .map(|a| a.clone_ref(py))
+        self.check_live()?;
+        let mut cache = self.array.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(a) = cache.as_ref() {
+            return Ok(a.clone_ref(py));
+        }
+        let m = self.mapping()?;
+        let view = self.media.array(m.buffer(), m.len()).map_err(to_py)?;
+        let a = self.arrays(py, vec![view], &m)?.remove(0);
+        *cache = Some(a.clone_ref(py));
+        Ok(a)
     }
 
     /// One array per plane (per channel for non-interleaved audio).
     #[getter]
     fn planes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        let planes = self.planes.get_or_try_init(py, || {
+        self.check_live()?;
+        let mut cache = self.planes.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.is_none() {
             let m = self.mapping()?;
             let views = self.media.planes(m.buffer(), m.len()).map_err(to_py)?;
-            self.arrays(py, views, &m)
-        })?;
-        PyList::new(py, planes.iter().map(|p| p.bind(py)))
+            *cache = Some(self.arrays(py, views, &m)?);
+        }
+        let planes =
+            cache.as_ref().map(|v| v.iter().map(|p| p.bind(py).clone()).collect::<Vec<_>>()).unwrap_or_default();
+        PyList::new(py, planes)
     }
 
     #[pyo3(signature = (dtype=None, copy=None))]

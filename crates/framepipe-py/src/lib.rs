@@ -14,6 +14,7 @@ mod message;
 mod pipeline;
 mod registry;
 mod value;
+mod video;
 
 #[pymodule]
 fn _framepipe(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -31,6 +32,9 @@ fn _framepipe(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<message::PyMessage>()?;
     m.add_function(wrap_pyfunction!(registry::factories, m)?)?;
     m.add_function(wrap_pyfunction!(registry::describe_factory, m)?)?;
+    m.add_class::<video::PyVideoReader>()?;
+    m.add_class::<video::PyVideoWriter>()?;
+    m.add_function(wrap_pyfunction!(video::video_codecs, m)?)?;
     m.add("SECOND", gst::ClockTime::SECOND.nseconds())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("gstreamer_version", gst::version_string().as_str())?;

@@ -177,14 +177,14 @@ impl PyPipeline {
         {
             let bytes: Vec<u8> = pyo3::buffer::PyBuffer::<u8>::get(data)?.to_vec(py)?;
             let media = self.inner.source_media(source, None).map_err(to_py)?;
-            if let MediaInfo::Video(info) = &media {
-                if bytes.len() != info.size() {
-                    return Err(PyValueError::new_err(format!(
-                        "{} bytes do not make a frame of the appsrc's caps ({} bytes)",
-                        bytes.len(),
-                        info.size()
-                    )));
-                }
+            if let MediaInfo::Video(info) = &media
+                && bytes.len() != info.size()
+            {
+                return Err(PyValueError::new_err(format!(
+                    "{} bytes do not make a frame of the appsrc's caps ({} bytes)",
+                    bytes.len(),
+                    info.size()
+                )));
             }
             gst::Buffer::from_mut_slice(bytes)
         } else {

@@ -88,10 +88,10 @@ pub fn to_py<'py>(py: Python<'py>, value: &glib::Value) -> PyResult<Bound<'py, P
             return Ok(PyString::new(py, o.name().as_str()).into_any());
         }
         return Ok(py.None().into_bound(py));
-    } else if t == glib::Error::static_type() {
-        if let Ok(e) = value.get::<glib::Error>() {
-            return Ok(PyString::new(py, e.message()).into_any());
-        }
+    } else if t == glib::Error::static_type()
+        && let Ok(e) = value.get::<glib::Error>()
+    {
+        return Ok(PyString::new(py, e.message()).into_any());
     }
     if t.is_a(glib::Type::BOXED) || t.is_a(glib::Type::OBJECT) || t.is_a(glib::Type::POINTER) {
         // SAFETY: the value holds a boxed, object or pointer type, all stored as a pointer.
@@ -173,7 +173,7 @@ pub fn from_py(pspec: &glib::ParamSpec, obj: &Bound<'_, PyAny>) -> PyResult<glib
         }
         let p = pspec.downcast_ref::<glib::ParamSpecLong>().expect("long spec");
         let v: i64 = obj.extract()?;
-        if v < p.minimum() as i64 || v > p.maximum() as i64 {
+        if v < p.minimum() || v > p.maximum() {
             return Err(range_error(name, v, p.minimum(), p.maximum()));
         }
         return Ok(glib::ILong(v as _).to_value());
@@ -184,7 +184,7 @@ pub fn from_py(pspec: &glib::ParamSpec, obj: &Bound<'_, PyAny>) -> PyResult<glib
         }
         let p = pspec.downcast_ref::<glib::ParamSpecULong>().expect("ulong spec");
         let v: u64 = obj.extract()?;
-        if v < p.minimum() as u64 || v > p.maximum() as u64 {
+        if v < p.minimum() || v > p.maximum() {
             return Err(range_error(name, v, p.minimum(), p.maximum()));
         }
         return Ok(glib::ULong(v as _).to_value());

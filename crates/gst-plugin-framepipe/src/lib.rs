@@ -3,8 +3,20 @@
 
 use gst::glib;
 
+pub mod fpmetawriter;
+pub mod fpoverlay;
+
+pub use fpmetawriter::FpMetaWriter;
+pub use fpoverlay::FpOverlay;
+pub mod host;
+mod loader;
+
+pub use loader::ENTRY_POINT as PLUGIN_LOAD_ENTRY_POINT;
+
 /// Registers every built-in element with `plugin`.
-pub fn register(_plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+    fpoverlay::register(plugin)?;
+    fpmetawriter::register(plugin)?;
     Ok(())
 }
 
@@ -17,7 +29,15 @@ pub fn register_static() -> Result<(), glib::BoolError> {
 }
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
-    register(plugin)
+    if plugin.filename().is_none() {
+        // register_static(): this copy of the code is the one that owns the types.
+        register(plugin)
+    } else {
+        // The plugin file loaded by GStreamer: only a loader, so that a process holds one
+        // copy of each type (the one in framepipe's extension module).
+        loader::load(plugin);
+        Ok(())
+    }
 }
 
 gst::plugin_define!(

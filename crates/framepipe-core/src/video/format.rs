@@ -1,0 +1,142 @@
+//! The pixel formats a reader can hand out, by their FFmpeg names.
+
+use gst_video::VideoFormat;
+
+use crate::{Error, Result};
+
+/// A reader's output pixel format, named as FFmpeg (and imageio's pyav plugin) names it.
+///
+/// `Gray` and `Gray16le` are **full range** (black 0, white 255 / 65535), as FFmpeg's `gray`
+/// is: GStreamer's videoconvert keeps limited-range luma (16-235) for GRAY8, so the reader
+/// expands the range itself. `Yuv444p` is planar and viewed as (3, H, W).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OutputFormat {
+    Rgb24,
+    Bgr24,
+    Rgba,
+    Bgra,
+    Gray,
+    Gray16le,
+    Rgb48le,
+    Yuv444p,
+}
+
+impl OutputFormat {
+    pub const ALL: [OutputFormat; 8] = [
+        OutputFormat::Rgb24,
+        OutputFormat::Bgr24,
+        OutputFormat::Rgba,
+        OutputFormat::Bgra,
+        OutputFormat::Gray,
+        OutputFormat::Gray16le,
+        OutputFormat::Rgb48le,
+        OutputFormat::Yuv444p,
+    ];
+
+    /// Parses an FFmpeg pixel format name ("rgb24", "gray", ...); the error lists the valid ones.
+    pub fn from_name(name: &str) -> Result<OutputFormat> {
+        OutputFormat::ALL.into_iter().find(|f| f.name() == name.to_ascii_lowercase()).ok_or_else(|| {
+            let names: Vec<&str> = OutputFormat::ALL.iter().map(|f| f.name()).collect();
+            Error::Value(format!("unknown pixel format {name:?}: expected one of {}", names.join(", ")))
+        })
+    }
+
+    /// The FFmpeg name.
+    pub fn name(self) -> &'static str {
+        match self {
+            OutputFormat::Rgb24 => "rgb24",
+            OutputFormat::Bgr24 => "bgr24",
+            OutputFormat::Rgba => "rgba",
+            OutputFormat::Bgra => "bgra",
+            OutputFormat::Gray => "gray",
+            OutputFormat::Gray16le => "gray16le",
+            OutputFormat::Rgb48le => "rgb48le",
+            OutputFormat::Yuv444p => "yuv444p",
+        }
+    }
+
+    /// The GStreamer raw video format the reader asks videoconvert for.
+    pub fn video_format(self) -> VideoFormat {
+        match self {
+            OutputFormat::Rgb24 => VideoFormat::Rgb,
+            OutputFormat::Bgr24 => VideoFormat::Bgr,
+            OutputFormat::Rgba => VideoFormat::Rgba,
+            OutputFormat::Bgra => VideoFormat::Bgra,
+            OutputFormat::Gray => VideoFormat::Gray8,
+            OutputFormat::Gray16le => VideoFormat::Gray16Le,
+            // GStreamer has no 48-bit RGB: frames come as RGBA64_LE and the (H, W, 3)
+            // view skips the alpha word (see `VideoFrame::view`).
+            OutputFormat::Rgb48le => VideoFormat::Rgba64Le,
+            OutputFormat::Yuv444p => VideoFormat::Y444,
+        }
+    }
+
+    /// The caps videoconvert is asked for.
+    pub(crate) fn caps_string(self) -> String {
+        match self {
+            // Limited range is what videoconvert produces exactly (luma copied); the reader
+            // expands it to full range afterwards.
+            OutputFormat::Gray | OutputFormat::Gray16le => {
+                format!("video/x-raw,format={},colorimetry=(string)2:0:0:0", self.video_format().to_str())
+            }
+            _ => format!("video/x-raw,format={}", self.video_format().to_str()),
+        }
+    }
+
+    /// Whether frames need the limited -> full range expansion.
+    pub(crate) fn expands_range(self) -> bool {
+        matches!(self, OutputFormat::Gray | OutputFormat::Gray16le)
+    }
+}
+
+/// Limited-range (16-235) luma to full range (0-255), rounded, as FFmpeg's `gray` is.
+pub(crate) fn full_range_lut() -> [u8; 256] {
+    let mut lut = [0u8; 256];
+    for (y, v) in lut.iter_mut().enumerate() {
+        let full = ((y as f64 - 16.0) * 255.0 / 219.0).round().clamp(0.0, 255.0);
+        *v = full as u8;
+    }
+    lut
+}
+
+/// Expands limited-range 8-bit luma in place.
+pub(crate) fn expand_gray8(data: &mut [u8], lut: &[u8; 256]) {
+    for p in data {
+        *p = lut[*p as usize];
+    }
+}
+
+/// Expands limited-range 16-bit little-endian luma (16*257 .. 235*257) in place.
+pub(crate) fn expand_gray16(data: &mut [u8]) {
+    const LO: i64 = 16 * 257;
+    const SPAN: i64 = 219 * 257;
+    for px in data.chunks_exact_mut(2) {
+        let v = u16::from_le_bytes([px[0], px[1]]) as i64;
+        let full = ((v - LO) * 65535 + SPAN / 2).div_euclid(SPAN).clamp(0, 65535) as u16;
+        px.copy_from_slice(&full.to_le_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for f in OutputFormat::ALL {
+            assert_eq!(OutputFormat::from_name(f.name()).unwrap(), f);
+        }
+        let err = OutputFormat::from_name("yuv420x").unwrap_err().to_string();
+        assert!(err.contains("rgb24") && err.contains("yuv444p"), "{err}");
+    }
+
+    #[test]
+    fn gray_lut_is_full_range() {
+        let lut = full_range_lut();
+        assert_eq!((lut[0], lut[16], lut[126], lut[235], lut[255]), (0, 0, 128, 255, 255));
+        let mut v = (16u16 * 257).to_le_bytes().to_vec();
+        v.extend((235u16 * 257).to_le_bytes());
+        expand_gray16(&mut v);
+        assert_eq!(v, [0, 0, 255, 255]);
+    }
+}

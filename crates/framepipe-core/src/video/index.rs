@@ -1,0 +1,487 @@
+//! The frame index and file metadata, from one demux-only pass (no decoding):
+//! `filesrc ! typefind ! parsebin`, the first video stream into an appsink that records each
+//! packet's timestamps and keyframe flag, every other stream into a fakesink.
+//!
+//! Frame k is the k-th packet in presentation order. Indices never depend on absolute
+//! timestamps: qtdemux applies the MP4 edit list (frame 0 of a B-frame MP4 can carry a pts
+//! of 66.7 ms) and tsdemux keeps the transport stream's clock, so per-frame `time` counts
+//! from the first frame.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use gst::prelude::*;
+use gst_app::AppSink;
+
+use super::{check_input, make, media_error, path_str};
+use crate::pipeline::{Interrupt, Pipeline};
+use crate::{Error, Result};
+
+/// How long a scan may go without a new packet before the file is declared broken.
+pub(crate) const STALL: Duration = Duration::from_secs(5);
+/// How long a scan may wait for its first packet: a demuxer that found a stream delivers
+/// it in milliseconds, and a broken file must fail within 5 s in all.
+const FIRST_PACKET: Duration = Duration::from_secs(3);
+
+/// One frame (one packet of the video stream), in presentation order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameEntry {
+    /// Presentation timestamp in ns, as the demuxer gives it (the key decoded frames are
+    /// matched by).
+    pub pts: u64,
+    /// Decoding timestamp in ns, if the container has one.
+    pub dts: Option<u64>,
+    /// Duration in ns, if known.
+    pub duration: Option<u64>,
+    /// Whether decoding can start at this frame.
+    pub keyframe: bool,
+    /// Position of the packet in decoding (file) order.
+    pub decode_order: usize,
+}
+
+/// Every frame of a file's video stream in presentation order. Built once per file by
+/// [`probe`] and kept by a [`super::VideoReader`] for its lifetime.
+#[derive(Debug, Clone, Default)]
+pub struct FrameIndex {
+    entries: Vec<FrameEntry>,
+    /// (start, time) of the demuxer's segment: stream time = pts - start + time. Seeks are
+    /// in stream time, which differs from pts under an MP4 edit list or in MPEG-TS.
+    segment: Option<(u64, u64)>,
+}
+
+impl FrameIndex {
+    /// Sorts packets (given in decode order) into presentation order.
+    pub(crate) fn from_decode_order(mut packets: Vec<FrameEntry>) -> FrameIndex {
+        for (i, p) in packets.iter_mut().enumerate() {
+            p.decode_order = i;
+        }
+        packets.sort_by_key(|p| (p.pts, p.decode_order));
+        FrameIndex { entries: packets, segment: None }
+    }
+
+    /// The true number of frames.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn entries(&self) -> &[FrameEntry] {
+        &self.entries
+    }
+
+    pub fn get(&self, k: usize) -> Option<&FrameEntry> {
+        self.entries.get(k)
+    }
+
+    /// pts of the first frame: the zero of every frame's `time`.
+    pub fn start(&self) -> u64 {
+        self.entries.first().map_or(0, |e| e.pts)
+    }
+
+    /// Seconds from the first frame to frame k (0.0 for frame 0).
+    pub fn time(&self, k: usize) -> Option<f64> {
+        self.entries.get(k).map(|e| (e.pts - self.start()) as f64 / 1e9)
+    }
+
+    /// The index of the frame presented at `pts` (exactly), if any.
+    pub fn position(&self, pts: u64) -> Option<usize> {
+        let k = self.entries.partition_point(|e| e.pts < pts);
+        (self.entries.get(k)?.pts == pts).then_some(k)
+    }
+
+    /// The index of the first frame presented at or after `pts`.
+    pub fn position_at_or_after(&self, pts: u64) -> usize {
+        self.entries.partition_point(|e| e.pts < pts)
+    }
+
+    /// The frame that decoding must start from to reach frame k: the last keyframe in
+    /// decode order at or before frame k's packet.
+    pub fn keyframe_before(&self, k: usize) -> Option<usize> {
+        let target = self.entries.get(k)?.decode_order;
+        self.entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.keyframe && e.decode_order <= target)
+            .max_by_key(|(_, e)| e.decode_order)
+            .map(|(i, _)| i)
+    }
+
+    /// The stream time of frame k's pts (what a seek to it asks for).
+    pub fn stream_time(&self, k: usize) -> Option<u64> {
+        let pts = self.entries.get(k)?.pts;
+        Some(match self.segment {
+            Some((start, time)) => pts.saturating_sub(start) + time,
+            None => pts,
+        })
+    }
+
+    /// Stream duration in seconds: from the first frame's start to the last frame's end.
+    pub fn duration(&self) -> f64 {
+        let Some(last) = self.entries.iter().max_by_key(|e| e.pts) else { return 0.0 };
+        let frame = last.duration.unwrap_or_else(|| self.mean_interval().unwrap_or(0));
+        (last.pts + frame - self.start()) as f64 / 1e9
+    }
+
+    fn mean_interval(&self) -> Option<u64> {
+        let n = self.entries.len() as u64;
+        (n > 1).then(|| (self.entries[self.entries.len() - 1].pts - self.start()) / (n - 1))
+    }
+}
+
+/// What [`probe`] reports about a file (`fp.immeta(uri)`'s global keys).
+#[derive(Debug, Clone, Default)]
+pub struct Metadata {
+    /// The file.
+    pub path: PathBuf,
+    /// Frames per second: the stream's nominal rate, or n_frames / duration when the
+    /// container declares none (VFR).
+    pub fps: f64,
+    /// Seconds from the first frame's start to the last frame's end.
+    pub duration: f64,
+    /// The codec, by FFmpeg's name ("h264", "hevc", "vp8", "vp9", "av1", "mjpeg", ...).
+    pub codec: String,
+    /// The container ("mp4", "mov", "matroska", "webm", "mpegts", "avi", ...).
+    pub container: String,
+    /// The coded caps of the video stream, for `framepipe info`.
+    pub caps: String,
+    pub width: u32,
+    pub height: u32,
+    /// Clockwise rotation in degrees (0, 90, 180, 270) that the image-orientation tag asks
+    /// a player to apply.
+    pub rotation: u32,
+    /// The true number of frames (packets of the video stream).
+    pub n_frames: usize,
+    /// Global (container) tags by GStreamer tag name ("title", "comment", "encoder", ...).
+    pub container_tags: BTreeMap<String, String>,
+    /// Tags of the video stream by GStreamer tag name.
+    pub stream_tags: BTreeMap<String, String>,
+}
+
+#[derive(Default)]
+struct ScanState {
+    packets: Vec<FrameEntry>,
+    segment: Option<gst::FormattedSegment<gst::ClockTime>>,
+    caps: Option<gst::Caps>,
+    container_tags: BTreeMap<String, String>,
+    stream_tags: BTreeMap<String, String>,
+    demuxer: Option<String>,
+    video_linked: bool,
+    no_more_pads: bool,
+}
+
+/// Opens `path`, indexes its first video stream by demuxing alone and reports its metadata.
+///
+/// Errors: [`Error::NotFound`] for a missing file; [`Error::Media`] for a file that is empty,
+/// not a recognised container, has no video stream, or is broken, within 5 s (a scan that
+/// makes no progress for 5 s fails rather than hangs). `interrupt` is polled every 50 ms.
+pub fn probe(path: &Path, interrupt: Interrupt<'_>) -> Result<(Metadata, FrameIndex)> {
+    check_input(path)?;
+    crate::init()?;
+    let (pipeline, state) = scan_pipeline(path)?;
+    let pipeline = Pipeline::wrap(pipeline);
+    let result = wait_scan(&pipeline, &state, interrupt);
+    let _ = pipeline.set_state(gst::State::Null);
+    result.map_err(|e| media_error(path, e))?;
+
+    let st = state.lock().unwrap_or_else(|e| e.into_inner());
+    let caps = st.caps.clone().ok_or_else(|| Error::Media(format!("{}: no video stream", path.display())))?;
+    let packets: Vec<FrameEntry> = st.packets.iter().copied().filter(|p| in_segment(st.segment.as_ref(), p)).collect();
+    if packets.is_empty() {
+        return Err(Error::Media(format!("{}: the video stream has no frames", path.display())));
+    }
+    let mut index = FrameIndex::from_decode_order(packets);
+    index.segment =
+        st.segment.as_ref().map(|s| (s.start().map_or(0, |t| t.nseconds()), s.time().map_or(0, |t| t.nseconds())));
+    let s = caps.structure(0).ok_or_else(|| Error::Media(format!("{}: empty video caps", path.display())))?;
+    let width = s.get::<i32>("width").unwrap_or(0).max(0) as u32;
+    let height = s.get::<i32>("height").unwrap_or(0).max(0) as u32;
+    let duration = index.duration();
+    let nominal = s.get::<gst::Fraction>("framerate").ok().filter(|f| f.numer() > 0 && f.denom() > 0);
+    let fps = match nominal {
+        Some(f) => f.numer() as f64 / f.denom() as f64,
+        None if duration > 0.0 => index.len() as f64 / duration,
+        None => 0.0,
+    };
+    let orientation = st.stream_tags.get("image-orientation").or_else(|| st.container_tags.get("image-orientation"));
+    let metadata = Metadata {
+        path: path.to_path_buf(),
+        fps,
+        duration,
+        codec: codec_name(s),
+        container: container_name(st.demuxer.as_deref(), st.container_tags.get("container-format"), path),
+        caps: caps.to_string(),
+        width,
+        height,
+        rotation: orientation.map_or(0, |o| rotation_degrees(o)),
+        n_frames: index.len(),
+        container_tags: st.container_tags.clone(),
+        stream_tags: st.stream_tags.clone(),
+    };
+    Ok((metadata, index))
+}
+
+fn in_segment(segment: Option<&gst::FormattedSegment<gst::ClockTime>>, p: &FrameEntry) -> bool {
+    let Some(seg) = segment else { return true };
+    let end = p.pts + p.duration.unwrap_or(0);
+    let after_start = seg.start().is_none_or(|s| p.pts >= s.nseconds() || end > s.nseconds());
+    let before_stop = seg.stop().is_none_or(|s| p.pts < s.nseconds());
+    after_start && before_stop
+}
+
+fn scan_pipeline(path: &Path) -> Result<(gst::Pipeline, Arc<Mutex<ScanState>>)> {
+    let pipeline = gst::Pipeline::new();
+    let src = make("filesrc")?;
+    src.set_property("location", path_str(path)?);
+    let typefind = make("typefind")?;
+    let parsebin = make("parsebin")?;
+    let sink = AppSink::builder().name("index").sync(false).enable_last_sample(false).build();
+    pipeline.add_many([&src, &typefind, &parsebin, sink.upcast_ref()])?;
+    gst::Element::link_many([&src, &typefind, &parsebin])?;
+
+    let state = Arc::new(Mutex::new(ScanState::default()));
+    let st = state.clone();
+    sink.set_callbacks(
+        gst_app::AppSinkCallbacks::builder()
+            .new_sample(move |sink| {
+                let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                let mut st = st.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some(buf) = sample.buffer()
+                    && let Some(entry) = packet_entry(buf, st.packets.last())
+                {
+                    st.packets.push(entry);
+                }
+                if st.segment.is_none() {
+                    st.segment = sample.segment().and_then(|s| s.downcast_ref::<gst::ClockTime>()).cloned();
+                }
+                Ok(gst::FlowSuccess::Ok)
+            })
+            .build(),
+    );
+    if let Some(pad) = sink.static_pad("sink") {
+        let st = state.clone();
+        let weak = pipeline.downgrade();
+        pad.add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, move |_, info| {
+            if let Some(gst::PadProbeData::Event(ev)) = &info.data {
+                match ev.view() {
+                    gst::EventView::Tag(t) => {
+                        let tags = t.tag();
+                        let mut st = st.lock().unwrap_or_else(|e| e.into_inner());
+                        let map = if tags.scope() == gst::TagScope::Global {
+                            &mut st.container_tags
+                        } else {
+                            &mut st.stream_tags
+                        };
+                        for (name, value) in tags.iter() {
+                            map.insert(name.to_string(), tag_string(&value));
+                        }
+                    }
+                    gst::EventView::Caps(c) => {
+                        let mut st = st.lock().unwrap_or_else(|e| e.into_inner());
+                        st.caps = Some(c.caps_owned());
+                        if let Some(p) = weak.upgrade() {
+                            st.demuxer = demuxer_name(&p);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            gst::PadProbeReturn::Ok
+        });
+    }
+
+    let weak = pipeline.downgrade();
+    let st = state.clone();
+    parsebin.connect_pad_added(move |_, pad| {
+        let Some(pipeline) = weak.upgrade() else { return };
+        let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
+        let is_video =
+            caps.structure(0).is_some_and(|s| s.name().starts_with("video/") || s.name().starts_with("image/"));
+        let mut st = st.lock().unwrap_or_else(|e| e.into_inner());
+        if is_video && !st.video_linked {
+            if let Some(sink_pad) = pipeline.by_name("index").and_then(|s| s.static_pad("sink")) {
+                st.video_linked = pad.link(&sink_pad).is_ok();
+            }
+            return;
+        }
+        drop(st);
+        // Other streams are demuxed and dropped.
+        if let Ok(fake) = gst::ElementFactory::make("fakesink").property("sync", false).property("async", false).build()
+            && pipeline.add(&fake).is_ok()
+        {
+            let _ = fake.sync_state_with_parent();
+            if let Some(p) = fake.static_pad("sink") {
+                let _ = pad.link(&p);
+            }
+        }
+    });
+    let st = state.clone();
+    parsebin.connect_no_more_pads(move |bin| {
+        let mut st = st.lock().unwrap_or_else(|e| e.into_inner());
+        st.no_more_pads = true;
+        if !st.video_linked {
+            drop(st);
+            let _ = bin.post_message(
+                gst::message::Error::builder(gst::StreamError::WrongType, "the file has no video stream")
+                    .src(bin)
+                    .build(),
+            );
+        }
+    });
+    Ok((pipeline, state))
+}
+
+/// Plays the scan to EOS, failing on an ERROR or when no packet arrives for [`STALL`].
+fn wait_scan(pipeline: &Pipeline, state: &Arc<Mutex<ScanState>>, interrupt: Interrupt<'_>) -> Result<()> {
+    let mut last_count = 0usize;
+    let mut last_progress = Instant::now();
+    let mut stalled = false;
+    let mut check = || {
+        if interrupt() {
+            return true;
+        }
+        let n = state.lock().unwrap_or_else(|e| e.into_inner()).packets.len();
+        if n != last_count {
+            last_count = n;
+            last_progress = Instant::now();
+        } else if last_progress.elapsed() >= if n == 0 { FIRST_PACKET } else { STALL } {
+            stalled = true;
+            return true;
+        }
+        false
+    };
+    match pipeline.run(None, &mut check) {
+        Err(Error::Interrupted) if stalled => {
+            Err(Error::Media("demuxing stalled: the file is truncated or not a video".into()))
+        }
+        other => other,
+    }
+}
+
+fn packet_entry(buf: &gst::BufferRef, prev: Option<&FrameEntry>) -> Option<FrameEntry> {
+    if buf.flags().intersects(gst::BufferFlags::DECODE_ONLY | gst::BufferFlags::GAP) {
+        return None;
+    }
+    let dts = buf.dts().map(|t| t.nseconds());
+    let duration = buf.duration().map(|t| t.nseconds());
+    // A packet without a pts (some MPEG-TS streams) is presented when it is decoded, or
+    // right after the previous one.
+    let pts =
+        buf.pts().map(|t| t.nseconds()).or(dts).or_else(|| prev.map(|p| p.pts + p.duration.unwrap_or(1))).unwrap_or(0);
+    Some(FrameEntry {
+        pts,
+        dts,
+        duration,
+        keyframe: !buf.flags().contains(gst::BufferFlags::DELTA_UNIT),
+        decode_order: 0,
+    })
+}
+
+fn tag_string(value: &gst::glib::SendValue) -> String {
+    if let Ok(s) = value.get::<String>() {
+        return s;
+    }
+    if let Ok(d) = value.get::<gst::DateTime>()
+        && let Ok(s) = d.to_iso8601_string()
+    {
+        return s.to_string();
+    }
+    value.serialize().map(|s| s.to_string()).unwrap_or_else(|_| format!("{value:?}"))
+}
+
+/// FFmpeg's name for the codec of a coded video stream.
+fn codec_name(s: &gst::StructureRef) -> String {
+    match s.name().as_str() {
+        "video/x-h264" => "h264".into(),
+        "video/x-h265" => "hevc".into(),
+        "video/x-vp8" => "vp8".into(),
+        "video/x-vp9" => "vp9".into(),
+        "video/x-av1" => "av1".into(),
+        "image/jpeg" => "mjpeg".into(),
+        "video/x-theora" => "theora".into(),
+        "video/x-raw" => "rawvideo".into(),
+        "video/mpeg" => match s.get::<i32>("mpegversion") {
+            Ok(4) => "mpeg4".into(),
+            Ok(1) => "mpeg1video".into(),
+            _ => "mpeg2video".into(),
+        },
+        other => other.rsplit('/').next().unwrap_or(other).trim_start_matches("x-").to_string(),
+    }
+}
+
+/// Factory name of the demuxer parsebin plugged.
+fn demuxer_name(pipeline: &gst::Pipeline) -> Option<String> {
+    let mut it = pipeline.iterate_recurse();
+    while let Ok(Some(e)) = it.next() {
+        if let Some(f) = e.factory()
+            && f.metadata(gst::ELEMENT_METADATA_KLASS).is_some_and(|k| k.contains("Demux"))
+        {
+            return Some(f.name().to_string());
+        }
+    }
+    None
+}
+
+/// The container, from the demuxer and its container-format tag (the extension decides
+/// between MP4 and MOV when the tag does not).
+fn container_name(demuxer: Option<&str>, format_tag: Option<&String>, path: &Path) -> String {
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    let tag = format_tag.map(|t| t.to_ascii_lowercase()).unwrap_or_default();
+    match demuxer {
+        Some("qtdemux") if ext == "mov" || tag.contains("quicktime") => "mov".into(),
+        Some("qtdemux") => "mp4".into(),
+        Some("matroskademux") if tag.contains("webm") || ext == "webm" => "webm".into(),
+        Some("matroskademux") => "matroska".into(),
+        Some("tsdemux") => "mpegts".into(),
+        Some("avidemux") => "avi".into(),
+        Some("flvdemux") => "flv".into(),
+        Some("oggdemux") => "ogg".into(),
+        Some(other) => other.trim_end_matches("demux").to_string(),
+        None => "unknown".into(),
+    }
+}
+
+/// Clockwise degrees from an image-orientation tag ("rotate-90", "flip-rotate-270", ...).
+pub(crate) fn rotation_degrees(orientation: &str) -> u32 {
+    orientation.rsplit('-').next().and_then(|d| d.parse::<u32>().ok()).map_or(0, |d| d % 360)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(pts: u64, keyframe: bool) -> FrameEntry {
+        FrameEntry { pts, dts: None, duration: Some(10), keyframe, decode_order: 0 }
+    }
+
+    #[test]
+    fn presentation_order_and_keyframes() {
+        // I P B B in decode order, presented I B B P.
+        let idx = FrameIndex::from_decode_order(vec![
+            entry(100, true),
+            entry(130, false),
+            entry(110, false),
+            entry(120, false),
+            entry(140, true),
+        ]);
+        let pts: Vec<u64> = idx.entries().iter().map(|e| e.pts).collect();
+        assert_eq!(pts, [100, 110, 120, 130, 140]);
+        assert_eq!(idx.time(0), Some(0.0));
+        assert_eq!(idx.position(120), Some(2));
+        assert_eq!(idx.position(121), None);
+        assert_eq!(idx.keyframe_before(2), Some(0));
+        assert_eq!(idx.keyframe_before(4), Some(4));
+        assert!((idx.duration() - 50e-9).abs() < 1e-15);
+    }
+
+    #[test]
+    fn orientation_tags() {
+        assert_eq!(rotation_degrees("rotate-90"), 90);
+        assert_eq!(rotation_degrees("flip-rotate-270"), 270);
+        assert_eq!(rotation_degrees("rotate-0"), 0);
+    }
+}

@@ -1,0 +1,63 @@
+//! Video files, imageio-style: probe a file, index its frames by demuxing alone, read
+//! frames sequentially or by index (frame-exact on CFR, VFR, B-frame, MKV, WebM and
+//! MPEG-TS inputs), filter them, and write arrays back to a file.
+//!
+//! The Python calls map onto this module 1:1:
+//! - `fp.immeta` / `fp.improps` / `framepipe info` -> [`probe`] ([`Metadata`], [`FrameIndex`]),
+//! - `fp.imread` / `fp.imiter` / `VideoFile.read` / `.iter` -> [`VideoReader`],
+//! - `fp.imwrite` / `VideoFile.write` / `.write_frame` -> [`VideoWriter`],
+//! - `filter=` / `set_video_filter` -> [`Filter`].
+
+mod filter;
+mod format;
+mod index;
+mod reader;
+mod writer;
+
+pub use filter::{Filter, FilterGraph, FilterSpec, GraphEdge};
+pub use format::OutputFormat;
+pub use index::{FrameEntry, FrameIndex, Metadata, probe};
+pub use reader::{ReaderOptions, VideoFrame, VideoReader};
+pub use writer::{VideoWriter, WriterOptions, available_codecs};
+
+use std::path::Path;
+
+use crate::{Error, Result};
+
+/// Fails with [`Error::NotFound`] for a path that does not exist and [`Error::Media`] for one
+/// that is not a regular file, so no pipeline is built for either.
+fn check_input(path: &Path) -> Result<()> {
+    match std::fs::metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(Error::NotFound(format!("no such file: {}", path.display())))
+        }
+        Err(e) => Err(Error::Media(format!("cannot open {}: {e}", path.display()))),
+        Ok(m) if m.is_dir() => Err(Error::Media(format!("{} is a directory, not a video file", path.display()))),
+        Ok(m) if m.len() == 0 => Err(Error::Media(format!("{} is empty (0 bytes)", path.display()))),
+        Ok(_) => Ok(()),
+    }
+}
+
+/// A pipeline error turned into [`Error::Media`] (the file, not the caller, is at fault);
+/// interrupts, timeouts and argument errors pass through.
+fn media_error(path: &Path, e: Error) -> Error {
+    match e {
+        Error::Pipeline(b) | Error::Negotiation(b) => {
+            let detail = b.debug.as_deref().map(|d| format!(" ({d})")).unwrap_or_default();
+            Error::Media(format!("{}: {}{detail}", path.display(), b))
+        }
+        Error::Gst(m) => Error::Media(format!("{}: {m}", path.display())),
+        other => other,
+    }
+}
+
+/// Makes an element, naming the factory when it is not installed.
+fn make(factory: &str) -> Result<gst::Element> {
+    gst::ElementFactory::make(factory)
+        .build()
+        .map_err(|_| Error::Gst(format!("the GStreamer element {factory:?} is not installed")))
+}
+
+fn path_str(path: &Path) -> Result<&str> {
+    path.to_str().ok_or_else(|| Error::Value(format!("path {} is not valid UTF-8", path.display())))
+}

@@ -1,0 +1,454 @@
+//! Decoding reader: `filesrc ! decodebin`, the video pad into
+//! `queue ! [videoflip video-direction=auto] ! [filter] ! videoconvert ! capsfilter ! appsink`.
+//!
+//! The queue puts colour conversion on its own thread, apart from the decoder's; videoconvert
+//! uses one thread per core. Frames come out as `gst::Sample`s that the caller maps without
+//! a copy. Every decoded frame is matched to the [`FrameIndex`] by its pts, so `read(k)` after
+//! a seek gives exactly the k-th frame of sequential iteration.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use gst::prelude::*;
+use gst_app::AppSink;
+
+use super::format::{expand_gray8, expand_gray16, full_range_lut};
+use super::index::STALL;
+use super::{Filter, FrameIndex, Metadata, OutputFormat, make, media_error, path_str, probe};
+use crate::layout::View;
+use crate::media::MediaInfo;
+use crate::pipeline::{Interrupt, Pipeline};
+use crate::{Error, Result};
+
+/// Forward decoding is preferred to a seek when the target is at most this many frames
+/// ahead (a seek flushes the decoder and restarts from a keyframe).
+const FORWARD_WINDOW: usize = 12;
+
+/// How a [`VideoReader`] decodes (the keyword arguments of `fp.imread` / `fp.imiter`).
+#[derive(Debug, Clone)]
+pub struct ReaderOptions {
+    /// Output pixel format; `None` hands out the decoder's native format.
+    pub format: Option<OutputFormat>,
+    /// A filter applied after decoding (and after rotation).
+    pub filter: Option<Filter>,
+    /// Decoder threads; 0 lets the decoder choose.
+    pub thread_count: u32,
+    /// Rotate frames as the file's image-orientation metadata asks.
+    pub apply_rotation: bool,
+}
+
+impl Default for ReaderOptions {
+    fn default() -> Self {
+        ReaderOptions { format: Some(OutputFormat::Rgb24), filter: None, thread_count: 0, apply_rotation: false }
+    }
+}
+
+/// A decoded frame: a sample whose buffer the caller maps (read-only) for a zero-copy view.
+#[derive(Debug, Clone)]
+pub struct VideoFrame {
+    pub sample: gst::Sample,
+    /// Position in presentation order (the `index` of `read`).
+    pub index: usize,
+    /// pts as the demuxer gives it, in ns.
+    pub pts: u64,
+    /// Seconds since the first frame.
+    pub time: f64,
+    pub keyframe: bool,
+    format: Option<OutputFormat>,
+}
+
+impl VideoFrame {
+    pub fn buffer(&self) -> Result<&gst::BufferRef> {
+        self.sample.buffer().ok_or_else(|| Error::Buffer("the frame has no buffer".into()))
+    }
+
+    /// The caps' media description (format, size, strides).
+    pub fn media(&self) -> MediaInfo {
+        MediaInfo::from_caps(self.sample.caps())
+    }
+
+    pub fn width(&self) -> u32 {
+        match self.media() {
+            MediaInfo::Video(i) => i.width(),
+            _ => 0,
+        }
+    }
+
+    pub fn height(&self) -> u32 {
+        match self.media() {
+            MediaInfo::Video(i) => i.height(),
+            _ => 0,
+        }
+    }
+
+    /// The array view over the mapped buffer: (H, W, C) or (H, W) for packed formats with
+    /// the real row stride; (3, H, W) for yuv444p; (H, W, 3) uint16 skipping the alpha word
+    /// for rgb48le. A native planar format (`format=None`) fails: use [`Self::planes`].
+    pub fn view(&self) -> Result<View> {
+        let buffer = self.buffer()?;
+        let len = buffer.size();
+        let media = self.media();
+        match self.format {
+            Some(OutputFormat::Yuv444p) => {
+                let planes = media.planes(buffer, len)?;
+                let (y, u, v) = match planes.as_slice() {
+                    [y, u, v] => (y, u, v),
+                    _ => return Err(Error::Value("yuv444p frame does not have 3 planes".into())),
+                };
+                let step = u.offset as isize - y.offset as isize;
+                if v.offset as isize - u.offset as isize != step || y.strides != u.strides || y.strides != v.strides {
+                    return Err(Error::Value("yuv444p planes are not evenly spaced: use planes()".into()));
+                }
+                let view = View {
+                    offset: y.offset,
+                    shape: vec![3, y.shape[0], y.shape[1]],
+                    strides: vec![step, y.strides[0], y.strides[1]],
+                    dtype: y.dtype,
+                };
+                if !view.fits(len) {
+                    return Err(Error::Value("yuv444p view does not fit the buffer".into()));
+                }
+                Ok(view)
+            }
+            Some(OutputFormat::Rgb48le) => {
+                let mut view = media.array(buffer, len)?;
+                view.shape[2] = 3;
+                Ok(view)
+            }
+            _ => media.array(buffer, len),
+        }
+    }
+
+    /// One view per plane of the mapped buffer.
+    pub fn planes(&self) -> Result<Vec<View>> {
+        let buffer = self.buffer()?;
+        self.media().planes(buffer, buffer.size())
+    }
+}
+
+/// Reads a video file's frames sequentially or by index. Holds the file's [`FrameIndex`] for
+/// its lifetime; the decoding pipeline is built on first use and kept between reads.
+pub struct VideoReader {
+    metadata: Metadata,
+    index: FrameIndex,
+    options: ReaderOptions,
+    pipeline: Option<Pipeline>,
+    /// Decoded frames presented before this pts are dropped ahead of colour conversion
+    /// while a random read decodes forward to its target (0: none are).
+    skip_before: Arc<AtomicU64>,
+    /// Index of the frame the next sequential pull is expected to give.
+    next: usize,
+    /// False when the filter changes the frame count: indices are then output positions and
+    /// random access decodes from the start.
+    indexed: bool,
+}
+
+impl VideoReader {
+    /// Probes and indexes `path` (see [`probe`] for the errors) and prepares to decode it.
+    pub fn open(path: &Path, options: ReaderOptions, interrupt: Interrupt<'_>) -> Result<VideoReader> {
+        let (metadata, index) = probe(path, interrupt)?;
+        VideoReader::with_index(metadata, index, options)
+    }
+
+    /// A reader over an already probed file.
+    pub fn with_index(metadata: Metadata, index: FrameIndex, options: ReaderOptions) -> Result<VideoReader> {
+        let size = Some((metadata.width, metadata.height));
+        let indexed = !options.filter.as_ref().is_some_and(|f| f.changes_frame_count(size));
+        if let Some(f) = &options.filter {
+            // Fail early on a bad filter rather than at the first read.
+            f.to_launch(size)?;
+        }
+        Ok(VideoReader {
+            metadata,
+            index,
+            options,
+            pipeline: None,
+            skip_before: Arc::new(AtomicU64::new(0)),
+            next: 0,
+            indexed,
+        })
+    }
+
+    pub fn metadata(&self) -> &Metadata {
+        &self.metadata
+    }
+
+    pub fn index(&self) -> &FrameIndex {
+        &self.index
+    }
+
+    pub fn options(&self) -> &ReaderOptions {
+        &self.options
+    }
+
+    /// The true number of frames (of the source; a frame-rate filter changes what decoding
+    /// yields, and then iteration is the only way to count).
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.index.is_empty()
+    }
+
+    /// The next frame in presentation order, or `None` at the end. A decoding error is
+    /// returned (as [`Error::Media`]) only after every frame decoded before it.
+    pub fn next_frame(&mut self, interrupt: Interrupt<'_>) -> Result<Option<VideoFrame>> {
+        self.ensure_pipeline()?;
+        let sample = self.pull(interrupt)?;
+        Ok(sample.map(|s| self.frame(s)))
+    }
+
+    /// Frame `k` in presentation order: exactly what sequential iteration yields as its
+    /// k-th frame. Subsequent [`Self::next_frame`] calls continue after it.
+    pub fn read(&mut self, k: usize, interrupt: Interrupt<'_>) -> Result<VideoFrame> {
+        if self.indexed && k >= self.index.len() {
+            return Err(Error::Value(format!("frame index {k} is out of range: the video has {} frames", self.len())));
+        }
+        self.ensure_pipeline()?;
+        if !self.indexed {
+            return self.read_unindexed(k, interrupt);
+        }
+        let near = k >= self.next && k - self.next <= FORWARD_WINDOW;
+        let same_gop = k >= self.next && self.index.keyframe_before(k) == self.index.keyframe_before(self.next);
+        self.skip_before.store(self.index.entries()[k].pts, Ordering::SeqCst);
+        let result = self.read_indexed(k, near || same_gop, interrupt);
+        self.skip_before.store(0, Ordering::SeqCst);
+        result
+    }
+
+    fn read_indexed(&mut self, k: usize, forward: bool, interrupt: Interrupt<'_>) -> Result<VideoFrame> {
+        if !forward {
+            // Seek to the keyframe decoding must start from (an accurate seek there lands on
+            // it whatever the demuxer's seek table), then decode forward.
+            let key = self.index.keyframe_before(k).unwrap_or(0);
+            self.seek_to(key, interrupt)?;
+        }
+        if let Some(f) = self.decode_until(k, interrupt)? {
+            return Ok(f);
+        }
+        // A demuxer that seeks coarsely (or a keyframe flag that lied): decode from the start.
+        self.restart()?;
+        self.decode_until(k, interrupt)?
+            .ok_or_else(|| Error::Media(format!("{}: frame {k} could not be decoded", self.metadata.path.display())))
+    }
+
+    /// Goes back to the first frame.
+    pub fn rewind(&mut self) -> Result<()> {
+        self.restart()
+    }
+
+    /// Stops decoding and releases the pipeline (a later read builds it again).
+    pub fn close(&mut self) {
+        self.pipeline = None;
+        self.next = 0;
+    }
+
+    fn read_unindexed(&mut self, k: usize, interrupt: Interrupt<'_>) -> Result<VideoFrame> {
+        if k < self.next {
+            self.restart()?;
+        }
+        loop {
+            match self.pull(interrupt)? {
+                Some(s) => {
+                    let f = self.frame(s);
+                    if f.index == k {
+                        return Ok(f);
+                    }
+                }
+                None => return Err(Error::Value(format!("frame index {k} is out of range"))),
+            }
+        }
+    }
+
+    /// Pulls frames until frame k: `Some` when it came, `None` when a later frame or the end
+    /// came first.
+    fn decode_until(&mut self, k: usize, interrupt: Interrupt<'_>) -> Result<Option<VideoFrame>> {
+        let target = self.index.entries()[k].pts;
+        loop {
+            let Some(sample) = self.pull(interrupt)? else { return Ok(None) };
+            let pts = sample.buffer().and_then(|b| b.pts()).map(|t| t.nseconds());
+            match pts {
+                Some(p) if p == target => return Ok(Some(self.frame(sample))),
+                Some(p) if p > target => return Ok(None),
+                _ => {
+                    let _ = self.frame(sample);
+                }
+            }
+        }
+    }
+
+    /// Turns a sample into a frame and advances the sequential position past it.
+    fn frame(&mut self, sample: gst::Sample) -> VideoFrame {
+        let pts = sample.buffer().and_then(|b| b.pts()).map(|t| t.nseconds());
+        let k = match (self.indexed, pts) {
+            (true, Some(p)) => self.index.position(p).unwrap_or(self.next),
+            _ => self.next,
+        };
+        self.next = k + 1;
+        let entry = self.index.get(k).copied();
+        VideoFrame {
+            sample,
+            index: k,
+            pts: pts.unwrap_or(0),
+            time: match (self.indexed, pts) {
+                (true, _) => self.index.time(k).unwrap_or(0.0),
+                (false, Some(p)) => p.saturating_sub(self.index.start()) as f64 / 1e9,
+                (false, None) => 0.0,
+            },
+            keyframe: entry.is_some_and(|e| e.keyframe),
+            format: self.options.format,
+        }
+    }
+
+    fn pull(&mut self, interrupt: Interrupt<'_>) -> Result<Option<gst::Sample>> {
+        let path = self.metadata.path.clone();
+        let pipeline = self.pipeline.as_ref().ok_or_else(|| Error::Gst("the reader is closed".into()))?;
+        match pipeline.pull("frames", Some(STALL), interrupt) {
+            Ok(s) => Ok(s),
+            Err(Error::Timeout(_)) => {
+                Err(Error::Media(format!("{}: decoding made no progress for {} s", path.display(), STALL.as_secs())))
+            }
+            Err(e) => Err(media_error(&path, e)),
+        }
+    }
+
+    fn seek_to(&mut self, k: usize, interrupt: Interrupt<'_>) -> Result<()> {
+        let position = self.index.stream_time(k).unwrap_or(0);
+        let path = self.metadata.path.clone();
+        let pipeline = self.pipeline.as_ref().ok_or_else(|| Error::Gst("the reader is closed".into()))?;
+        pipeline.wait_state(Some(STALL), interrupt).map_err(|e| media_error(&path, e))?;
+        let flags = gst::SeekFlags::FLUSH | gst::SeekFlags::ACCURATE;
+        pipeline
+            .gst()
+            .seek_simple(flags, gst::ClockTime::from_nseconds(position))
+            .map_err(|_| Error::Media(format!("{}: the file cannot seek to frame {k}", path.display())))?;
+        self.next = k;
+        Ok(())
+    }
+
+    fn restart(&mut self) -> Result<()> {
+        self.pipeline = None;
+        self.next = 0;
+        self.ensure_pipeline()
+    }
+
+    fn ensure_pipeline(&mut self) -> Result<()> {
+        if self.pipeline.is_none() {
+            let p = build_pipeline(&self.metadata, &self.options, self.skip_before.clone())?;
+            p.set_state(gst::State::Playing).map_err(|e| media_error(&self.metadata.path, e))?;
+            self.pipeline = Some(p);
+            self.next = 0;
+        }
+        Ok(())
+    }
+}
+
+fn build_pipeline(metadata: &Metadata, options: &ReaderOptions, skip_before: Arc<AtomicU64>) -> Result<Pipeline> {
+    let path: &Path = &metadata.path;
+    let pipeline = gst::Pipeline::new();
+    let src = make("filesrc")?;
+    src.set_property("location", path_str(path)?);
+    let decodebin = make("decodebin")?;
+    // Only the video stream is decoded; other streams are dropped inside decodebin.
+    decodebin.set_property("caps", gst::Caps::builder("video/x-raw").any_features().build());
+    decodebin.set_property("expose-all-streams", false);
+    let threads = options.thread_count;
+    if let Some(bin) = decodebin.downcast_ref::<gst::Bin>() {
+        bin.connect_deep_element_added(move |_, _, element| {
+            if threads > 0 {
+                for (prop, value) in [("max-threads", threads as i32)] {
+                    if element.find_property(prop).is_some() {
+                        element.set_property(prop, value);
+                    }
+                }
+                if element.find_property("threads").is_some_and(|p| p.value_type() == u32::static_type()) {
+                    element.set_property("threads", threads.min(16));
+                }
+            }
+        });
+    }
+    let queue = gst::ElementFactory::make("queue")
+        .name("decoded")
+        .property("max-size-buffers", 4u32)
+        .property("max-size-bytes", 0u32)
+        .property("max-size-time", 0u64)
+        .build()
+        .map_err(|_| Error::Gst("the queue element is missing".into()))?;
+    if let Some(pad) = queue.static_pad("sink") {
+        pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+            let skip = skip_before.load(Ordering::SeqCst);
+            match info.buffer().and_then(|b| b.pts()) {
+                Some(pts) if pts.nseconds() < skip => {
+                    // Taken and released here: returning Drop instead made GStreamer 1.22
+                    // log a mini_object_unref(NULL) critical per dropped frame.
+                    drop(info.take_buffer());
+                    gst::PadProbeReturn::Handled
+                }
+                _ => gst::PadProbeReturn::Ok,
+            }
+        });
+    }
+    let mut chain: Vec<gst::Element> = vec![queue];
+    if options.apply_rotation {
+        let flip = make("videoflip")?;
+        flip.set_property_from_str("video-direction", "auto");
+        chain.push(flip);
+    }
+    if let Some(f) = &options.filter {
+        let size = if options.apply_rotation && metadata.rotation % 180 == 90 {
+            (metadata.height, metadata.width)
+        } else {
+            (metadata.width, metadata.height)
+        };
+        chain.push(f.to_bin(Some(size))?.upcast());
+    }
+    let convert = make("videoconvert")?;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
+    convert.set_property("n-threads", cores);
+    chain.push(convert);
+    let caps = match options.format {
+        Some(f) => f.caps_string().parse::<gst::Caps>().map_err(|e| Error::Gst(e.to_string()))?,
+        None => gst::Caps::builder("video/x-raw").build(),
+    };
+    let sink =
+        AppSink::builder().name("frames").sync(false).enable_last_sample(false).max_buffers(4).caps(&caps).build();
+    chain.push(sink.clone().upcast());
+
+    pipeline.add_many([&src, &decodebin])?;
+    src.link(&decodebin)?;
+    pipeline.add_many(&chain)?;
+    gst::Element::link_many(&chain)?;
+
+    if let Some(format) = options.format.filter(|f| f.expands_range()) {
+        let lut = full_range_lut();
+        if let Some(pad) = sink.static_pad("sink") {
+            pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+                if let Some(buffer) = info.buffer_mut() {
+                    let buffer = buffer.make_mut();
+                    if let Ok(mut map) = buffer.map_writable() {
+                        match format {
+                            OutputFormat::Gray => expand_gray8(map.as_mut_slice(), &lut),
+                            _ => expand_gray16(map.as_mut_slice()),
+                        }
+                    }
+                }
+                gst::PadProbeReturn::Ok
+            });
+        }
+    }
+
+    let first = chain[0].static_pad("sink").ok_or_else(|| Error::Gst("queue without a sink pad".into()))?;
+    decodebin.connect_pad_added(move |_, pad| {
+        let is_video = pad
+            .current_caps()
+            .unwrap_or_else(|| pad.query_caps(None))
+            .structure(0)
+            .is_some_and(|s| s.name() == "video/x-raw");
+        if is_video && !first.is_linked() {
+            let _ = pad.link(&first);
+        }
+    });
+    Ok(Pipeline::wrap(pipeline))
+}

@@ -1,0 +1,79 @@
+"""Ctrl-C: blocking calls answer SIGINT within 200 ms and leave the pipeline in NULL.
+Each case runs in its own interpreter, so a hang fails one test only."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from .conftest import ROOT
+
+SCRIPTS = {
+    "run": """
+        p = fp.Pipeline("videotestsrc is-live=true ! fakesink")
+        call = lambda: p.run()
+    """,
+    "frames": """
+        p = fp.Pipeline("videotestsrc is-live=true ! video/x-raw,framerate=5/1 ! appsink name=out")
+        call = lambda: [f for f in p.frames("out")]
+    """,
+    "pull": """
+        p = fp.Pipeline("appsrc name=src ! appsink name=out")
+        call = lambda: p.pull("out")
+    """,
+    "wait": """
+        p = fp.Pipeline("videotestsrc is-live=true ! fakesink")
+        p.play()
+        call = lambda: p.wait()
+    """,
+}
+
+TEMPLATE = """
+import time
+import framepipe as fp
+{setup}
+print("ready", flush=True)
+try:
+    call()
+    print("returned", flush=True)
+except KeyboardInterrupt:
+    print("interrupted", time.monotonic(), p.state, flush=True)
+"""
+
+
+def interrupt_latency(kind: str) -> tuple[float, str]:
+    import textwrap
+
+    code = TEMPLATE.format(setup=textwrap.dedent(SCRIPTS[kind]))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "ready"
+        time.sleep(0.5)
+        sent = time.monotonic()
+        os.kill(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert out.startswith("interrupted"), (out, err)
+    _, when, state = out.split()
+    return float(when) - sent, state
+
+
+@pytest.mark.parametrize("kind", sorted(SCRIPTS))
+def test_ctrl_c_interrupts_blocking_calls(kind):
+    # The bound is the issue's 200 ms; one retry absorbs a stall of the shared machine.
+    latency, state = interrupt_latency(kind)
+    if latency >= 0.2:
+        latency, state = interrupt_latency(kind)
+    assert latency < 0.2
+    assert state == "NULL" or kind == "wait"

@@ -14,9 +14,8 @@ import subprocess
 import sys
 import time
 
-import numpy as np
-
 import framepipe as fp
+import numpy as np
 
 W, H = 1920, 1080
 SIZE = W * H * 3
@@ -79,7 +78,9 @@ def framepipe_times() -> dict[str, float]:
 
 def gst_python_times() -> dict[str, float] | str:
     try:
-        r = subprocess.run(["/usr/bin/python3", "-c", GST_PYTHON], capture_output=True, text=True, timeout=300)
+        r = subprocess.run(
+            ["/usr/bin/python3", "-c", GST_PYTHON], capture_output=True, text=True, timeout=300
+        )
     except (OSError, subprocess.TimeoutExpired) as e:
         return f"gst-python not run: {e}"
     if r.returncode != 0:

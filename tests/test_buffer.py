@@ -8,11 +8,11 @@ import subprocess
 import sys
 import weakref
 
+import framepipe as fp
 import numpy as np
 import pytest
 
-import framepipe as fp
-from conftest import ROOT, run_python
+from .conftest import ROOT, run_python
 
 
 class Tracked(np.ndarray):
@@ -168,7 +168,7 @@ def test_mapping_is_released_after_the_with_block():
     with pytest.raises(ValueError):
         len(m)
     with pytest.raises(ValueError):
-        m.array
+        _ = m.array
 
 
 def test_write_map_of_several_memories_lands_in_the_buffer():
@@ -362,7 +362,13 @@ def test_timestamps_and_offsets_read_write():
     assert b.offset is None and b.offset_end is None
     b.pts, b.dts, b.duration = 3 * fp.SECOND, 2 * fp.SECOND, fp.SECOND // 30
     b.offset, b.offset_end = 7, 8
-    assert (b.pts, b.dts, b.duration, b.offset, b.offset_end) == (3 * fp.SECOND, 2 * fp.SECOND, fp.SECOND // 30, 7, 8)
+    assert (b.pts, b.dts, b.duration, b.offset, b.offset_end) == (
+        3 * fp.SECOND,
+        2 * fp.SECOND,
+        fp.SECOND // 30,
+        7,
+        8,
+    )
     b.pts = None
     assert b.pts is None
     with pytest.raises(ValueError):
@@ -438,7 +444,9 @@ def test_copy_deep_and_shallow():
 
 
 def test_frame_copy_is_writable_and_read_only_frame_arrays_refuse_writes():
-    with fp.Pipeline("videotestsrc num-buffers=1 ! video/x-raw,format=RGB,width=4,height=2 ! appsink name=out") as p:
+    with fp.Pipeline(
+        "videotestsrc num-buffers=1 ! video/x-raw,format=RGB,width=4,height=2 ! appsink name=out"
+    ) as p:
         f = p.pull("out", timeout=10)
     assert not f.writable
     with pytest.raises(ValueError):
@@ -545,7 +553,10 @@ def test_from_gi_rejects_other_objects():
 
 def test_writable_buffer_example_runs():
     r = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "writable_buffer.py")], capture_output=True, text=True, timeout=60
+        [sys.executable, str(ROOT / "examples" / "writable_buffer.py")],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "LifeStyleTransfer"

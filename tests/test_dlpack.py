@@ -5,14 +5,15 @@ from __future__ import annotations
 import ctypes
 import gc
 
+import framepipe as fp
 import numpy as np
 import pytest
 
-import framepipe as fp
-
 
 def pulled() -> fp.Frame:
-    with fp.Pipeline("videotestsrc num-buffers=1 ! video/x-raw,format=RGB,width=6,height=4 ! appsink name=out") as p:
+    with fp.Pipeline(
+        "videotestsrc num-buffers=1 ! video/x-raw,format=RGB,width=6,height=4 ! appsink name=out"
+    ) as p:
         f = p.pull("out", timeout=10)
     assert f is not None
     return f
@@ -91,7 +92,9 @@ def test_copy_and_device_arguments():
 
 
 def test_planar_frames_cannot_be_exported_as_one_array():
-    with fp.Pipeline("videotestsrc num-buffers=1 ! video/x-raw,format=I420,width=8,height=4 ! appsink name=out") as p:
+    with fp.Pipeline(
+        "videotestsrc num-buffers=1 ! video/x-raw,format=I420,width=8,height=4 ! appsink name=out"
+    ) as p:
         f = p.pull("out", timeout=10)
     with pytest.raises(ValueError, match="planes"):
         f.__dlpack__()

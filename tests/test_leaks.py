@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from conftest import run_python
+from .conftest import run_python
 
 CYCLES = """
 import gc, os, sys
@@ -93,7 +93,11 @@ def test_map_wrap_cycles_do_not_grow_rss():
 
 
 def test_leaks_tracer_finds_no_buffer_or_memory_alive():
-    r = run_python(TRACER, env={"GST_TRACERS": "leaks", "GST_DEBUG": "GST_TRACER:7", "GST_DEBUG_NO_COLOR": "1"}, timeout=60)
+    r = run_python(
+        TRACER,
+        env={"GST_TRACERS": "leaks", "GST_DEBUG": "GST_TRACER:7", "GST_DEBUG_NO_COLOR": "1"},
+        timeout=60,
+    )
     assert r.returncode == 0, r.stderr
     assert "tracers 1" in r.stdout, r.stdout + r.stderr
     alive = re.findall(r"object-alive.*?type-name=\(string\)(\w+)", r.stderr)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import gc
 import weakref
 
+import framepipe as fp
 import numpy as np
 import pytest
 
-import framepipe as fp
-from conftest import run_python
+from .conftest import run_python
 
 
 class Tracked(bytearray):

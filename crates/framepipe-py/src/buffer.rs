@@ -73,18 +73,9 @@ impl Mapped {
 
     fn with_home(buffer: gst::Buffer, write: bool, home: Option<Weak<Home>>) -> Result<Mapped, (Error, gst::Buffer)> {
         let map = if write {
-            // gst_buffer_map would print a GLib critical for a shared buffer, and silently
-            // copy read-only memory (wrapped from a read-only object): refuse both first.
+            // gst_buffer_map prints a GLib critical for a shared buffer: refuse it first.
             if !buffer.is_writable() {
                 return Err((not_writable(), buffer));
-            }
-            if has_readonly_memory(&buffer) {
-                let e = Error::Buffer(
-                    "the buffer holds read-only memory (wrapped from a read-only object); \
-                     use make_writable() or copy()"
-                        .into(),
-                );
-                return Err((e, buffer));
             }
             let map = buffer
                 .into_mapped_buffer_writable()
@@ -127,12 +118,21 @@ impl Mapped {
         Ok(Self::from_map(map, None))
     }
 
-    /// Unmaps and returns the buffer.
+    /// Unmaps and returns the buffer (an empty one for a memory mapping). A `Buffer` this
+    /// mapping borrowed from gets a reference back, so it never loses its buffer.
     pub fn into_buffer(self) -> gst::Buffer {
-        match self {
-            Mapped::Read(m) => m.into_buffer(),
-            Mapped::Write { map, .. } => map.into_buffer(),
+        let mut this = ManuallyDrop::new(self);
+        // SAFETY: `this` is never dropped, so `map` is taken exactly once, here.
+        let map = unsafe { ManuallyDrop::take(&mut this.map) };
+        let home = this.home.take();
+        let buffer = unmap(map);
+        if let Some(home) = home.as_ref().and_then(Weak::upgrade) {
+            let mut slot = lock(&home);
+            if matches!(*slot, Slot::Mapped(_)) {
+                *slot = Slot::Plain(new_ref(&buffer));
+            }
         }
+        buffer
     }
 
     pub fn buffer(&self) -> &gst::BufferRef {
@@ -165,15 +165,19 @@ impl Mapped {
     }
 }
 
+fn unmap(map: Map) -> gst::Buffer {
+    match map {
+        Map::Read(m) => m.into_buffer(),
+        Map::Write(m) => m.into_buffer(),
+        Map::MemoryRead(_, b) | Map::MemoryWrite(_, b) => b,
+    }
+}
+
 impl Drop for Mapped {
     fn drop(&mut self) {
         // SAFETY: `map` is taken exactly once, here, and never used afterwards.
         let map = unsafe { ManuallyDrop::take(&mut self.map) };
-        let buffer = match map {
-            Map::Read(m) => m.into_buffer(),
-            Map::Write(m) => m.into_buffer(),
-            Map::MemoryRead(..) | Map::MemoryWrite(..) => return,
-        };
+        let buffer = unmap(map);
         if let Some(home) = self.home.as_ref().and_then(Weak::upgrade) {
             let mut slot = lock(&home);
             if matches!(*slot, Slot::Mapped(_)) {
@@ -302,6 +306,14 @@ impl PyBuffer {
                     // A read mapping shares the buffer; it needs no home.
                     let m = Mapped::new(b.clone(), false).map_err(|(e, _)| to_py(e))?;
                     return Ok(PyMapping::new(Arc::new(m), false));
+                }
+                // GStreamer would map read-only memory for write by copying it; for memory
+                // wrapped from a read-only Python object that would hide the copy: refuse.
+                if has_readonly_memory(b) {
+                    return Err(PyBufferError::new_err(
+                        "the buffer holds read-only memory (wrapped from a read-only object); \
+                         use make_writable() or copy()",
+                    ));
                 }
                 let Slot::Plain(b) = std::mem::replace(&mut *slot, Slot::Mapped(Weak::new())) else {
                     unreachable!("checked above")

@@ -11,6 +11,8 @@ import weakref
 import framepipe as fp
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from .conftest import ROOT, run_python
 
@@ -560,3 +562,22 @@ def test_writable_buffer_example_runs():
     )
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "LifeStyleTransfer"
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    data=st.binary(min_size=0, max_size=64),
+    start=st.integers(-80, 80) | st.none(),
+    stop=st.integers(-80, 80) | st.none(),
+    step=st.sampled_from([None, 1, 2, 3, -1, -2]),
+)
+def test_mapping_slices_behave_like_bytearray(data, start, stop, step):
+    b = fp.Buffer.from_bytes(data)
+    model = bytearray(data)
+    key = slice(start, stop, step)
+    with b.map(write=True) as m:
+        assert m[key] == bytes(model[key])
+        patch = bytes(range(len(model[key])))
+        m[key] = patch
+        model[key] = patch
+    assert bytes(b) == bytes(model)

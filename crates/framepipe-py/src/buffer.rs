@@ -235,6 +235,17 @@ const MAPPED: &str = "the buffer is mapped by live views or mappings; its metada
                       until they are gone";
 
 /// A GStreamer buffer: bytes in one or more memories, plus timestamps and flags.
+///
+/// Writability follows GStreamer: a buffer may be changed (metadata, memories, a write
+/// map) only while it is not shared. Changing a shared buffer (one pulled from a pipeline,
+/// or also held by a Frame or another Buffer) raises BufferError; `make_writable()` gives
+/// a buffer that can be changed. While arrays or memoryviews of a write mapping are alive,
+/// the buffer lends its only reference to that mapping, so metadata is read-only until they
+/// are gone (BufferError); reading metadata always works.
+///
+/// Memory wrapped from Python objects (`wrap`) keeps the object alive until GStreamer frees
+/// the memory, on whatever thread. A streaming thread never waits for the GIL to do so: it
+/// defers the release to the next call into framepipe from Python.
 #[pyclass(frozen, name = "Buffer", module = "framepipe._framepipe")]
 pub struct PyBuffer {
     home: Arc<Home>,

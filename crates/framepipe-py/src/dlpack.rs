@@ -78,8 +78,11 @@ impl Drop for Context {
     fn drop(&mut self) {
         // Consumers may call the deleter on any thread; the array is released with the
         // interpreter attached (DLPack's deleters may block for the GIL, as numpy's do).
+        // While the interpreter shuts down, pyo3's deferred decref takes it instead.
         if let Some(owner) = self.owner.take() {
-            Python::attach(|_| drop(owner));
+            let mut owner = Some(owner);
+            Python::try_attach(|_| drop(owner.take()));
+            drop(owner);
         }
     }
 }

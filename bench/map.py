@@ -73,7 +73,10 @@ def framepipe_times() -> dict[str, float]:
     def frame_array() -> np.ndarray:
         return np.from_dlpack(frame)
 
-    return {"Buffer.map().array": timed(buffer_map), "np.from_dlpack(frame) (mapped once)": timed(frame_array)}
+    return {
+        "Buffer.map().array": timed(buffer_map),
+        "np.from_dlpack(frame) (mapped once)": timed(frame_array),
+    }
 
 
 def gst_python_times() -> dict[str, float] | str:
@@ -94,12 +97,12 @@ def main() -> None:
     anchor = ours["Buffer.map().array"]
     print(f"mapping a {W}x{H} RGB buffer ({SIZE / 1e6:.1f} MB) into an ndarray, median of {REPEAT}")
     print("ratio = median / framepipe Buffer.map().array median (higher is slower)")
-    print(f"{'method':<40} {'median µs':>12} {'ratio':>14}")
+    print(f"{'method':<46} {'median µs':>12} {'ratio':>14}")
     rows = [(f"framepipe {k}", v) for k, v in ours.items()]
     if isinstance(theirs, dict):
         rows += [(f"gst-python {k}", v) for k, v in theirs.items()]
     for name, us in rows:
-        print(f"{name:<40} {us:>12.2f} {us / anchor:>13.1f}x")
+        print(f"{name:<46} {us:>12.2f} {us / anchor:>13.1f}x")
     if isinstance(theirs, str):
         print(theirs, file=sys.stderr)
 

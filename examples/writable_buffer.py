@@ -13,9 +13,8 @@ import framepipe as fp
 def capitalise(buf: fp.Buffer) -> None:
     """Upper-case the first letter of each word of b"lifestyletransfer", in place."""
     with buf.map(write=True) as m:
-        for i in (0, 4, 9):
-            m[i] = m[i] - 32  # ASCII lower -> upper case
-        m.array[4:5] -= 0  # the same bytes are also a writable uint8 ndarray
+        m[0] -= 32  # ASCII lower -> upper case, through the mapping's item assignment
+        m.array[[4, 9]] -= 32  # the same bytes as a writable uint8 ndarray
 
 
 def main() -> None:

@@ -797,6 +797,10 @@ impl PyMapping {
         Ok(())
     }
 
+    /// The buffer protocol: a 1-D view of unsigned bytes, writable iff the mapping is.
+    ///
+    /// # Safety
+    /// Called by CPython with a `view` to fill (pyo3 requires the `unsafe fn`).
     unsafe fn __getbuffer__(slf: Bound<'_, Self>, view: *mut ffi::Py_buffer, flags: c_int) -> PyResult<()> {
         let this = slf.get();
         let m = this.mapped()?;
@@ -825,6 +829,10 @@ impl PyMapping {
         Ok(())
     }
 
+    /// Ends one export; the last one of a released mapping drops its memory mapping.
+    ///
+    /// # Safety
+    /// Called by CPython with a view this mapping filled (nothing in it is dereferenced).
     unsafe fn __releasebuffer__(&self, _view: *mut ffi::Py_buffer) {
         let dropped = {
             let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());

@@ -87,6 +87,10 @@ impl Drop for Context {
     }
 }
 
+/// The legacy tensor's deleter.
+///
+/// # Safety
+/// `t` must be null or a tensor made by [`export`], not yet deleted.
 unsafe extern "C" fn delete_legacy(t: *mut DLManagedTensor) {
     if t.is_null() {
         return;
@@ -99,6 +103,10 @@ unsafe extern "C" fn delete_legacy(t: *mut DLManagedTensor) {
     }
 }
 
+/// The versioned tensor's deleter.
+///
+/// # Safety
+/// `t` must be null or a tensor made by [`export`], not yet deleted.
 unsafe extern "C" fn delete_versioned(t: *mut DLManagedTensorVersioned) {
     if t.is_null() {
         return;
@@ -111,6 +119,9 @@ unsafe extern "C" fn delete_versioned(t: *mut DLManagedTensorVersioned) {
 }
 
 /// Capsule destructor: if no consumer took the tensor (the name is unchanged), free it.
+///
+/// # Safety
+/// Called by CPython with a capsule made by [`export`].
 unsafe extern "C" fn capsule_destructor(capsule: *mut ffi::PyObject) {
     // SAFETY: called by CPython with the capsule being destroyed and the GIL held; the
     // pointer is fetched under the name it was created with, which a consumer renames to

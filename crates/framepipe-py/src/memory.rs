@@ -171,6 +171,10 @@ impl PyMemory {
     fn share(&self, offset: i64, size: i64) -> PyResult<PyMemory> {
         let (offset, size) = self.range(offset, size)?;
         let m = self.lock();
+        if m.flags().contains(gst::MemoryFlags::NO_SHARE) {
+            // gst_memory_share answers this with a GLib critical.
+            return Err(PyBufferError::new_err("this memory cannot be shared (flag NO_SHARE); use copy()"));
+        }
         // SAFETY: the range lies within the memory (checked by `range`); gst_memory_share
         // returns a new memory we own, holding a reference to its parent.
         let shared: Option<gst::Memory> = unsafe {

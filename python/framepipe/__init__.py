@@ -18,11 +18,14 @@ from ._framepipe import (
     PropertyInfo,
     gstreamer_version,
 )
+from ._imageio import install as _install_imageio_plugin
 from .errors import FramepipeError, MediaError, NegotiationError, ParseError, PipelineError
 from .io import ImageProperties, VideoFile, imiter, immeta, improps, imread, imwrite, open, video_codecs
 from .pipeline import Pipeline
 
 __version__: str = _framepipe.__version__
+
+_install_imageio_plugin()
 
 __all__ = [
     "SECOND",

@@ -581,3 +581,19 @@ def test_mapping_slices_behave_like_bytearray(data, start, stop, step):
         m[key] = patch
         model[key] = patch
     assert bytes(b) == bytes(model)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    shape=st.lists(st.integers(0, 5), min_size=1, max_size=3),
+    dtype=st.sampled_from([np.uint8, np.int16, np.float32, np.float64]),
+    order=st.sampled_from("CF"),
+)
+def test_wrap_round_trips_any_contiguous_array(shape, dtype, order):
+    a = np.asarray(np.arange(int(np.prod(shape))).reshape(shape), dtype=dtype, order=order)
+    b = fp.Buffer.wrap(a)
+    assert bytes(b) == a.tobytes(order="A")  # memory order, no copy made by wrap
+    with b.map(write=a.flags.writeable) as m:
+        assert len(m) == a.nbytes
+        if a.nbytes:
+            assert np.shares_memory(m.array, a)

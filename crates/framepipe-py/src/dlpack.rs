@@ -172,10 +172,10 @@ pub fn export<'py>(
     if stream.is_some_and(|s| !s.is_none()) {
         return Err(PyValueError::new_err("stream must be None for CPU memory"));
     }
-    if let Some(d) = dl_device {
-        if d != device() {
-            return Err(PyBufferError::new_err(format!("framepipe exports CPU memory only, not device {d:?}")));
-        }
+    if let Some(d) = dl_device
+        && d != device()
+    {
+        return Err(PyBufferError::new_err(format!("framepipe exports CPU memory only, not device {d:?}")));
     }
     let copied = copy == Some(true);
     let array = if copied { array.call_method0("copy")? } else { array.clone() };

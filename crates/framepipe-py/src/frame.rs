@@ -105,25 +105,22 @@ impl PyFrame {
         let mut guard = self.buf.lock().unwrap_or_else(|e| e.into_inner());
         match &mut *guard {
             FrameBuf::Plain(b) => b.get_mut().map(f).ok_or_else(shared),
-            FrameBuf::Mapped(m) => match &**m {
-                Mapped::Write { map, .. } => {
-                    let ptr = map.buffer().as_ptr() as *mut gst::ffi::GstBuffer;
-                    // SAFETY: `ptr` is the live buffer the mapping owns; asking whether a
-                    // mini object is writable only reads its refcount and flags.
-                    let sole = unsafe { gst::ffi::gst_mini_object_is_writable(ptr as *const gst::ffi::GstMiniObject) };
-                    if sole == gst::glib::ffi::GFALSE {
-                        return Err(shared());
-                    }
-                    // SAFETY: the mapping owns the only reference to the buffer (checked
-                    // just above), and it is only reached through this frame's lock, which
-                    // we hold; the other holders of the mapping (array base objects) use
-                    // only its data pointer and length, which metadata changes leave
-                    // alone. GStreamer allows changing the metas of a writable buffer
-                    // while its memory is mapped.
-                    Ok(f(unsafe { gst::BufferRef::from_mut_ptr(ptr) }))
+            FrameBuf::Mapped(m) if m.is_writable() => {
+                let ptr = m.buffer().as_ptr() as *mut gst::ffi::GstBuffer;
+                // SAFETY: `ptr` is the live buffer the mapping owns; asking whether a
+                // mini object is writable only reads its refcount and flags.
+                let sole = unsafe { gst::ffi::gst_mini_object_is_writable(ptr as *const gst::ffi::GstMiniObject) };
+                if sole == gst::glib::ffi::GFALSE {
+                    return Err(shared());
                 }
-                Mapped::Read(_) => Err(shared()),
-            },
+                // SAFETY: the mapping owns the only reference to the buffer (checked just
+                // above), and it is only reached through this frame's lock, which we hold;
+                // the other holders of the mapping (array base objects) use only its data
+                // pointer and length, which metadata changes leave alone. GStreamer allows
+                // changing the metas of a writable buffer while its memory is mapped.
+                Ok(f(unsafe { gst::BufferRef::from_mut_ptr(ptr) }))
+            }
+            FrameBuf::Mapped(_) => Err(shared()),
             FrameBuf::Released => Err(PyBufferError::new_err(RELEASED)),
         }
     }
@@ -142,8 +139,7 @@ impl PyFrame {
             FrameBuf::Plain(b) => b,
             FrameBuf::Released => gst::Buffer::new(),
             FrameBuf::Mapped(m) => match Arc::try_unwrap(m) {
-                Ok(Mapped::Write { map, .. }) => map.into_buffer(),
-                Ok(Mapped::Read(map)) => map.into_buffer(),
+                Ok(mapped) => mapped.into_buffer(),
                 Err(m) => {
                     let copy = detached_copy(&m);
                     *guard = FrameBuf::Mapped(m);
@@ -160,7 +156,7 @@ impl PyFrame {
 
     /// A new reference to the frame's GstBuffer.
     pub fn gst_buffer(&self) -> gst::Buffer {
-        self.with_buffer(|b| b.to_owned())
+        self.with_buffer(crate::buffer::new_ref)
     }
 
     fn mapping(&self) -> PyResult<Arc<Mapped>> {
@@ -318,6 +314,25 @@ impl PyFrame {
             b.set_duration(duration.map(gst::ClockTime::from_nseconds));
         }
         Ok(PyFrame::owned(buffer, Some(caps), media))
+    }
+
+    /// Zero-copy DLPack export of `array` (CPU memory). Read-only frames carry DLPack's
+    /// read-only flag when the consumer asks for a versioned (1.x) capsule.
+    #[pyo3(signature = (stream=None, max_version=None, dl_device=None, copy=None))]
+    fn __dlpack__<'py>(
+        &self,
+        py: Python<'py>,
+        stream: Option<Bound<'py, PyAny>>,
+        max_version: Option<(u32, u32)>,
+        dl_device: Option<(i32, i32)>,
+        copy: Option<bool>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let array = self.array(py)?.into_bound(py);
+        crate::dlpack::export(&array, !self.writable, stream.as_ref(), max_version, dl_device, copy)
+    }
+
+    fn __dlpack_device__(&self) -> (i32, i32) {
+        crate::dlpack::device()
     }
 
     #[getter]

@@ -245,7 +245,7 @@ impl PyPipeline {
                     info.size()
                 )));
             }
-            gst::Buffer::from_slice(bytes)
+            gst::Buffer::from_mut_slice(bytes)
         } else {
             return Err(PyTypeError::new_err(format!(
                 "push takes a numpy array, Frame, Buffer or bytes, not {}",

@@ -78,7 +78,7 @@ pub fn call_with_frame(
     caps: Option<gst::Caps>,
     media: MediaInfo,
 ) -> Result<Option<gst::Buffer>, CallbackError> {
-    Python::try_attach(|py| {
+    crate::gil::with_python(|py| {
         let frame = Bound::new(py, PyFrame::owned(buffer, caps, media)).map_err(|e| callback_error(py, e))?;
         let result = func.bind(py).call((frame.clone(),), kwargs.map(|k| k.bind(py)));
         let buffer = frame.get().release();

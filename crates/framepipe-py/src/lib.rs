@@ -10,6 +10,7 @@ mod dlpack;
 mod element;
 mod errors;
 mod frame;
+mod gil;
 mod memory;
 mod message;
 mod meta;

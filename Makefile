@@ -63,6 +63,7 @@ demo: setup ## run the demo: frames from videotestsrc, processed in numpy, encod
 	$(PY) examples/demo.py
 
 test-rust: setup
+	cargo build --quiet -p gst-plugin-framepipe  # the loader tests run the debug plugin file
 	cargo test --workspace --quiet
 
 test-python: setup

@@ -7,13 +7,29 @@ and alive; pipelines release the GIL while they wait and answer Ctrl-C.
 from __future__ import annotations
 
 from . import _framepipe
-from ._framepipe import SECOND, Buffer, Element, Frame, Message, PropertyInfo, gstreamer_version
+from ._framepipe import (
+    SECOND,
+    Buffer,
+    Element,
+    Frame,
+    Mapping,
+    Memory,
+    Message,
+    PropertyInfo,
+    Region,
+    Tensor,
+    gstreamer_version,
+    read_metadata,
+)
+from ._imageio import install as _install_imageio_plugin
 from .elements import Property, Sink, Source, Transform, _plugin_load, element
 from .errors import FramepipeError, MediaError, NegotiationError, ParseError, PipelineError
 from .io import ImageProperties, VideoFile, imiter, immeta, improps, imread, imwrite, open, video_codecs
 from .pipeline import Pipeline
 
 __version__: str = _framepipe.__version__
+
+_install_imageio_plugin()
 
 __all__ = [
     "SECOND",
@@ -23,7 +39,9 @@ __all__ = [
     "ImageProperties",
     "VideoFile",
     "FramepipeError",
+    "Mapping",
     "MediaError",
+    "Memory",
     "Message",
     "NegotiationError",
     "ParseError",
@@ -31,8 +49,10 @@ __all__ = [
     "PipelineError",
     "Property",
     "PropertyInfo",
+    "Region",
     "Sink",
     "Source",
+    "Tensor",
     "Transform",
     "_plugin_load",
     "__version__",
@@ -45,4 +65,5 @@ __all__ = [
     "imwrite",
     "open",
     "video_codecs",
+    "read_metadata",
 ]

@@ -49,6 +49,19 @@ _NATIVE_FORMATS = {
 }
 
 
+def _native_format(caps: str) -> str | None:
+    """The decoded pixel format, in FFmpeg's name, as far as the stream's caps tell."""
+    for gst_name, ffmpeg_name in _NATIVE_FORMATS.items():
+        if f"format=(string){gst_name}," in caps + ",":
+            return ffmpeg_name
+    chroma = {"4:2:0": "yuv420p", "4:2:2": "yuv422p", "4:4:4": "yuv444p", "4:0:0": "gray"}
+    for key, name in chroma.items():
+        if f"chroma-format=(string){key}" in caps:
+            depth = "bit-depth-luma=(uint)10" in caps
+            return name + ("10le" if depth else "")
+    return None
+
+
 @dataclass(frozen=True)
 class ImageProperties:
     """What an image (or a batch of them) looks like without reading it (imageio's
@@ -196,12 +209,14 @@ class VideoFile:
             raise IndexError("the video has no frames")
         n = len(reader) if reader.exact_count else None
         if n is None:
-            frames = [np.array(first), *(np.array(f) for f in iter(reader.next, None))]
+            frames = [np.array(first)]
+            while (frame := reader.next()) is not None:
+                frames.append(np.array(frame))
             return np.stack(frames)
         out = np.empty((n, *first.shape), dtype=first.dtype)
         out[0] = first
         k = 1
-        for frame in iter(reader.next, None):
+        while (frame := reader.next()) is not None:
             if k >= n:  # more than indexed: grow rather than drop frames
                 out = np.concatenate([out, frame[None]])
             else:
@@ -241,11 +256,15 @@ class VideoFile:
     def properties(self, index: int | EllipsisType = ..., *, format: str | None = "rgb24") -> ImageProperties:
         """Shape and dtype of frame ``index``, or of the whole batch for ``index=...``."""
         reader = self._reader(format)
-        frame = reader.read(0 if index is ... else int(index))
+        shape, dtype_name = reader.frame_shape()
+        dtype = np.dtype(dtype_name)
         if index is not ...:
-            return ImageProperties(shape=frame.shape, dtype=frame.dtype)
+            n = len(reader)
+            if not -n <= int(index) < n:
+                raise IndexError(f"frame index {index} is out of range for a video of {n} frames")
+            return ImageProperties(shape=tuple(shape), dtype=dtype)
         n = len(reader) if reader.exact_count else sum(1 for _ in self._iter(reader))
-        return ImageProperties(shape=(n, *frame.shape), dtype=frame.dtype, n_images=n, is_batch=True)
+        return ImageProperties(shape=(n, *shape), dtype=dtype, n_images=n, is_batch=True)
 
     def metadata(
         self,
@@ -261,7 +280,7 @@ class VideoFile:
             return dict(reader.frame_metadata(int(index)))
         m = dict(reader.metadata())
         caps: str = m.pop("caps", "")
-        native = next((v for k, v in _NATIVE_FORMATS.items() if f"format=(string){k}" in caps), None)
+        native = m.pop("pixel_format", None) or _native_format(caps)
         container_tags = m.pop("container_tags")
         stream_tags = m.pop("stream_tags")
         meta: dict[str, Any] = {**container_tags, **stream_tags}
@@ -351,9 +370,11 @@ class VideoFile:
             self._filter = flt
         if metadata:
             self._container_metadata.update(metadata)
-        if not is_batch:
-            ndimage = [ndimage]  # type: ignore[list-item]
-        for frame in ndimage:  # type: ignore[union-attr]
+        frames: Any = [ndimage] if not is_batch else ndimage
+        if self._writer is None and self._stream is not None and hasattr(frames, "__len__"):
+            # Knowing the length sizes a crash-safe MP4's reserved index to fit.
+            self._stream.setdefault("expected_duration", len(frames) / self._stream["fps"])
+        for frame in frames:
             self.write_frame(frame, pixel_format=in_pixel_format)
 
     @property
@@ -456,13 +477,9 @@ def imwrite(
         An unknown codec (the message lists the available ones), or a frame whose shape
         differs from the first (the message names its index).
     """
-    frames_list = frames
-    n = len(frames_list) if hasattr(frames_list, "__len__") else None
     with VideoFile(uri, "w") as f:
         f.init_video_stream(codec, fps=fps, pixel_format=pixel_format, quality=quality, bitrate=bitrate)
-        if n is not None and f._stream is not None:
-            f._stream["expected_duration"] = n / float(fps)
-        f.write(frames_list, fps=fps, in_pixel_format=in_pixel_format, filter=filter, metadata=metadata)
+        f.write(frames, fps=fps, in_pixel_format=in_pixel_format, filter=filter, metadata=metadata)
 
 
 def improps(

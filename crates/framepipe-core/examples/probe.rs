@@ -9,7 +9,7 @@ fn main() {
         let start = Instant::now();
         match framepipe_core::video::probe(std::path::Path::new(&arg), &mut || false) {
             Ok((meta, index)) => {
-                println!("{arg}: {meta:#?}");
+                print!("{meta}");
                 for (k, e) in index.entries().iter().enumerate().take(8) {
                     println!("  frame {k}: {e:?} stream_time {:?}", index.stream_time(k));
                 }

@@ -18,16 +18,20 @@ pub enum Dtype {
     I32,
     F32,
     F64,
+    I64,
+    U64,
+    /// numpy's `bool`: one byte per element, 0 or 1.
+    Bool,
 }
 
 impl Dtype {
     /// Size of one element in bytes.
     pub fn size(self) -> usize {
         match self {
-            Dtype::U8 | Dtype::I8 => 1,
+            Dtype::U8 | Dtype::I8 | Dtype::Bool => 1,
             Dtype::U16 | Dtype::I16 => 2,
             Dtype::U32 | Dtype::I32 | Dtype::F32 => 4,
-            Dtype::F64 => 8,
+            Dtype::F64 | Dtype::I64 | Dtype::U64 => 8,
         }
     }
 
@@ -42,6 +46,9 @@ impl Dtype {
             Dtype::I32 => "int32",
             Dtype::F32 => "float32",
             Dtype::F64 => "float64",
+            Dtype::I64 => "int64",
+            Dtype::U64 => "uint64",
+            Dtype::Bool => "bool",
         }
     }
 
@@ -56,6 +63,9 @@ impl Dtype {
             "int32" => Dtype::I32,
             "float32" => Dtype::F32,
             "float64" => Dtype::F64,
+            "int64" => Dtype::I64,
+            "uint64" => Dtype::U64,
+            "bool" => Dtype::Bool,
             _ => return None,
         })
     }

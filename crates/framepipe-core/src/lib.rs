@@ -2,6 +2,7 @@
 //! written over gstreamer-rs with no Python in sight. The Python bindings
 //! (`framepipe-py`) and the GStreamer plugin (`gst-plugin-framepipe`) build on it.
 
+pub mod buffer;
 pub mod error;
 pub mod layout;
 pub mod media;

@@ -162,7 +162,7 @@ fn video_to_buffer(array: ArrayRef<'_>, info: &VideoInfo) -> Result<gst::Buffer>
                 array.nbytes()
             )));
         }
-        Ok(gst::Buffer::from_slice(array.data[..info.size()].to_vec()))
+        Ok(gst::Buffer::from_mut_slice(array.data[..info.size()].to_vec()))
     }
 }
 

@@ -122,6 +122,13 @@ fn tensors_and_messages_round_trip() {
     assert!(Tensor::from_slice("bad", Dtype::F32, vec![3], &[0; 4]).is_err());
     assert_eq!(meta::tensor_dtype("float32").unwrap(), Dtype::F32);
     assert!(matches!(meta::tensor_dtype("object"), Err(framepipe_core::Error::Type(_))));
+    // numpy's default integer and boolean masks are tensors too.
+    for (name, dtype, size) in [("int64", Dtype::I64, 8), ("uint64", Dtype::U64, 8), ("bool", Dtype::Bool, 1)] {
+        assert_eq!(meta::tensor_dtype(name).unwrap(), dtype);
+        assert_eq!((dtype.name(), dtype.size()), (name, size));
+        let t = Tensor::from_slice(name, dtype, vec![2, 2], &vec![1; 4 * size]).unwrap();
+        assert_eq!(t.summary()["dtype"], name);
+    }
     let mut b2 = gst::Buffer::new();
     assert!(meta::add_message_json(b2.get_mut().unwrap(), "{not json").is_err());
     assert!(meta::messages(&b2).is_empty());

@@ -25,10 +25,10 @@ fn dir() -> &'static Path {
         if let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) {
             for e in entries.flatten() {
                 let name = e.file_name().to_string_lossy().to_string();
-                if let Some(pid) = name.strip_prefix("framepipe-video-") {
-                    if !Path::new("/proc").join(pid).exists() {
-                        let _ = std::fs::remove_dir_all(e.path());
-                    }
+                if let Some(pid) = name.strip_prefix("framepipe-video-")
+                    && !Path::new("/proc").join(pid).exists()
+                {
+                    let _ = std::fs::remove_dir_all(e.path());
                 }
             }
         }
@@ -50,7 +50,8 @@ fn clip(name: &str, launch: &str) -> PathBuf {
     path
 }
 
-const SRC: &str = "videotestsrc pattern=ball num-buffers=40 ! video/x-raw,width=160,height=120,framerate=30/1";
+const SRC: &str =
+    "videotestsrc pattern=ball num-buffers=40 ! video/x-raw,format=I420,width=160,height=120,framerate=30/1";
 const X264_B: &str = "x264enc speed-preset=veryfast bframes=2 b-adapt=false key-int-max=12";
 
 fn bframe_mp4() -> PathBuf {
@@ -144,12 +145,16 @@ fn check_exact(path: &Path, expected: usize) {
         seq.push(bytes(&f));
     }
     assert_eq!(seq.len(), expected, "{}: sequential count", path.display());
+    // Random access after the end of the stream.
+    assert!(bytes(&reader.read(3, &mut never()).unwrap()) == seq[3]);
+    assert_eq!(reader.next_frame(&mut never()).unwrap().unwrap().index, 4);
     let mut reader = VideoReader::open(path, rgb(), &mut never()).unwrap();
     for k in [expected - 1, 0, 17, 5, 6, 28, 2, expected - 2, 13] {
         let f = reader.read(k, &mut never()).unwrap();
         assert_eq!(f.index, k);
         assert!(bytes(&f) == seq[k], "{}: read({k}) differs from sequential frame {k}", path.display());
     }
+    assert_eq!(reader.fallbacks(), 0, "{}: a read decoded from the start", path.display());
     assert!(matches!(reader.read(expected, &mut never()), Err(Error::Value(_))));
 }
 
@@ -159,6 +164,9 @@ fn exact_bframe_mp4() {
     let (meta, index) = probe(&path, &mut never()).unwrap();
     assert_eq!(meta.codec, "h264");
     assert_eq!(meta.container, "mp4");
+    assert_eq!(meta.pixel_format, "yuv420p");
+    let info = meta.to_string();
+    assert!(info.contains("frames: 40 (counted)") && info.contains("video: h264 160x120 yuv420p"), "{info}");
     assert!((meta.fps - 30.0).abs() < 1e-6);
     assert!((meta.duration - 40.0 / 30.0).abs() < 0.01, "{}", meta.duration);
     assert!(index.entries().iter().filter(|e| e.keyframe).count() >= 3);
@@ -232,6 +240,9 @@ fn bad_inputs() {
     std::fs::write(&text, "this is not a video, just some words in a file\n".repeat(50)).unwrap();
     assert_media_fast(&text);
 
+    let audio = clip("audio.mkv", "audiotestsrc num-buffers=20 ! vorbisenc ! matroskamux ! filesink location=OUT");
+    assert_media_fast(&audio);
+
     let good = std::fs::read(bframe_mp4()).unwrap();
     let truncated = dir().join("truncated.mp4");
     std::fs::write(&truncated, &good[..good.len() / 2]).unwrap();
@@ -267,6 +278,46 @@ fn bad_inputs() {
     assert!(start.elapsed() < Duration::from_secs(10));
 }
 
+/// MJPEG frames 20.. replaced by garbage (markers kept): the decoder drops them, iteration
+/// yields frames 0..20, then reports the damage as Media, then ends.
+#[test]
+fn damaged_frames_are_reported_after_the_good_ones() {
+    let good = std::fs::read(clip("good.avi", &format!("{SRC} ! jpegenc ! avimux ! filesink location=OUT"))).unwrap();
+    let mut data = good.clone();
+    let mut starts = Vec::new();
+    let mut i = 0;
+    while let Some(p) = data[i..].windows(3).position(|w| w == [0xff, 0xd8, 0xff]) {
+        starts.push(i + p);
+        i += p + 3;
+    }
+    assert_eq!(starts.len(), 40);
+    for &s in &starts[20..] {
+        let e = s + data[s..].windows(2).position(|w| w == [0xff, 0xd9]).unwrap();
+        for (j, b) in data[s + 2..e].iter_mut().enumerate() {
+            *b = (j * 7 % 256) as u8;
+        }
+    }
+    let path = dir().join("damaged.avi");
+    std::fs::write(&path, &data).unwrap();
+    let start = Instant::now();
+    let mut reader = VideoReader::open(&path, rgb(), &mut never()).unwrap();
+    let mut n = 0;
+    let err = loop {
+        match reader.next_frame(&mut never()) {
+            Ok(Some(f)) => {
+                assert_eq!(f.index, n);
+                n += 1;
+            }
+            Ok(None) => panic!("the damage was not reported"),
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(n, 20);
+    assert!(matches!(err, Error::Media(ref m) if m.contains("frame 20")), "{err:?}");
+    assert!(reader.next_frame(&mut never()).unwrap().is_none());
+    assert!(start.elapsed() < Duration::from_secs(5));
+}
+
 #[test]
 fn formats_have_their_shapes() {
     let path = bframe_mp4();
@@ -289,6 +340,9 @@ fn formats_have_their_shapes() {
         assert_eq!((v.shape.clone(), v.dtype), (shape, dtype), "{format:?}");
         assert!(v.fits(f.buffer().unwrap().size()));
     }
+    let opts = ReaderOptions { format: Some(OutputFormat::Yuv444p), ..ReaderOptions::default() };
+    let r = VideoReader::with_index(meta.clone(), index.clone(), opts).unwrap();
+    assert_eq!(r.frame_shape(&mut never()).unwrap(), (vec![3, 120, 160], Dtype::U8));
     // Native: I420 planes.
     let opts = ReaderOptions { format: None, ..ReaderOptions::default() };
     let mut r = VideoReader::with_index(meta, index, opts).unwrap();
@@ -401,7 +455,11 @@ fn writer_round_trips() {
     let available = available_codecs();
     let src = frames(12, 96, 64);
     let mut cases = vec![("h264", "mp4"), ("h264", "mkv"), ("h264", "mov"), ("h264", "ts"), ("mjpeg", "avi")];
-    cases.extend([("vp8", "webm"), ("vp9", "webm"), ("av1", "mkv")].iter().filter(|(c, _)| available.contains(c)));
+    cases.extend(
+        [("vp8", "webm"), ("vp9", "webm"), ("av1", "mkv"), ("hevc", "mp4")]
+            .iter()
+            .filter(|(c, _)| available.contains(c)),
+    );
     for (codec, ext) in cases {
         let path = dir().join(format!("written-{codec}.{ext}"));
         let opts = WriterOptions {
@@ -534,14 +592,14 @@ fn crash_safe_mp4() {
     let start = Instant::now();
     let written = loop {
         let n: usize = std::fs::read_to_string(&marker).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0);
-        if n >= 180 || start.elapsed() > Duration::from_secs(60) {
+        if n >= 200 || start.elapsed() > Duration::from_secs(60) {
             break n;
         }
         std::thread::sleep(Duration::from_millis(20));
     };
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
-    assert!(written >= 180, "the child wrote only {written} frames");
+    assert!(written >= 200, "the child wrote only {written} frames");
     let (meta, index) = probe(&out, &mut never()).unwrap();
     // Playable up to its last ~2 s (60 frames at 30 fps) plus the encoder's lookahead.
     assert!(meta.n_frames + 75 >= written, "{} of {written} frames survived", meta.n_frames);
@@ -591,9 +649,135 @@ fn writer_filter_and_containers() {
     let (meta, _) = probe(&path, &mut never()).unwrap();
     assert_eq!((meta.width, meta.height, meta.n_frames), (48, 32, 5));
     assert_eq!(meta.container, "mov");
+    let path = dir().join("gop.mkv");
+    let opts = WriterOptions { max_keyframe_interval: Some(5), ..WriterOptions::default() };
+    write(&path, opts, &frames(20, 32, 24), 32, 24).unwrap();
+    let (_, index) = probe(&path, &mut never()).unwrap();
+    let keys: Vec<usize> = index.entries().iter().enumerate().filter(|(_, e)| e.keyframe).map(|(k, _)| k).collect();
+    assert!(keys.windows(2).all(|w| w[1] - w[0] <= 5) && *keys.last().unwrap() >= 15, "{keys:?}");
+    for (codec, ext) in [("h264", "mp4"), ("vp8", "webm"), ("vp9", "webm")] {
+        let path = dir().join(format!("bitrate-{codec}.{ext}"));
+        let opts = WriterOptions { codec: codec.into(), bitrate: Some(300_000), ..WriterOptions::default() };
+        write(&path, opts, &frames(6, 32, 24), 32, 24).unwrap_or_else(|e| panic!("{codec}: {e}"));
+        assert_eq!(probe(&path, &mut never()).unwrap().0.n_frames, 6, "{codec}");
+    }
     let path = dir().join("keyframes.mkv");
     let opts = WriterOptions { force_keyframes: true, ..WriterOptions::default() };
     write(&path, opts, &frames(6, 32, 24), 32, 24).unwrap();
     let (_, index) = probe(&path, &mut never()).unwrap();
     assert!(index.entries().iter().all(|e| e.keyframe));
+}
+
+#[test]
+fn readers_and_writers_are_send() {
+    fn send<T: Send>() {}
+    send::<VideoReader>();
+    send::<VideoWriter>();
+    send::<framepipe_core::video::VideoFrame>();
+}
+
+#[test]
+fn crash_safe_reservation_is_enforced() {
+    let src = frames(14, 32, 24);
+    let path = dir().join("reserved.mp4");
+    // 1 fps and 1 s expected: room for 1 * 1.25 + 10 = 11.25 s, so frame 11 is refused.
+    let opts = WriterOptions { fps: 1.0, expected_duration: Some(1.0), ..WriterOptions::default() };
+    match write(&path, opts, &src, 32, 24) {
+        Err(Error::Value(m)) => assert!(m.starts_with("frame 11:"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    let plain = dir().join("plain.mp4");
+    let opts = WriterOptions { fps: 1.0, crash_safe: false, ..WriterOptions::default() };
+    write(&plain, opts, &src, 32, 24).unwrap();
+    assert_eq!(probe(&plain, &mut never()).unwrap().0.n_frames, 14);
+    assert!(std::fs::metadata(&plain).unwrap().len() < 100_000);
+}
+
+#[test]
+fn gray_round_trip_keeps_full_range() {
+    let (w, h) = (64usize, 48usize);
+    let src: Vec<Vec<u8>> = (0..4).map(|_| (0..h * w).map(|i| ((i % w) * 255 / (w - 1)) as u8).collect()).collect();
+    let path = dir().join("gray.mkv");
+    let opts = WriterOptions {
+        input_format: OutputFormat::Gray,
+        pixel_format: Some("yuv444p".into()),
+        quality: Some(10.0),
+        ..WriterOptions::default()
+    };
+    let mut writer = VideoWriter::create(&path, opts).unwrap();
+    for f in &src {
+        writer
+            .write(ArrayRef { data: f, shape: &[h, w], strides: &[w as isize, 1], dtype: Dtype::U8 }, &mut never())
+            .unwrap();
+    }
+    writer.close(&mut never()).unwrap();
+    let opts = ReaderOptions { format: Some(OutputFormat::Gray), thread_count: 1, ..ReaderOptions::default() };
+    let mut r = VideoReader::open(&path, opts, &mut never()).unwrap();
+    let f = r.read(2, &mut never()).unwrap();
+    let v = f.view().unwrap();
+    let data = bytes(&f);
+    let row = &data[v.offset + 10 * v.strides[0] as usize..][..w];
+    assert!(row[0] <= 3 && row[w - 1] >= 252, "{:?}", &row[..4]);
+    assert!(mean_abs_diff(row, &src[2][10 * w..11 * w]) < 3.0);
+}
+
+#[test]
+fn exact_h264_elementary_stream() {
+    let path =
+        clip("raw.h264", &format!("{SRC} ! {X264_B} ! video/x-h264,stream-format=byte-stream ! filesink location=OUT"));
+    assert_eq!(probe(&path, &mut never()).unwrap().0.container, "elementary");
+    check_exact(&path, 40);
+}
+
+#[test]
+fn exact_open_gop_mp4() {
+    let path = clip(
+        "opengop.mp4",
+        &format!(
+            "{SRC} ! x264enc speed-preset=veryfast key-int-max=12 bframes=3 b-adapt=false option-string=open-gop=1 ! \
+             mp4mux ! filesink location=OUT"
+        ),
+    );
+    let (_, index) = probe(&path, &mut never()).unwrap();
+    // Leading B-frames: decoded after a keyframe, presented before it.
+    let e = index.entries();
+    let leading = e
+        .iter()
+        .filter(|b| {
+            e.iter().any(|k| k.keyframe && k.decode_order < b.decode_order && b.pts < k.pts && k.decode_order > 0)
+        })
+        .count();
+    assert!(leading > 0, "the clip has no open GOP");
+    let n = index.len();
+    check_exact(&path, n);
+    // Every leading B-frame read on its own.
+    let mut reader = VideoReader::open(&path, rgb(), &mut never()).unwrap();
+    let mut seq = Vec::new();
+    while let Some(f) = reader.next_frame(&mut never()).unwrap() {
+        seq.push(bytes(&f));
+    }
+    for k in 1..n {
+        let b = e[k];
+        if e.iter()
+            .any(|key| key.keyframe && key.decode_order < b.decode_order && b.pts < key.pts && key.decode_order > 0)
+        {
+            let mut r = VideoReader::open(&path, rgb(), &mut never()).unwrap();
+            assert!(bytes(&r.read(k, &mut never()).unwrap()) == seq[k], "leading frame {k}");
+            assert_eq!(r.fallbacks(), 0, "leading frame {k} was decoded from the start");
+        }
+    }
+}
+
+#[test]
+fn exact_other_containers() {
+    // Matroska written for streaming (no cues to seek with), MJPEG in AVI, H.264 in MOV.
+    let streamable =
+        clip("streamable.mkv", &format!("{SRC} ! {X264_B} ! matroskamux streamable=true ! filesink location=OUT"));
+    check_exact(&streamable, 40);
+    let avi = clip("mjpeg.avi", &format!("{SRC} ! jpegenc ! avimux ! filesink location=OUT"));
+    assert_eq!(probe(&avi, &mut never()).unwrap().0.codec, "mjpeg");
+    check_exact(&avi, 40);
+    let mov = clip("h264.mov", &format!("{SRC} ! {X264_B} ! qtmux ! filesink location=OUT"));
+    assert_eq!(probe(&mov, &mut never()).unwrap().0.container, "mov");
+    check_exact(&mov, 40);
 }

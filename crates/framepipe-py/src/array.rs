@@ -18,12 +18,27 @@ fn descr(py: Python<'_>, dtype: Dtype) -> Bound<'_, PyArrayDescr> {
         Dtype::I32 => i32::get_dtype(py),
         Dtype::F32 => f32::get_dtype(py),
         Dtype::F64 => f64::get_dtype(py),
+        Dtype::I64 => i64::get_dtype(py),
+        Dtype::U64 => u64::get_dtype(py),
+        Dtype::Bool => bool::get_dtype(py),
     }
 }
 
 /// The framepipe dtype of a numpy dtype, or TypeError for one framepipe does not carry.
 pub fn dtype_of(py: Python<'_>, d: &Bound<'_, PyArrayDescr>) -> PyResult<Dtype> {
-    for dtype in [Dtype::U8, Dtype::I8, Dtype::U16, Dtype::I16, Dtype::U32, Dtype::I32, Dtype::F32, Dtype::F64] {
+    for dtype in [
+        Dtype::U8,
+        Dtype::I8,
+        Dtype::U16,
+        Dtype::I16,
+        Dtype::U32,
+        Dtype::I32,
+        Dtype::F32,
+        Dtype::F64,
+        Dtype::I64,
+        Dtype::U64,
+        Dtype::Bool,
+    ] {
         if d.is_equiv_to(&descr(py, dtype)) {
             return Ok(dtype);
         }

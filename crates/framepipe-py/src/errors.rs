@@ -2,6 +2,7 @@
 //! helper that runs a blocking call with the GIL released while still answering Ctrl-C.
 
 use framepipe_core::{BusError, Error};
+use pyo3::exceptions::PyBaseException;
 use pyo3::exceptions::{
     PyBufferError, PyFileNotFoundError, PyKeyboardInterrupt, PyTimeoutError, PyTypeError, PyValueError,
 };
@@ -34,37 +35,16 @@ fn bus_error(py: Python<'_>, cell: &'static PyOnceLock<Py<PyType>>, name: &str, 
         exc.setattr("path", info.path.as_deref())?;
         exc.setattr("message", info.message.as_str())?;
         exc.setattr("debug", info.debug.as_deref())?;
-        if let Some(cause) = info.path.as_deref().and_then(take_cause) {
-            exc.setattr("__cause__", cause.value(py))?;
+        // A Python exception raised in a callback of this element (pyfunc, probe) is
+        // chained as the cause, exactly as `raise ... from exc` would.
+        if let Some(cause) = info.path.as_deref().and_then(gstframepipe::pyfunc::take_error_cause)
+            && let Ok(cause) = cause.downcast::<Py<PyBaseException>>()
+        {
+            exc.setattr("__cause__", cause.bind(py))?;
         }
         Ok(PyErr::from_value(exc))
     };
     build().unwrap_or_else(|e| e)
-}
-
-/// Python exceptions raised inside elements (Python-written elements, callbacks), keyed
-/// by the object path of the element whose ERROR they caused, oldest first.
-static CAUSES: std::sync::Mutex<Vec<(String, PyErr)>> = std::sync::Mutex::new(Vec::new());
-
-/// At most this many causes wait for their ERROR to be converted; older ones are dropped
-/// (their ERROR went to a bus nobody reads, e.g. gst-launch-1.0's).
-const MAX_CAUSES: usize = 32;
-
-/// Records `err` as the cause of the ERROR that the element at `path` is about to post:
-/// when [`to_py`] converts that element's bus error, the exception becomes its `__cause__`.
-pub fn record_cause(path: &str, err: PyErr) {
-    let mut causes = CAUSES.lock().unwrap_or_else(|e| e.into_inner());
-    causes.retain(|(p, _)| p != path);
-    if causes.len() >= MAX_CAUSES {
-        causes.remove(0);
-    }
-    causes.push((path.to_string(), err));
-}
-
-fn take_cause(path: &str) -> Option<PyErr> {
-    let mut causes = CAUSES.lock().unwrap_or_else(|e| e.into_inner());
-    let i = causes.iter().position(|(p, _)| p == path)?;
-    Some(causes.remove(i).1)
 }
 
 /// Converts a core error into the Python exception DESIGN.md names for it.

@@ -4,13 +4,16 @@
 //! `_MappedBuffer` that every array uses as its base, so arrays outlive the frame safely.
 //! Frames pulled from a pipeline are mapped read-only; frames framepipe made itself
 //! (`copy()`, `from_array`) own their buffer and map it writable.
+//!
+//! Callbacks (probes, `pyfunc`) get a writable frame that owns the buffer only for the
+//! call: [`PyFrame::release`] takes it back, unmapped, or as a copy when Python kept views
+//! of its memory, so arrays never alias a buffer that flows on.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use framepipe_core::media::MediaInfo;
 use framepipe_core::pack;
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyBufferError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 
@@ -21,7 +24,12 @@ use crate::errors::to_py;
 enum FrameBuf {
     Plain(gst::Buffer),
     Mapped(Arc<Mapped>),
+    /// The buffer went on downstream when the callback that got this frame returned.
+    Released,
 }
+
+const RELEASED: &str = "this frame's buffer went on downstream when the callback returned; \
+                        keep frame.copy() (or the arrays you took) to use it later";
 
 #[pyclass(frozen, name = "Frame", module = "framepipe._framepipe")]
 pub struct PyFrame {
@@ -29,11 +37,10 @@ pub struct PyFrame {
     media: MediaInfo,
     writable: bool,
     buf: Mutex<FrameBuf>,
-    /// Cached views, so `frame.array is frame.array`; cleared when a lent buffer is reclaimed.
+    // Caches of the views handed out; plain mutexes rather than once-cells so that
+    // `release` can let go of them.
     array: Mutex<Option<Py<PyAny>>>,
     planes: Mutex<Option<Vec<Py<PyAny>>>>,
-    /// Set once a lent buffer went back to GStreamer with no view left over it.
-    released: AtomicBool,
 }
 
 impl PyFrame {
@@ -56,7 +63,6 @@ impl PyFrame {
             buf: Mutex::new(FrameBuf::Plain(buffer)),
             array: Mutex::new(None),
             planes: Mutex::new(None),
-            released: AtomicBool::new(false),
         }
     }
 
@@ -66,42 +72,9 @@ impl PyFrame {
         Self::build(buffer, caps, media, true)
     }
 
-    /// Takes a lent buffer back once the Python call returned. If no numpy view of it is
-    /// left, the buffer is unmapped and returned as it is, and the frame becomes empty. If
-    /// views escaped (the callee kept `frame.array`), they keep the frame's memory and the
-    /// returned buffer is a deep copy, so no Python array aliases memory flowing on.
+    /// Takes a lent buffer back once the Python call returned (see [`Self::release`]).
     pub fn reclaim(&self, _py: Python<'_>) -> Result<gst::Buffer, framepipe_core::Error> {
-        // Drop the cached views first: they hold references to the mapping.
-        let cached_array = self.array.lock().unwrap_or_else(|e| e.into_inner()).take();
-        let cached_planes = self.planes.lock().unwrap_or_else(|e| e.into_inner()).take();
-        drop((cached_array, cached_planes));
-        let mut guard = self.buf.lock().unwrap_or_else(|e| e.into_inner());
-        match std::mem::replace(&mut *guard, FrameBuf::Plain(gst::Buffer::new())) {
-            FrameBuf::Plain(b) => {
-                self.released.store(true, Ordering::Release);
-                Ok(b)
-            }
-            FrameBuf::Mapped(m) => match Arc::try_unwrap(m) {
-                Ok(mapped) => {
-                    self.released.store(true, Ordering::Release);
-                    Ok(mapped.into_buffer())
-                }
-                Err(shared) => {
-                    let copy = shared.buffer().copy_deep().map_err(framepipe_core::Error::from);
-                    *guard = FrameBuf::Mapped(shared);
-                    copy
-                }
-            },
-        }
-    }
-
-    fn check_live(&self) -> PyResult<()> {
-        if self.released.load(Ordering::Acquire) {
-            return Err(to_py(framepipe_core::Error::Value(
-                "this frame was lent for one call and its buffer has moved on; use frame.copy() to keep it".into(),
-            )));
-        }
-        Ok(())
+        Ok(self.release())
     }
 
     pub fn caps(&self) -> Option<&gst::Caps> {
@@ -114,12 +87,76 @@ impl PyFrame {
         match &*guard {
             FrameBuf::Plain(b) => f(b),
             FrameBuf::Mapped(m) => f(m.buffer()),
+            FrameBuf::Released => f(&gst::Buffer::new()),
         }
+    }
+
+    /// Runs `f` on the frame's buffer for changing its metadata. BufferError for frames
+    /// that are read-only, share their buffer, or were released.
+    pub(crate) fn with_buffer_mut<R>(&self, f: impl FnOnce(&mut gst::BufferRef) -> R) -> PyResult<R> {
+        if !self.writable {
+            return Err(PyBufferError::new_err(
+                "this frame is read-only (pulled from a pipeline); metadata can be added to writable frames: \
+                 frame.copy(), Frame.from_array, probes and pyfunc",
+            ));
+        }
+        let shared =
+            || PyBufferError::new_err("the frame's buffer is shared (frame.buffer is in use); use frame.copy()");
+        let mut guard = self.buf.lock().unwrap_or_else(|e| e.into_inner());
+        match &mut *guard {
+            FrameBuf::Plain(b) => b.get_mut().map(f).ok_or_else(shared),
+            FrameBuf::Mapped(m) if m.is_writable() => {
+                let ptr = m.buffer().as_ptr() as *mut gst::ffi::GstBuffer;
+                // SAFETY: `ptr` is the live buffer the mapping owns; asking whether a
+                // mini object is writable only reads its refcount and flags.
+                let sole = unsafe { gst::ffi::gst_mini_object_is_writable(ptr as *const gst::ffi::GstMiniObject) };
+                if sole == gst::glib::ffi::GFALSE {
+                    return Err(shared());
+                }
+                // SAFETY: the mapping owns the only reference to the buffer (checked just
+                // above), and it is only reached through this frame's lock, which we hold;
+                // the other holders of the mapping (array base objects) use only its data
+                // pointer and length, which metadata changes leave alone. GStreamer allows
+                // changing the metas of a writable buffer while its memory is mapped.
+                Ok(f(unsafe { gst::BufferRef::from_mut_ptr(ptr) }))
+            }
+            FrameBuf::Mapped(_) => Err(shared()),
+            FrameBuf::Released => Err(PyBufferError::new_err(RELEASED)),
+        }
+    }
+
+    /// Takes the buffer back from a frame a callback got (call with the GIL held). The
+    /// frame's own arrays are dropped first; if none of the caller's arrays still use the
+    /// mapping, it is unmapped and the very buffer is returned (the frame is then
+    /// released: using its data raises BufferError). Otherwise the caller's arrays keep
+    /// the frame's memory to themselves and a deep copy is returned.
+    pub(crate) fn release(&self) -> gst::Buffer {
+        let array = self.array.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let planes = self.planes.lock().unwrap_or_else(|e| e.into_inner()).take();
+        drop((array, planes));
+        let mut guard = self.buf.lock().unwrap_or_else(|e| e.into_inner());
+        match std::mem::replace(&mut *guard, FrameBuf::Released) {
+            FrameBuf::Plain(b) => b,
+            FrameBuf::Released => gst::Buffer::new(),
+            FrameBuf::Mapped(m) => match Arc::try_unwrap(m) {
+                Ok(mapped) => mapped.into_buffer(),
+                Err(m) => {
+                    let copy = detached_copy(&m);
+                    *guard = FrameBuf::Mapped(m);
+                    copy
+                }
+            },
+        }
+    }
+
+    /// The frame's media description.
+    pub(crate) fn media(&self) -> &MediaInfo {
+        &self.media
     }
 
     /// A new reference to the frame's GstBuffer.
     pub fn gst_buffer(&self) -> gst::Buffer {
-        self.with_buffer(|b| b.to_owned())
+        self.with_buffer(crate::buffer::new_ref)
     }
 
     fn mapping(&self) -> PyResult<Arc<Mapped>> {
@@ -132,7 +169,19 @@ impl PyFrame {
                 return Ok(m);
             }
             FrameBuf::Plain(b) => b,
+            FrameBuf::Released => {
+                *guard = FrameBuf::Released;
+                return Err(PyBufferError::new_err(RELEASED));
+            }
         };
+        if self.writable && !buffer.is_writable() {
+            // Mapping a shared buffer for writing would be a GLib critical, not an error.
+            *guard = FrameBuf::Plain(buffer);
+            return Err(PyBufferError::new_err(
+                "the frame's buffer is shared (frame.buffer is in use), so it cannot be mapped writable; \
+                 use frame.copy()",
+            ));
+        }
         match Mapped::new(buffer, self.writable) {
             Ok(m) => {
                 let m = Arc::new(m);
@@ -193,31 +242,26 @@ impl PyFrame {
     /// row stride; (samples, channels) for interleaved audio; bytes as uint8 otherwise.
     #[getter]
     fn array(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        self.check_live()?;
-        let mut cache = self.array.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(a) = cache.as_ref() {
+        if let Some(a) = &*self.array.lock().unwrap_or_else(|e| e.into_inner()) {
             return Ok(a.clone_ref(py));
         }
         let m = self.mapping()?;
         let view = self.media.array(m.buffer(), m.len()).map_err(to_py)?;
         let a = self.arrays(py, vec![view], &m)?.remove(0);
-        *cache = Some(a.clone_ref(py));
-        Ok(a)
+        Ok(self.array.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(a).clone_ref(py))
     }
 
     /// One array per plane (per channel for non-interleaved audio).
     #[getter]
     fn planes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        self.check_live()?;
-        let mut cache = self.planes.lock().unwrap_or_else(|e| e.into_inner());
-        if cache.is_none() {
-            let m = self.mapping()?;
-            let views = self.media.planes(m.buffer(), m.len()).map_err(to_py)?;
-            *cache = Some(self.arrays(py, views, &m)?);
+        if let Some(planes) = &*self.planes.lock().unwrap_or_else(|e| e.into_inner()) {
+            return PyList::new(py, planes.iter().map(|p| p.bind(py)));
         }
-        let planes =
-            cache.as_ref().map(|v| v.iter().map(|p| p.bind(py).clone()).collect::<Vec<_>>()).unwrap_or_default();
-        PyList::new(py, planes)
+        let m = self.mapping()?;
+        let views = self.media.planes(m.buffer(), m.len()).map_err(to_py)?;
+        let planes = self.arrays(py, views, &m)?;
+        let mut cache = self.planes.lock().unwrap_or_else(|e| e.into_inner());
+        PyList::new(py, cache.get_or_insert(planes).iter().map(|p| p.bind(py)))
     }
 
     #[pyo3(signature = (dtype=None, copy=None))]
@@ -270,6 +314,25 @@ impl PyFrame {
             b.set_duration(duration.map(gst::ClockTime::from_nseconds));
         }
         Ok(PyFrame::owned(buffer, Some(caps), media))
+    }
+
+    /// Zero-copy DLPack export of `array` (CPU memory). Read-only frames carry DLPack's
+    /// read-only flag when the consumer asks for a versioned (1.x) capsule.
+    #[pyo3(signature = (stream=None, max_version=None, dl_device=None, copy=None))]
+    fn __dlpack__<'py>(
+        &self,
+        py: Python<'py>,
+        stream: Option<Bound<'py, PyAny>>,
+        max_version: Option<(u32, u32)>,
+        dl_device: Option<(i32, i32)>,
+        copy: Option<bool>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let array = self.array(py)?.into_bound(py);
+        crate::dlpack::export(&array, !self.writable, stream.as_ref(), max_version, dl_device, copy)
+    }
+
+    fn __dlpack_device__(&self) -> (i32, i32) {
+        crate::dlpack::device()
     }
 
     #[getter]
@@ -350,6 +413,56 @@ impl PyFrame {
         PyBuffer::from_gst(self.gst_buffer())
     }
 
+    // Analytics metadata (see meta.rs).
+
+    /// Adds a region of interest; see `framepipe.Region`. Boxes partly outside the frame
+    /// are clipped to it; a box wholly outside raises ValueError.
+    #[pyo3(signature = (x, y, w, h, label="", confidence=0.0, *, normalized=false, attributes=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn add_region(
+        slf: &Bound<'_, Self>,
+        x: f64,
+        y: f64,
+        w: f64,
+        h: f64,
+        label: &str,
+        confidence: f64,
+        normalized: bool,
+        attributes: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<crate::meta::PyRegion> {
+        crate::meta::add_region(slf, (x, y, w, h), label, confidence, normalized, attributes)
+    }
+
+    #[getter]
+    fn regions(slf: &Bound<'_, Self>) -> Vec<crate::meta::PyRegion> {
+        crate::meta::regions(slf)
+    }
+
+    /// Removes `region` (a Region of this frame, or its id).
+    fn remove_region(&self, region: &Bound<'_, PyAny>) -> PyResult<()> {
+        crate::meta::remove_region(self, region)
+    }
+
+    /// Attaches a named n-d array (copied) to the frame.
+    fn add_tensor(&self, name: &str, array: &Bound<'_, PyAny>) -> PyResult<crate::meta::PyTensor> {
+        crate::meta::add_tensor(self, name, array)
+    }
+
+    #[getter]
+    fn tensors(&self) -> Vec<crate::meta::PyTensor> {
+        self.with_buffer(|b| framepipe_core::meta::tensors(b).into_iter().map(crate::meta::PyTensor::from).collect())
+    }
+
+    /// Attaches a JSON message: a dict (or a str), which `messages` gives back as such.
+    fn add_message(&self, message: &Bound<'_, PyAny>) -> PyResult<()> {
+        crate::meta::add_message(self, message)
+    }
+
+    #[getter]
+    fn messages<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        crate::meta::messages(py, self)
+    }
+
     fn __repr__(&self) -> String {
         let pts = self.pts().map(|t| format!("{:.6}", t as f64 / 1e9)).unwrap_or_else(|| "None".into());
         match &self.media {
@@ -368,4 +481,15 @@ impl PyFrame {
             MediaInfo::Other => format!("<Frame {} bytes pts={pts}>", self.with_buffer(|b| b.size())),
         }
     }
+}
+
+/// A deep copy of a mapped buffer (its bytes, timestamps, flags and metadata) that shares
+/// nothing with it.
+fn detached_copy(m: &Mapped) -> gst::Buffer {
+    let mut copy = gst::Buffer::from_slice(m.as_slice().to_vec());
+    let dest = copy.get_mut().expect("a new buffer is writable");
+    let flags = gst::BufferCopyFlags::FLAGS | gst::BufferCopyFlags::TIMESTAMPS | gst::BufferCopyFlags::META;
+    // Copying metadata cannot fail between two buffers of the same size.
+    let _ = m.buffer().copy_into(dest, flags, ..);
+    copy
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use framepipe_core::media::MediaInfo;
 use framepipe_core::{Error, Pipeline, pack};
+use gst::prelude::*;
 use numpy::PyUntypedArray;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -36,6 +37,63 @@ pub struct PyPipeline {
     /// parsed once per change rather than once per frame.
     media: Mutex<HashMap<String, (gst::Caps, MediaInfo)>>,
     counter: Mutex<Option<Arc<AtomicU64>>>,
+    /// Probes added from Python, by the id `add_probe` returned.
+    probes: Mutex<HashMap<u64, (gst::Pad, gst::PadProbeId)>>,
+}
+
+static NEXT_PROBE: AtomicU64 = AtomicU64::new(1);
+
+impl Drop for PyPipeline {
+    fn drop(&mut self) {
+        // Stop with the GIL released: a streaming thread may be waiting for it to run a
+        // Python callback, and stopping waits for the streaming threads.
+        let inner = self.inner.clone();
+        let _ = Python::try_attach(|py| py.detach(move || inner.set_state(gst::State::Null)));
+    }
+}
+
+/// The probe behind `Pipeline.add_probe`: the callback gets a writable frame over the
+/// buffer (made writable here), returning False drops it, and an exception is an ERROR of
+/// the pad's element with the exception kept as the cause.
+fn frame_probe(
+    element: &gst::Element,
+    func: Py<PyAny>,
+) -> impl Fn(&gst::Pad, &mut gst::PadProbeInfo) -> gst::PadProbeReturn + Send + Sync + 'static {
+    let element = element.downgrade();
+    let media = crate::callback::MediaCache::default();
+    move |pad, info| {
+        let Some(mut buffer) = info.take_buffer() else { return gst::PadProbeReturn::Ok };
+        buffer.make_mut();
+        let caps = pad.current_caps();
+        let call = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let media = media.media(caps.as_ref());
+            crate::callback::call_with_frame(&func, None, buffer, caps.clone(), media)
+        }));
+        let err = match call {
+            Ok(Ok(Some(buffer))) => {
+                info.data = Some(gst::PadProbeData::Buffer(buffer));
+                return gst::PadProbeReturn::Ok;
+            }
+            Ok(Ok(None)) => return gst::PadProbeReturn::Drop,
+            Ok(Err(err)) => err,
+            Err(panic) => gstframepipe::pyfunc::CallbackError::new(format!(
+                "the probe panicked: {}",
+                gstframepipe::pyfunc::panic_message(&*panic)
+            )),
+        };
+        if let Some(element) = element.upgrade() {
+            if let Some(cause) = err.cause {
+                gstframepipe::pyfunc::stash_error_cause(&element.path_string(), cause);
+            }
+            let debug = err.debug.unwrap_or_default();
+            element.post_error_message(gst::error_msg!(
+                gst::LibraryError::Failed,
+                ("probe on {}: {}", pad.name(), err.message),
+                ["{}", debug]
+            ));
+        }
+        gst::PadProbeReturn::Drop
+    }
 }
 
 impl PyPipeline {
@@ -74,6 +132,7 @@ impl PyPipeline {
             description: description.to_string(),
             media: Mutex::default(),
             counter: Mutex::default(),
+            probes: Mutex::default(),
         })
     }
 
@@ -187,7 +246,7 @@ impl PyPipeline {
                     info.size()
                 )));
             }
-            gst::Buffer::from_slice(bytes)
+            gst::Buffer::from_mut_slice(bytes)
         } else {
             return Err(PyTypeError::new_err(format!(
                 "push takes a numpy array, Frame, Buffer or bytes, not {}",
@@ -224,6 +283,45 @@ impl PyPipeline {
             Error::Value(m) => pyo3::exceptions::PyKeyError::new_err(m),
             other => to_py(other),
         })
+    }
+
+    /// Calls `callback(frame)` with a writable Frame for every buffer on `pad`
+    /// ("element.padname"); returning False drops the buffer. Returns an id for
+    /// `remove_probe`.
+    fn add_probe(&self, pad: &str, callback: Bound<'_, PyAny>) -> PyResult<u64> {
+        if !callback.is_callable() {
+            return Err(PyTypeError::new_err("the probe callback must be callable"));
+        }
+        let (element_name, pad_name) = pad
+            .rsplit_once('.')
+            .ok_or_else(|| PyValueError::new_err(format!("pad {pad:?} is not of the form \"element.padname\"")))?;
+        let element = self.inner.element(element_name).map_err(|e| match e {
+            Error::Value(m) => pyo3::exceptions::PyKeyError::new_err(m),
+            other => to_py(other),
+        })?;
+        let target = element.static_pad(pad_name).ok_or_else(|| {
+            let pads: Vec<String> = element.pads().iter().map(|p| p.name().to_string()).collect();
+            PyValueError::new_err(format!("element {element_name:?} has no pad {pad_name:?} (it has {pads:?})"))
+        })?;
+        let probe = frame_probe(&element, callback.unbind());
+        let id = target
+            .add_probe(gst::PadProbeType::BUFFER, probe)
+            .ok_or_else(|| PyValueError::new_err(format!("pad {pad:?} does not accept probes")))?;
+        let n = NEXT_PROBE.fetch_add(1, Ordering::Relaxed);
+        self.probes.lock().unwrap_or_else(|e| e.into_inner()).insert(n, (target, id));
+        Ok(n)
+    }
+
+    /// Removes a probe `add_probe` added; ValueError for an unknown id.
+    fn remove_probe(&self, id: u64) -> PyResult<()> {
+        let (pad, probe) = self
+            .probes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&id)
+            .ok_or_else(|| PyValueError::new_err(format!("no probe with id {id}")))?;
+        pad.remove_probe(probe);
+        Ok(())
     }
 
     /// Seeks to `position` seconds (accurately, or to the nearest keyframe).

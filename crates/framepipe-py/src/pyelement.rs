@@ -7,10 +7,9 @@
 //! and a sink's `render` run on a thread of the element's own so that stopping never waits
 //! for a slow Python call (see [`PyHooks`]). A Python exception
 //! becomes a [`HookError`] whose debug text is the formatted traceback, and the exception
-//! is kept (see `errors::record_cause`) so that the caller's `PipelineError` gets it as
+//! is kept (`gstframepipe::pyfunc::stash_error_cause`) so that the caller's `PipelineError` gets it as
 //! `__cause__`.
 
-use std::cell::Cell;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError, mpsc};
@@ -33,8 +32,10 @@ use pyo3::types::{PyBool, PyByteArray, PyBytes, PyDict, PyMemoryView, PyString, 
 use crate::array::Borrowed;
 use crate::buffer::PyBuffer;
 use crate::element::PyElement;
-use crate::errors::{record_cause, to_py};
+use crate::errors::to_py;
 use crate::frame::PyFrame;
+// Streaming threads park a Python thread state and only take the GIL per call.
+use crate::gil::with_python as attach;
 use crate::value;
 
 /// A registered class, with the address of the plugin it was registered into (0: none,
@@ -68,32 +69,6 @@ pub fn enum_member<'py>(py: Python<'py>, pspec: &glib::ParamSpec, value: &glib::
 /// would replace the registry's feature objects while GStreamer is loading one of them.
 static LOADING: Mutex<Option<(usize, gst::Plugin)>> = Mutex::new(None);
 
-thread_local! {
-    /// Whether this thread keeps a Python thread state of its own (see [`attach`]).
-    static KEEPS_THREAD_STATE: Cell<bool> = const { Cell::new(false) };
-}
-
-/// `Python::try_attach` for GStreamer's threads. The first call on a thread that is not
-/// attached creates a thread state and keeps it for the thread's life, so later calls only
-/// take and release the GIL instead of creating and destroying a thread state per buffer.
-fn attach<R>(f: impl for<'py> FnOnce(Python<'py>) -> R) -> Option<R> {
-    if !KEEPS_THREAD_STATE.get() {
-        // SAFETY: Py_IsInitialized and PyGILState_Check may be called without the GIL.
-        // When the thread holds no GIL, PyGILState_Ensure creates (or finds) its thread
-        // state and takes the GIL; PyEval_SaveThread releases it again and leaves the
-        // ensure-count at one, so the thread state outlives the later PyGILState_Release
-        // calls of Python::attach.
-        unsafe {
-            if pyo3::ffi::Py_IsInitialized() != 0 && pyo3::ffi::PyGILState_Check() == 0 {
-                let _ = pyo3::ffi::PyGILState_Ensure();
-                pyo3::ffi::PyEval_SaveThread();
-                KEEPS_THREAD_STATE.set(true);
-            }
-        }
-    }
-    Python::try_attach(f)
-}
-
 fn detached() -> HookError {
     HookError::new("the Python interpreter is not running (finalizing?)")
 }
@@ -117,7 +92,8 @@ fn hook_error(py: Python<'_>, element: &glib::WeakRef<gst::Element>, hook: &str,
         .map(|s| s.to_string())
         .unwrap_or_else(|_| message.clone());
     if let Some(element) = element.upgrade() {
-        record_cause(element.path_string().as_str(), err.clone_ref(py));
+        let cause: pyo3::Py<pyo3::exceptions::PyBaseException> = err.value(py).clone().unbind();
+        gstframepipe::pyfunc::stash_error_cause(element.path_string().as_str(), Box::new(cause));
     }
     HookError::with_debug(message, debug)
 }

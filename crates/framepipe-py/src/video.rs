@@ -32,7 +32,7 @@ fn filter_spec(name: &str, params: &Bound<'_, PyAny>) -> PyResult<FilterSpec> {
         return Ok(FilterSpec::new(name, ""));
     }
     if let Ok(s) = params.cast::<PyString>() {
-        return Ok(FilterSpec::new(name, &s.to_str()?));
+        return Ok(FilterSpec::new(name, s.to_str()?));
     }
     if let Ok(d) = params.cast::<PyDict>() {
         let mut pairs = Vec::new();
@@ -163,6 +163,12 @@ impl PyVideoReader {
         frame_array(py, &frame)
     }
 
+    /// (shape, dtype name) of the frames reading gives, without moving the read position.
+    fn frame_shape(&self, py: Python<'_>) -> PyResult<(Vec<usize>, &'static str)> {
+        let (shape, dtype) = self.with(py, |r, check| r.frame_shape(check))?;
+        Ok((shape, dtype.name()))
+    }
+
     /// Whether `len()` is the number of frames decoding yields (False when a filter such as
     /// `fps` changes the frame count; only iteration can count those).
     #[getter]
@@ -186,6 +192,7 @@ impl PyVideoReader {
         d.set_item("fps", m.fps)?;
         d.set_item("duration", m.duration)?;
         d.set_item("codec", &m.codec)?;
+        d.set_item("pixel_format", &m.pixel_format)?;
         d.set_item("container", &m.container)?;
         d.set_item("caps", &m.caps)?;
         d.set_item("width", m.width)?;

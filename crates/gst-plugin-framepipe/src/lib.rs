@@ -5,6 +5,7 @@ use gst::glib;
 
 pub mod fpmetawriter;
 pub mod fpoverlay;
+pub mod pyfunc;
 
 pub use fpmetawriter::FpMetaWriter;
 pub use fpoverlay::FpOverlay;
@@ -12,11 +13,13 @@ pub mod host;
 mod loader;
 
 pub use loader::ENTRY_POINT as PLUGIN_LOAD_ENTRY_POINT;
+pub use pyfunc::PyFunc;
 
 /// Registers every built-in element with `plugin`.
 pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     fpoverlay::register(plugin)?;
     fpmetawriter::register(plugin)?;
+    pyfunc::register(plugin)?;
     Ok(())
 }
 

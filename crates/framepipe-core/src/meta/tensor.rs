@@ -95,12 +95,13 @@ impl Tensor {
 }
 
 /// The element type for numpy's dtype name (`str(array.dtype)`): the numeric types of
-/// [`Dtype`]. Anything else (`object`, `bool`, `int64`, `float16`, strings, records) is an
+/// [`Dtype`] (including `int64`, `uint64` and `bool`). Anything else (`object`, `float16`,
+/// strings, records) is an
 /// [`Error::Type`], which Python raises as `TypeError`.
 pub fn tensor_dtype(numpy_name: &str) -> Result<Dtype> {
     Dtype::from_name(numpy_name).ok_or_else(|| {
         Error::Type(format!(
-            "tensors hold numeric arrays (uint8, int8, uint16, int16, uint32, int32, float32, float64), not {numpy_name}"
+            "tensors hold numeric arrays (uint8, int8, uint16, int16, uint32, int32, uint64, int64, float32, float64, bool), not {numpy_name}"
         ))
     })
 }

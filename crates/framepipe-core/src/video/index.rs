@@ -100,13 +100,16 @@ impl FrameIndex {
     }
 
     /// The frame that decoding must start from to reach frame k: the last keyframe in
-    /// decode order at or before frame k's packet.
+    /// decode order at or before frame k's packet that is also presented no later than
+    /// frame k. The second condition matters for open GOPs: a B-frame decoded after a
+    /// keyframe but presented before it references the previous GOP, so decoding starts a
+    /// GOP earlier (and a seek to the later keyframe would clip the B-frame away).
     pub fn keyframe_before(&self, k: usize) -> Option<usize> {
-        let target = self.entries.get(k)?.decode_order;
+        let target = self.entries.get(k)?;
         self.entries
             .iter()
             .enumerate()
-            .filter(|(_, e)| e.keyframe && e.decode_order <= target)
+            .filter(|(_, e)| e.keyframe && e.decode_order <= target.decode_order && e.pts <= target.pts)
             .max_by_key(|(_, e)| e.decode_order)
             .map(|(i, _)| i)
     }
@@ -145,6 +148,9 @@ pub struct Metadata {
     pub duration: f64,
     /// The codec, by FFmpeg's name ("h264", "hevc", "vp8", "vp9", "av1", "mjpeg", ...).
     pub codec: String,
+    /// The decoded pixel format by FFmpeg's name ("yuv420p", "yuv444p10le", ...), from the
+    /// stream's chroma format and bit depth (immeta's `video_format`).
+    pub pixel_format: String,
     /// The container ("mp4", "mov", "matroska", "webm", "mpegts", "avi", ...).
     pub container: String,
     /// The coded caps of the video stream, for `framepipe info`.
@@ -160,6 +166,28 @@ pub struct Metadata {
     pub container_tags: BTreeMap<String, String>,
     /// Tags of the video stream by GStreamer tag name.
     pub stream_tags: BTreeMap<String, String>,
+}
+
+/// The summary `framepipe info FILE` prints: one `key: value` line each.
+impl std::fmt::Display for Metadata {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "file: {}", self.path.display())?;
+        writeln!(f, "container: {}", self.container)?;
+        writeln!(f, "video: {} {}x{} {}", self.codec, self.width, self.height, self.pixel_format)?;
+        writeln!(f, "fps: {:.3}", self.fps)?;
+        writeln!(f, "frames: {} (counted)", self.n_frames)?;
+        writeln!(f, "duration: {:.3} s", self.duration)?;
+        if self.rotation != 0 {
+            writeln!(f, "rotation: {}", self.rotation)?;
+        }
+        for (k, v) in &self.container_tags {
+            writeln!(f, "tag {k}: {v}")?;
+        }
+        for (k, v) in &self.stream_tags {
+            writeln!(f, "stream tag {k}: {v}")?;
+        }
+        Ok(())
+    }
 }
 
 #[derive(Default)]
@@ -213,6 +241,7 @@ pub fn probe(path: &Path, interrupt: Interrupt<'_>) -> Result<(Metadata, FrameIn
         fps,
         duration,
         codec: codec_name(s),
+        pixel_format: pixel_format_name(s),
         container: container_name(st.demuxer.as_deref(), st.container_tags.get("container-format"), path),
         caps: caps.to_string(),
         width,
@@ -223,6 +252,37 @@ pub fn probe(path: &Path, interrupt: Interrupt<'_>) -> Result<(Metadata, FrameIn
         stream_tags: st.stream_tags.clone(),
     };
     Ok((metadata, index))
+}
+
+/// How many probed files [`probe_cached`] remembers.
+const CACHE_SIZE: usize = 16;
+
+type CacheKey = (PathBuf, u64, Option<std::time::SystemTime>);
+
+/// [`probe`] with a per-process cache keyed by the file's path, size and modification time,
+/// so repeated `imread(uri, index=k)` calls index a file once.
+pub fn probe_cached(path: &Path, interrupt: Interrupt<'_>) -> Result<(Metadata, FrameIndex)> {
+    static CACHE: Mutex<Vec<(CacheKey, Metadata, FrameIndex)>> = Mutex::new(Vec::new());
+    let key = std::fs::metadata(path)
+        .ok()
+        .map(|m| (std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()), m.len(), m.modified().ok()));
+    if let Some(key) = &key {
+        let cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, meta, index)) = cache.iter().find(|(k, _, _)| k == key) {
+            let mut meta = meta.clone();
+            meta.path = path.to_path_buf();
+            return Ok((meta, index.clone()));
+        }
+    }
+    let (meta, index) = probe(path, interrupt)?;
+    if let Some(key) = key {
+        let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.len() >= CACHE_SIZE {
+            cache.remove(0);
+        }
+        cache.push((key, meta.clone(), index.clone()));
+    }
+    Ok((meta, index))
 }
 
 fn in_segment(segment: Option<&gst::FormattedSegment<gst::ClockTime>>, p: &FrameEntry) -> bool {
@@ -393,6 +453,23 @@ fn tag_string(value: &gst::glib::SendValue) -> String {
     value.serialize().map(|s| s.to_string()).unwrap_or_else(|_| format!("{value:?}"))
 }
 
+/// FFmpeg's name for the decoded pixel format of a coded stream (yuv420p when the parser
+/// does not say).
+fn pixel_format_name(s: &gst::StructureRef) -> String {
+    let depth = s.get::<u32>("bit-depth-luma").unwrap_or(8);
+    let base = match s.get::<&str>("chroma-format").unwrap_or("4:2:0") {
+        "4:0:0" => "gray",
+        "4:2:2" => "yuv422p",
+        "4:4:4" => "yuv444p",
+        _ => "yuv420p",
+    };
+    match (base, depth) {
+        (b, 8) => b.to_string(),
+        ("gray", d) => format!("gray{d}le"),
+        (b, d) => format!("{b}{d}le"),
+    }
+}
+
 /// FFmpeg's name for the codec of a coded video stream.
 fn codec_name(s: &gst::StructureRef) -> String {
     match s.name().as_str() {
@@ -441,7 +518,8 @@ fn container_name(demuxer: Option<&str>, format_tag: Option<&String>, path: &Pat
         Some("flvdemux") => "flv".into(),
         Some("oggdemux") => "ogg".into(),
         Some(other) => other.trim_end_matches("demux").to_string(),
-        None => "unknown".into(),
+        // No demuxer: an elementary stream (.h264, .ivf-less VP8 ...).
+        None => "elementary".into(),
     }
 }
 
@@ -453,6 +531,7 @@ pub(crate) fn rotation_degrees(orientation: &str) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::strategy::Strategy;
 
     fn entry(pts: u64, keyframe: bool) -> FrameEntry {
         FrameEntry { pts, dts: None, duration: Some(10), keyframe, decode_order: 0 }
@@ -476,6 +555,44 @@ mod tests {
         assert_eq!(idx.keyframe_before(2), Some(0));
         assert_eq!(idx.keyframe_before(4), Some(4));
         assert!((idx.duration() - 50e-9).abs() < 1e-15);
+    }
+
+    proptest::proptest! {
+        /// Any decode order of distinct timestamps sorts into presentation order, every frame
+        /// is found again by its pts, and the keyframe to start from is the last one decoded
+        /// at or before the frame.
+        #[test]
+        fn index_invariants(
+            order in proptest::sample::subsequence((0u64..80).collect::<Vec<_>>(), 1..60).prop_shuffle(),
+            keys in proptest::collection::vec(proptest::bool::weighted(0.2), 60),
+            offset in 0u64..1_000_000_000,
+        ) {
+            let packets: Vec<FrameEntry> = order
+                .iter()
+                .enumerate()
+                .map(|(i, &t)| entry(offset + t * 33_333_333, i == 0 || keys[i]))
+                .collect();
+            let idx = FrameIndex::from_decode_order(packets);
+            proptest::prop_assert_eq!(idx.len(), order.len());
+            proptest::prop_assert_eq!(idx.time(0), Some(0.0));
+            for k in 0..idx.len() {
+                let e = idx.entries()[k];
+                proptest::prop_assert_eq!(idx.position(e.pts), Some(k));
+                if k > 0 {
+                    proptest::prop_assert!(idx.entries()[k - 1].pts < e.pts);
+                }
+                // The first packet is a keyframe, but with reordering it may be presented
+                // after frame k: then no keyframe precedes k in both orders.
+                if let Some(j) = idx.keyframe_before(k) {
+                    let key = idx.entries()[j];
+                    proptest::prop_assert!(key.keyframe && key.decode_order <= e.decode_order && key.pts <= e.pts);
+                    proptest::prop_assert!(!idx.entries().iter().any(|o| o.keyframe
+                        && o.decode_order > key.decode_order
+                        && o.decode_order <= e.decode_order
+                        && o.pts <= e.pts));
+                }
+            }
+        }
     }
 
     #[test]

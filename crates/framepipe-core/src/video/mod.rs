@@ -2,11 +2,26 @@
 //! frames sequentially or by index (frame-exact on CFR, VFR, B-frame, MKV, WebM and
 //! MPEG-TS inputs), filter them, and write arrays back to a file.
 //!
-//! The Python calls map onto this module 1:1:
-//! - `fp.immeta` / `fp.improps` / `framepipe info` -> [`probe`] ([`Metadata`], [`FrameIndex`]),
-//! - `fp.imread` / `fp.imiter` / `VideoFile.read` / `.iter` -> [`VideoReader`],
-//! - `fp.imwrite` / `VideoFile.write` / `.write_frame` -> [`VideoWriter`],
-//! - `filter=` / `set_video_filter` -> [`Filter`].
+//! How the Python calls map onto this module:
+//! - `fp.immeta(uri)` / `framepipe info FILE` -> [`probe`]: [`Metadata`] (fps, duration, codec,
+//!   pixel format, container, size, rotation, tags, true frame count); `immeta(uri, index=k)`
+//!   -> [`FrameIndex::get`] / [`FrameIndex::time`] (pts, time from 0, keyframe) without decoding.
+//! - `fp.imiter` / `VideoFile.iter` -> [`VideoReader::next_frame`] until `None`.
+//! - `fp.imread(uri, index=k)` / `VideoFile.read(index=k)` -> [`VideoReader::read`];
+//!   `index=...` -> iterate and stack.
+//! - `fp.improps` -> [`Metadata::n_frames`] plus the shape of the first frame
+//!   ([`VideoFrame::view`]).
+//! - `fp.imwrite` / `VideoFile.init_video_stream` + `write_frame` -> [`VideoWriter::create`],
+//!   [`VideoWriter::write`], [`VideoWriter::close`] (pass `expected_duration` when the frame
+//!   count is known, so the crash-safe MP4 index reserves only what it needs).
+//! - `filter=` / `set_video_filter(filter_sequence=..., filter_graph=...)` -> [`Filter`].
+//!
+//! Frames are `gst::Sample`s; [`VideoFrame::view`] gives the zero-copy array view over the
+//! mapped buffer (shape, byte strides, dtype) for each [`OutputFormat`]. Every blocking call
+//! takes the caller's interrupt check (called every 50 ms), as [`crate::Pipeline`] does.
+//! Errors: [`crate::Error::NotFound`] (missing file), [`crate::Error::Media`] (a file that
+//! cannot be demuxed or decoded; within 5 s, never a hang), [`crate::Error::Value`] (bad
+//! arguments: index out of range, unknown codec or format, changing frame shape).
 
 mod filter;
 mod format;
@@ -16,7 +31,7 @@ mod writer;
 
 pub use filter::{Filter, FilterGraph, FilterSpec, GraphEdge};
 pub use format::OutputFormat;
-pub use index::{FrameEntry, FrameIndex, Metadata, probe};
+pub use index::{FrameEntry, FrameIndex, Metadata, probe, probe_cached};
 pub use reader::{ReaderOptions, VideoFrame, VideoReader};
 pub use writer::{VideoWriter, WriterOptions, available_codecs};
 

@@ -15,7 +15,7 @@ use gst_app::AppSink;
 
 use super::format::{expand_gray8, expand_gray16, full_range_lut};
 use super::index::STALL;
-use super::{Filter, FrameIndex, Metadata, OutputFormat, make, media_error, path_str, probe};
+use super::{Filter, FrameIndex, Metadata, OutputFormat, make, media_error, path_str, probe_cached};
 use crate::layout::View;
 use crate::media::MediaInfo;
 use crate::pipeline::{Interrupt, Pipeline};
@@ -142,12 +142,19 @@ pub struct VideoReader {
     /// False when the filter changes the frame count: indices are then output positions and
     /// random access decodes from the start.
     indexed: bool,
+    /// Random reads that had to decode from the first frame (diagnostics).
+    fallbacks: u64,
+    /// First frame that sequential decoding skipped (the decoder dropped it as damaged).
+    damaged: Option<usize>,
+    /// Whether the end of a damaged stream was already reported as an error.
+    reported: bool,
 }
 
 impl VideoReader {
-    /// Probes and indexes `path` (see [`probe`] for the errors) and prepares to decode it.
+    /// Probes and indexes `path` (see [`probe`] for the errors; the index of an unchanged
+    /// file is reused, see [`super::probe_cached`]) and prepares to decode it.
     pub fn open(path: &Path, options: ReaderOptions, interrupt: Interrupt<'_>) -> Result<VideoReader> {
-        let (metadata, index) = probe(path, interrupt)?;
+        let (metadata, index) = probe_cached(path, interrupt)?;
         VideoReader::with_index(metadata, index, options)
     }
 
@@ -167,6 +174,9 @@ impl VideoReader {
             skip_before: Arc::new(AtomicU64::new(0)),
             next: 0,
             indexed,
+            fallbacks: 0,
+            damaged: None,
+            reported: false,
         })
     }
 
@@ -192,12 +202,57 @@ impl VideoReader {
         self.index.is_empty()
     }
 
+    /// Shape and dtype of the arrays this reader hands out (what [`VideoFrame::view`] gives),
+    /// found by decoding the first frame with a reader of its own, so this reader's position
+    /// does not move (`fp.improps`).
+    pub fn frame_shape(&self, interrupt: Interrupt<'_>) -> Result<(Vec<usize>, crate::Dtype)> {
+        let mut probe = VideoReader::with_index(self.metadata.clone(), self.index.clone(), self.options.clone())?;
+        let frame = probe
+            .next_frame(interrupt)?
+            .ok_or_else(|| Error::Media(format!("{}: no frame could be decoded", self.metadata.path.display())))?;
+        let view = frame.view()?;
+        Ok((view.shape, view.dtype))
+    }
+
+    /// How many random reads fell back to decoding from the first frame because seeking to
+    /// the keyframe before their target did not deliver it (diagnostics and tests: 0 on
+    /// well-formed files).
+    pub fn fallbacks(&self) -> u64 {
+        self.fallbacks
+    }
+
     /// The next frame in presentation order, or `None` at the end. A decoding error is
     /// returned (as [`Error::Media`]) only after every frame decoded before it.
+    ///
+    /// Frames the decoder drops as damaged are skipped (the next frame keeps its own index);
+    /// once the stream ends, a stream that lost frames that way, or ended before the index
+    /// did, reports [`Error::Media`] once, then `None`.
     pub fn next_frame(&mut self, interrupt: Interrupt<'_>) -> Result<Option<VideoFrame>> {
         self.ensure_pipeline()?;
-        let sample = self.pull(interrupt)?;
-        Ok(sample.map(|s| self.frame(s)))
+        let expected = self.next;
+        match self.pull(interrupt)? {
+            Some(sample) => {
+                let f = self.frame(sample);
+                if self.indexed && f.index > expected {
+                    self.damaged.get_or_insert(expected);
+                }
+                Ok(Some(f))
+            }
+            None => {
+                let missing = self.damaged.or((self.indexed && self.next < self.index.len()).then_some(self.next));
+                match missing {
+                    Some(k) if !self.reported => {
+                        self.reported = true;
+                        Err(Error::Media(format!(
+                            "{}: frame {k} and possibly others could not be decoded (the file is damaged); the \
+                             frames that could were returned",
+                            self.metadata.path.display()
+                        )))
+                    }
+                    _ => Ok(None),
+                }
+            }
+        }
     }
 
     /// Frame `k` in presentation order: exactly what sequential iteration yields as its
@@ -221,14 +276,22 @@ impl VideoReader {
     fn read_indexed(&mut self, k: usize, forward: bool, interrupt: Interrupt<'_>) -> Result<VideoFrame> {
         if !forward {
             // Seek to the keyframe decoding must start from (an accurate seek there lands on
-            // it whatever the demuxer's seek table), then decode forward.
+            // it whatever the demuxer's seek table), then decode forward. A stream that
+            // cannot seek is decoded from the start.
             let key = self.index.keyframe_before(k).unwrap_or(0);
-            self.seek_to(key, interrupt)?;
+            if let Err(e) = self.seek_to(key, interrupt) {
+                if matches!(e, Error::Interrupted) {
+                    return Err(e);
+                }
+                self.fallbacks += 1;
+                self.restart()?;
+            }
         }
         if let Some(f) = self.decode_until(k, interrupt)? {
             return Ok(f);
         }
         // A demuxer that seeks coarsely (or a keyframe flag that lied): decode from the start.
+        self.fallbacks += 1;
         self.restart()?;
         self.decode_until(k, interrupt)?
             .ok_or_else(|| Error::Media(format!("{}: frame {k} could not be decoded", self.metadata.path.display())))
@@ -263,18 +326,16 @@ impl VideoReader {
     }
 
     /// Pulls frames until frame k: `Some` when it came, `None` when a later frame or the end
-    /// came first.
+    /// came first. Frames are matched by pts through the index, or counted when their pts
+    /// is not in it (elementary streams without timestamps).
     fn decode_until(&mut self, k: usize, interrupt: Interrupt<'_>) -> Result<Option<VideoFrame>> {
-        let target = self.index.entries()[k].pts;
         loop {
             let Some(sample) = self.pull(interrupt)? else { return Ok(None) };
-            let pts = sample.buffer().and_then(|b| b.pts()).map(|t| t.nseconds());
-            match pts {
-                Some(p) if p == target => return Ok(Some(self.frame(sample))),
-                Some(p) if p > target => return Ok(None),
-                _ => {
-                    let _ = self.frame(sample);
-                }
+            let f = self.frame(sample);
+            match f.index.cmp(&k) {
+                std::cmp::Ordering::Equal => return Ok(Some(f)),
+                std::cmp::Ordering::Greater => return Ok(None),
+                std::cmp::Ordering::Less => {}
             }
         }
     }
@@ -324,13 +385,20 @@ impl VideoReader {
             .gst()
             .seek_simple(flags, gst::ClockTime::from_nseconds(position))
             .map_err(|_| Error::Media(format!("{}: the file cannot seek to frame {k}", path.display())))?;
+        // The flushing seek makes the pipeline preroll again; waiting for that also makes
+        // sure the appsink no longer reports the end-of-stream of before the seek.
+        pipeline.wait_state(Some(STALL), interrupt).map_err(|e| media_error(&path, e))?;
         self.next = k;
+        self.damaged = None;
+        self.reported = false;
         Ok(())
     }
 
     fn restart(&mut self) -> Result<()> {
         self.pipeline = None;
         self.next = 0;
+        self.damaged = None;
+        self.reported = false;
         self.ensure_pipeline()
     }
 
@@ -365,6 +433,9 @@ fn build_pipeline(metadata: &Metadata, options: &ReaderOptions, skip_before: Arc
                 }
                 if element.find_property("threads").is_some_and(|p| p.value_type() == u32::static_type()) {
                     element.set_property("threads", threads.min(16));
+                }
+                if element.find_property("n-threads").is_some_and(|p| p.value_type() == u32::static_type()) {
+                    element.set_property("n-threads", threads);
                 }
             }
         });

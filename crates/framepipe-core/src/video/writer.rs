@@ -184,7 +184,12 @@ impl VideoWriter {
                 )));
             }
         };
-        check_mux_accepts(muxer, encoder, &codec, &ext)?;
+        // What reaches the muxer is the parser's output when there is one (it converts
+        // stream formats, e.g. H.265 byte-stream to hvc1).
+        check_mux_accepts(muxer, parser.unwrap_or(encoder), &codec, &ext)?;
+        if let Some(p) = &options.pixel_format {
+            encoded_format(p)?;
+        }
         tag_list(&options.container_tags, gst::TagScope::Global)?;
         tag_list(&options.stream_tags, gst::TagScope::Stream)?;
         if options.input_format == OutputFormat::Rgb48le {
@@ -241,14 +246,14 @@ impl VideoWriter {
             self.running = Some(self.start(&array)?);
         }
         let index = self.frames;
-        if let Some(reserved) = self.reserved_duration() {
-            if (index + 1) as f64 / self.options.fps > reserved.as_secs_f64() {
-                return Err(Error::Value(format!(
-                    "frame {index}: the crash-safe MP4 index has room for {:.0} s of video; pass a longer \
-                     expected_duration or turn crash_safe off",
-                    reserved.as_secs_f64()
-                )));
-            }
+        if let Some(reserved) = self.reserved_duration()
+            && (index + 1) as f64 / self.options.fps > reserved.as_secs_f64()
+        {
+            return Err(Error::Value(format!(
+                "frame {index}: the crash-safe MP4 index has room for {:.0} s of video; pass a longer \
+                 expected_duration or turn crash_safe off",
+                reserved.as_secs_f64()
+            )));
         }
         let running = self.running.as_ref().ok_or_else(|| Error::Gst("the writer did not start".into()))?;
         if array.shape != running.shape.as_slice() || array.dtype != running.dtype {
@@ -518,8 +523,8 @@ fn configure_encoder(enc: &gst::Element, o: &WriterOptions) {
     }
 }
 
-fn check_mux_accepts(muxer: &str, encoder: &str, codec: &str, ext: &str) -> Result<()> {
-    let (Some(mux), Some(enc)) = (gst::ElementFactory::find(muxer), gst::ElementFactory::find(encoder)) else {
+fn check_mux_accepts(muxer: &str, upstream: &str, codec: &str, ext: &str) -> Result<()> {
+    let (Some(mux), Some(enc)) = (gst::ElementFactory::find(muxer), gst::ElementFactory::find(upstream)) else {
         return Err(Error::Value(format!("the {muxer} muxer for .{ext} files is not installed")));
     };
     let enc_caps: Vec<gst::Caps> = enc

@@ -1,0 +1,251 @@
+//! `pyfunc`: calls a Python function (or a method of an object it creates) on every buffer,
+//! in place. The callable gets a writable `framepipe.Frame`; returning `False` drops the
+//! buffer. The Python side is resolved when the element starts (READY -> PAUSED) by the
+//! factory framepipe installs at import ([`super::set_pyfunc_factory`]), so bad settings
+//! fail that state change with an error naming the property. This crate has no Python
+//! dependency: outside a process that imported framepipe, the element refuses to start.
+//!
+//! ```text
+//! python -c 'import framepipe as fp; fp.Pipeline("videotestsrc num-buffers=10 ! pyfunc module=detect.py ! fakesink").run()'
+//! ```
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, LazyLock, Mutex};
+
+use gst::glib;
+use gst::prelude::*;
+use gst::subclass::prelude::*;
+use gst_base::subclass::base_transform::GenerateOutputSuccess;
+use gst_base::subclass::prelude::*;
+
+use super::{CallbackError, FrameCallback, PyFuncSettings, panic_message, pyfunc_factory, stash_error_cause};
+
+static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
+    gst::DebugCategory::new("pyfunc", gst::DebugColorFlags::empty(), Some("framepipe Python callback element"))
+});
+
+const DEFAULT_FUNCTION: &str = "process_frame";
+
+#[derive(Debug, Clone)]
+struct Settings {
+    module: Option<String>,
+    function: String,
+    class: Option<String>,
+    kwargs: Option<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings { module: None, function: DEFAULT_FUNCTION.to_owned(), class: None, kwargs: None }
+    }
+}
+
+struct State {
+    callback: Arc<dyn FrameCallback>,
+    caps: Option<gst::Caps>,
+}
+
+#[derive(Default)]
+pub struct PyFunc {
+    settings: Mutex<Settings>,
+    state: Mutex<Option<State>>,
+}
+
+impl PyFunc {
+    /// Posts `err` as an ERROR of this element, keeping its cause for the caller.
+    fn post_callback_error(&self, err: CallbackError) {
+        if let Some(cause) = err.cause {
+            stash_error_cause(&self.obj().path_string(), cause);
+        }
+        let debug = err.debug.unwrap_or_default();
+        gst::element_imp_error!(self, gst::LibraryError::Failed, ("{}", err.message), ["{}", debug]);
+    }
+}
+
+#[glib::object_subclass]
+impl ObjectSubclass for PyFunc {
+    const NAME: &'static str = "GstFpPyFunc";
+    type Type = super::PyFunc;
+    type ParentType = gst_base::BaseTransform;
+}
+
+impl ObjectImpl for PyFunc {
+    fn properties() -> &'static [glib::ParamSpec] {
+        static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
+            vec![
+                glib::ParamSpecString::builder("module")
+                    .nick("Module")
+                    .blurb("Dotted name of a Python module, or path to a .py file")
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecString::builder("function")
+                    .nick("Function")
+                    .blurb("Function (or, with class, method) called with each frame")
+                    .default_value(Some(DEFAULT_FUNCTION))
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecString::builder("class")
+                    .nick("Class")
+                    .blurb("Class in the module to instantiate with kwargs; its method is called")
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecString::builder("kwargs")
+                    .nick("Keyword arguments")
+                    .blurb("JSON object: arguments of the class, or extra keyword arguments of the function")
+                    .mutable_ready()
+                    .build(),
+            ]
+        });
+        PROPERTIES.as_ref()
+    }
+
+    fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        let mut settings = self.settings.lock().unwrap();
+        let text: Option<String> = value.get().expect("type checked upstream");
+        let text = text.filter(|t| !t.is_empty());
+        gst::debug!(CAT, imp = self, "{} set to {:?}", pspec.name(), text);
+        match pspec.name() {
+            "module" => settings.module = text,
+            "function" => settings.function = text.unwrap_or_else(|| DEFAULT_FUNCTION.to_owned()),
+            "class" => settings.class = text,
+            "kwargs" => settings.kwargs = text,
+            _ => unimplemented!(),
+        }
+    }
+
+    fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+        let settings = self.settings.lock().unwrap();
+        match pspec.name() {
+            "module" => settings.module.to_value(),
+            "function" => settings.function.to_value(),
+            "class" => settings.class.to_value(),
+            "kwargs" => settings.kwargs.to_value(),
+            _ => unimplemented!(),
+        }
+    }
+}
+
+impl GstObjectImpl for PyFunc {}
+
+impl ElementImpl for PyFunc {
+    fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
+        static METADATA: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
+            gst::subclass::ElementMetadata::new(
+                "framepipe Python function",
+                "Filter/Analytics",
+                "Calls a Python function with every frame (writable, with metadata); False drops it",
+                "framepipe",
+            )
+        });
+        Some(&*METADATA)
+    }
+
+    fn pad_templates() -> &'static [gst::PadTemplate] {
+        static PAD_TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
+            let caps = gst::Caps::new_any();
+            vec![
+                gst::PadTemplate::new("src", gst::PadDirection::Src, gst::PadPresence::Always, &caps).unwrap(),
+                gst::PadTemplate::new("sink", gst::PadDirection::Sink, gst::PadPresence::Always, &caps).unwrap(),
+            ]
+        });
+        PAD_TEMPLATES.as_ref()
+    }
+}
+
+impl BaseTransformImpl for PyFunc {
+    const MODE: gst_base::subclass::BaseTransformMode = gst_base::subclass::BaseTransformMode::AlwaysInPlace;
+    const PASSTHROUGH_ON_SAME_CAPS: bool = false;
+    const TRANSFORM_IP_ON_PASSTHROUGH: bool = false;
+
+    fn start(&self) -> Result<(), gst::ErrorMessage> {
+        let settings = self.settings.lock().unwrap().clone();
+        let name = self.obj().name().to_string();
+        let Some(module) = settings.module else {
+            return Err(gst::error_msg!(
+                gst::LibraryError::Settings,
+                ("property 'module' of {} is not set: give a dotted module name or a .py path", name)
+            ));
+        };
+        let Some(factory) = pyfunc_factory() else {
+            return Err(gst::error_msg!(
+                gst::LibraryError::Init,
+                ("{} needs Python: it runs in a Python process that imported framepipe", name)
+            ));
+        };
+        let settings = PyFuncSettings {
+            element: name,
+            module,
+            function: settings.function,
+            class: settings.class,
+            kwargs: settings.kwargs,
+        };
+        let callback = match catch_unwind(AssertUnwindSafe(|| factory(&settings))) {
+            Ok(Ok(cb)) => cb,
+            Ok(Err(err)) => {
+                if let Some(cause) = err.cause {
+                    stash_error_cause(&self.obj().path_string(), cause);
+                }
+                let debug = err.debug.unwrap_or_default();
+                return Err(gst::error_msg!(gst::LibraryError::Settings, ("{}", err.message), ["{}", debug]));
+            }
+            Err(panic) => {
+                return Err(gst::error_msg!(
+                    gst::LibraryError::Failed,
+                    ("resolving the Python callback panicked: {}", panic_message(&*panic))
+                ));
+            }
+        };
+        gst::debug!(CAT, imp = self, "started with {:?}", settings);
+        *self.state.lock().unwrap() = Some(State { callback, caps: None });
+        Ok(())
+    }
+
+    fn stop(&self) -> Result<(), gst::ErrorMessage> {
+        // The callback (and with it the Python objects) goes with the state.
+        *self.state.lock().unwrap() = None;
+        Ok(())
+    }
+
+    fn set_caps(&self, incaps: &gst::Caps, _outcaps: &gst::Caps) -> Result<(), gst::LoggableError> {
+        if let Some(state) = self.state.lock().unwrap().as_mut() {
+            state.caps = Some(incaps.clone());
+        }
+        Ok(())
+    }
+
+    /// The queued buffer is taken over rather than transformed through `&mut BufferRef`:
+    /// the callback owns it for the call, and may hand back a different buffer (a copy,
+    /// when Python kept views of the frame's memory).
+    fn generate_output(&self) -> Result<GenerateOutputSuccess, gst::FlowError> {
+        let Some(mut buffer) = self.take_queued_buffer() else {
+            return Ok(GenerateOutputSuccess::NoOutput);
+        };
+        // Never hold the state lock during the call: the callback waits for the GIL.
+        let (callback, caps) = match self.state.lock().unwrap().as_ref() {
+            Some(s) => (s.callback.clone(), s.caps.clone()),
+            None => {
+                gst::element_imp_error!(self, gst::CoreError::Failed, ("Buffer received before start"));
+                return Err(gst::FlowError::Error);
+            }
+        };
+        buffer.make_mut();
+        match catch_unwind(AssertUnwindSafe(|| callback.call(buffer, caps.as_ref()))) {
+            Ok(Ok(Some(out))) => Ok(GenerateOutputSuccess::Buffer(out)),
+            Ok(Ok(None)) => {
+                gst::trace!(CAT, imp = self, "the callback dropped a buffer");
+                Ok(GenerateOutputSuccess::Dropped)
+            }
+            Ok(Err(err)) => {
+                self.post_callback_error(err);
+                Err(gst::FlowError::Error)
+            }
+            Err(panic) => {
+                self.post_callback_error(CallbackError::new(format!(
+                    "the callback panicked: {}",
+                    panic_message(&*panic)
+                )));
+                Err(gst::FlowError::Error)
+            }
+        }
+    }
+}

@@ -1,0 +1,148 @@
+"""imageio v3 plugin: after ``import framepipe``, ``imageio.v3.imread(path, plugin="framepipe")``
+and the other v3 calls (imiter, imwrite, improps, immeta, imopen) read and write videos
+through framepipe, with the keyword names of imageio's pyav plugin where they overlap.
+
+imageio loads this module only when the plugin is used; ``framepipe._imageio`` registers
+it without importing imageio.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from types import EllipsisType
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from imageio.core.request import URI_BYTES, IOMode, Request
+from imageio.core.v3_plugin_api import ImageProperties, PluginV3
+
+from .io import VideoFile
+
+
+class FramepipePlugin(PluginV3):
+    """Videos through framepipe (GStreamer), frame-exact on VFR and B-frame files."""
+
+    def __init__(self, request: Request, *, container: str | None = None, **kwargs: Any) -> None:
+        super().__init__(request)
+        # For "<bytes>" every call makes a new temporary file: remember the one we use.
+        self._local = path = request.get_local_filename()
+        if request.mode.io_mode == IOMode.read:
+            self._file = VideoFile(path, "r", **kwargs)
+        else:
+            self._file = VideoFile(path, "w", **kwargs)
+
+    def read(
+        self,
+        *,
+        index: int | EllipsisType = ...,
+        format: str | None = "rgb24",
+        filter_sequence: Sequence[Any] | None = None,
+        filter_graph: Any = None,
+        constant_framerate: bool | None = None,
+        thread_count: int = 0,
+        thread_type: str | None = None,
+    ) -> npt.NDArray[Any]:
+        frame = self._file.read(
+            index=index,
+            format=format,
+            filter_sequence=filter_sequence,
+            filter_graph=filter_graph,
+            thread_count=thread_count,
+        )
+        return frame if index is ... else np.array(frame)
+
+    def iter(
+        self,
+        *,
+        format: str | None = "rgb24",
+        filter_sequence: Sequence[Any] | None = None,
+        filter_graph: Any = None,
+        thread_count: int = 0,
+        thread_type: str | None = None,
+    ) -> Iterator[npt.NDArray[Any]]:
+        yield from self._file.iter(
+            format=format,
+            filter_sequence=filter_sequence,
+            filter_graph=filter_graph,
+            thread_count=thread_count,
+        )
+
+    def write(
+        self,
+        ndimage: npt.ArrayLike | Sequence[npt.ArrayLike],
+        *,
+        codec: str | None = None,
+        is_batch: bool = True,
+        fps: float = 24,
+        in_pixel_format: str = "rgb24",
+        out_pixel_format: str | None = None,
+        filter_sequence: Sequence[Any] | None = None,
+        filter_graph: Any = None,
+    ) -> bytes | None:
+        self._file.write(
+            ndimage,
+            codec=codec,
+            is_batch=is_batch,
+            fps=fps,
+            in_pixel_format=in_pixel_format,
+            out_pixel_format=out_pixel_format,
+            filter_sequence=filter_sequence,
+            filter_graph=filter_graph,
+        )
+        if self.request._uri_type == URI_BYTES:
+            # Writing to "<bytes>": finalise now and hand back the encoded file.
+            self._file.close()
+            return Path(self._local).read_bytes()
+        return None
+
+    def properties(self, index: int | EllipsisType = ..., *, format: str | None = "rgb24") -> ImageProperties:
+        p = self._file.properties(index, format=format)
+        return ImageProperties(shape=p.shape, dtype=p.dtype, n_images=p.n_images, is_batch=p.is_batch)
+
+    def metadata(
+        self,
+        index: int | EllipsisType = ...,
+        exclude_applied: bool = True,
+        constant_framerate: bool | None = None,
+    ) -> dict[str, Any]:
+        return self._file.metadata(index)
+
+    def init_video_stream(
+        self,
+        codec: str,
+        *,
+        fps: float = 24,
+        pixel_format: str | None = None,
+        max_keyframe_interval: int | None = None,
+        force_keyframes: bool | None = None,
+    ) -> None:
+        self._file.init_video_stream(
+            codec,
+            fps=fps,
+            pixel_format=pixel_format,
+            max_keyframe_interval=max_keyframe_interval,
+            force_keyframes=force_keyframes,
+        )
+
+    def write_frame(self, frame: npt.ArrayLike, *, pixel_format: str = "rgb24") -> None:
+        self._file.write_frame(frame, pixel_format=pixel_format)
+
+    def set_video_filter(
+        self, filter_sequence: Sequence[Any] | None = None, filter_graph: Any = None
+    ) -> None:
+        self._file.set_video_filter(filter_sequence, filter_graph)
+
+    @property
+    def container_metadata(self) -> dict[str, Any]:
+        return self._file.container_metadata
+
+    @property
+    def video_stream_metadata(self) -> dict[str, Any]:
+        return self._file.video_stream_metadata
+
+    def close(self) -> None:
+        if hasattr(self, "_file"):
+            self._file.close()
+        super().close()

@@ -7,13 +7,15 @@
 //! a seek gives exactly the k-th frame of sequential iteration.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use gst::prelude::*;
 use gst_app::AppSink;
 
+use super::convert::RgbLayout;
 use super::format::{expand_gray8, expand_gray16, full_range_lut};
+use super::yuvtorgb::FpYuvToRgb;
 use super::index::STALL;
 use super::{Filter, FrameIndex, Metadata, OutputFormat, make, media_error, path_str, probe_cached};
 use crate::layout::View;
@@ -24,6 +26,39 @@ use crate::{Error, Result};
 /// Forward decoding is preferred to a seek when the target is at most this many frames
 /// ahead (a seek flushes the decoder and restarts from a keyframe).
 const FORWARD_WINDOW: usize = 12;
+
+/// What a random read shares with the streaming threads: the frame it decodes forward to
+/// and the decoder, so frames before the target are neither converted nor (when they are
+/// not references) decoded.
+#[derive(Default)]
+struct Approach {
+    /// Decoded frames presented before this pts are dropped ahead of colour conversion
+    /// (0: none are).
+    skip_before: AtomicU64,
+    /// The video decoder inside decodebin, once it exists (weak: the pipeline owns it).
+    decoder: Mutex<Option<gst::glib::WeakRef<gst::Element>>>,
+    /// The decoder's latest input segment (maps the target's pts to running time).
+    segment: Mutex<Option<gst::FormattedSegment<gst::ClockTime>>>,
+}
+
+impl Approach {
+    /// Tells the decoder, through a QoS event, that every frame presented before `pts` is
+    /// late: GstVideoDecoder then drops those frames instead of outputting them, and
+    /// avdec_* decodes them with `skip_frame = AVDISCARD_NONREF`, which skips only frames
+    /// nothing references (so the target and every frame it depends on still decode
+    /// exactly). A flushing seek resets the decoder's QoS state.
+    fn hurry_to(&self, pts: u64) {
+        let Some(decoder) = self.decoder.lock().ok().and_then(|d| d.as_ref().and_then(|w| w.upgrade())) else { return };
+        let Some(segment) = self.segment.lock().ok().and_then(|s| s.clone()) else { return };
+        let Some(rt) = segment.to_running_time(gst::ClockTime::from_nseconds(pts)) else { return };
+        if rt > gst::ClockTime::ZERO
+            && let Some(src) = decoder.static_pad("src")
+        {
+            // earliest = timestamp + diff: the target itself (deadline rt) is 1 ns in time.
+            src.send_event(gst::event::Qos::new(gst::QOSType::Underflow, 1.0, -1, rt));
+        }
+    }
+}
 
 /// How a [`VideoReader`] decodes (the keyword arguments of `fp.imread` / `fp.imiter`).
 #[derive(Debug, Clone)]
@@ -36,11 +71,21 @@ pub struct ReaderOptions {
     pub thread_count: u32,
     /// Rotate frames as the file's image-orientation metadata asks.
     pub apply_rotation: bool,
+    /// Convert 8-bit YUV to rgb24/bgr24/rgba/bgra with framepipe's SIMD converter
+    /// ([`super::convert`]) rather than GStreamer's videoconvert (which stays the fallback
+    /// for every other format).
+    pub fast_convert: bool,
 }
 
 impl Default for ReaderOptions {
     fn default() -> Self {
-        ReaderOptions { format: Some(OutputFormat::Rgb24), filter: None, thread_count: 0, apply_rotation: false }
+        ReaderOptions {
+            format: Some(OutputFormat::Rgb24),
+            filter: None,
+            thread_count: 0,
+            apply_rotation: false,
+            fast_convert: true,
+        }
     }
 }
 
@@ -134,9 +179,8 @@ pub struct VideoReader {
     index: FrameIndex,
     options: ReaderOptions,
     pipeline: Option<Pipeline>,
-    /// Decoded frames presented before this pts are dropped ahead of colour conversion
-    /// while a random read decodes forward to its target (0: none are).
-    skip_before: Arc<AtomicU64>,
+    /// The target of the random read under way, shared with the streaming threads.
+    approach: Arc<Approach>,
     /// Index of the frame the next sequential pull is expected to give.
     next: usize,
     /// False when the filter changes the frame count: indices are then output positions and
@@ -171,7 +215,7 @@ impl VideoReader {
             index,
             options,
             pipeline: None,
-            skip_before: Arc::new(AtomicU64::new(0)),
+            approach: Arc::new(Approach::default()),
             next: 0,
             indexed,
             fallbacks: 0,
@@ -267,9 +311,16 @@ impl VideoReader {
         }
         let near = k >= self.next && k - self.next <= FORWARD_WINDOW;
         let same_gop = k >= self.next && self.index.keyframe_before(k) == self.index.keyframe_before(self.next);
-        self.skip_before.store(self.index.entries()[k].pts, Ordering::SeqCst);
-        let result = self.read_indexed(k, near || same_gop, interrupt);
-        self.skip_before.store(0, Ordering::SeqCst);
+        let forward = near || same_gop;
+        let target = self.index.entries()[k].pts;
+        self.approach.skip_before.store(target, Ordering::SeqCst);
+        let hurry = std::env::var_os("FP_NO_HURRY").is_none();
+        if hurry && forward && k > self.next {
+            // No seek (whose new segment would do it): hurry the running decoder now.
+            self.approach.hurry_to(target);
+        }
+        let result = self.read_indexed(k, forward, interrupt);
+        self.approach.skip_before.store(0, Ordering::SeqCst);
         result
     }
 
@@ -404,7 +455,7 @@ impl VideoReader {
 
     fn ensure_pipeline(&mut self) -> Result<()> {
         if self.pipeline.is_none() {
-            let p = build_pipeline(&self.metadata, &self.options, self.skip_before.clone())?;
+            let p = build_pipeline(&self.metadata, &self.options, self.approach.clone())?;
             p.set_state(gst::State::Playing).map_err(|e| media_error(&self.metadata.path, e))?;
             self.pipeline = Some(p);
             self.next = 0;
@@ -413,7 +464,32 @@ impl VideoReader {
     }
 }
 
-fn build_pipeline(metadata: &Metadata, options: &ReaderOptions, skip_before: Arc<AtomicU64>) -> Result<Pipeline> {
+/// Keeps the decoder and its input segment for [`Approach::hurry_to`]; a new segment (after
+/// a seek) re-sends the hurry for the read under way, before the decoder sees a frame.
+fn watch_decoder(decoder: &gst::Element, approach: &Arc<Approach>) {
+    if let Ok(mut d) = approach.decoder.lock() {
+        *d = Some(decoder.downgrade());
+    }
+    let Some(sink) = decoder.static_pad("sink") else { return };
+    let approach = Arc::downgrade(approach);
+    sink.add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, move |_, info| {
+        if let Some(approach) = approach.upgrade()
+            && let Some(gst::EventView::Segment(e)) = info.event().map(|e| e.view())
+            && let Ok(segment) = e.segment().clone().downcast::<gst::ClockTime>()
+        {
+            if let Ok(mut s) = approach.segment.lock() {
+                *s = Some(segment);
+            }
+            let target = approach.skip_before.load(Ordering::SeqCst);
+            if target > 0 && std::env::var_os("FP_NO_HURRY").is_none() {
+                approach.hurry_to(target);
+            }
+        }
+        gst::PadProbeReturn::Ok
+    });
+}
+
+fn build_pipeline(metadata: &Metadata, options: &ReaderOptions, approach: Arc<Approach>) -> Result<Pipeline> {
     let path: &Path = &metadata.path;
     let pipeline = gst::Pipeline::new();
     let src = make("filesrc")?;
@@ -423,8 +499,14 @@ fn build_pipeline(metadata: &Metadata, options: &ReaderOptions, skip_before: Arc
     decodebin.set_property("caps", gst::Caps::builder("video/x-raw").any_features().build());
     decodebin.set_property("expose-all-streams", false);
     let threads = options.thread_count;
+    let found = Arc::downgrade(&approach);
     if let Some(bin) = decodebin.downcast_ref::<gst::Bin>() {
         bin.connect_deep_element_added(move |_, _, element| {
+            if element.is::<gst_video::VideoDecoder>()
+                && let Some(approach) = found.upgrade()
+            {
+                watch_decoder(element, &approach);
+            }
             if threads > 0 {
                 for (prop, value) in [("max-threads", threads as i32)] {
                     if element.find_property(prop).is_some() {
@@ -448,8 +530,9 @@ fn build_pipeline(metadata: &Metadata, options: &ReaderOptions, skip_before: Arc
         .build()
         .map_err(|_| Error::Gst("the queue element is missing".into()))?;
     if let Some(pad) = queue.static_pad("sink") {
+        let approach = approach.clone();
         pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
-            let skip = skip_before.load(Ordering::SeqCst);
+            let skip = approach.skip_before.load(Ordering::SeqCst);
             match info.buffer().and_then(|b| b.pts()) {
                 Some(pts) if pts.nseconds() < skip => {
                     // Taken and released here: returning Drop instead made GStreamer 1.22
@@ -475,8 +558,13 @@ fn build_pipeline(metadata: &Metadata, options: &ReaderOptions, skip_before: Arc
         };
         chain.push(f.to_bin(Some(size))?.upcast());
     }
-    let convert = make("videoconvert")?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
+    let rgb = options.format.and_then(|f| RgbLayout::from_video_format(f.video_format()));
+    if let Some(rgb) = rgb.filter(|_| options.fast_convert) {
+        // Converts 8-bit YUV on this queue's thread; anything else passes to videoconvert.
+        chain.push(FpYuvToRgb::new(rgb, cores).upcast());
+    }
+    let convert = make("videoconvert")?;
     convert.set_property("n-threads", cores);
     chain.push(convert);
     let caps = match options.format {

@@ -35,6 +35,9 @@ struct Approach {
     /// Decoded frames presented before this pts are dropped ahead of colour conversion
     /// (0: none are).
     skip_before: AtomicU64,
+    /// Frames presented before this pts may skip decoding when nothing references them
+    /// (0: none may); see [`Approach::hurry_to`].
+    hurry_before: AtomicU64,
     /// The video decoder inside decodebin, once it exists (weak: the pipeline owns it).
     decoder: Mutex<Option<gst::glib::WeakRef<gst::Element>>>,
     /// The decoder's latest input segment (maps the target's pts to running time).
@@ -47,9 +50,16 @@ impl Approach {
     /// avdec_* decodes them with `skip_frame = AVDISCARD_NONREF`, which skips only frames
     /// nothing references (so the target and every frame it depends on still decode
     /// exactly). A flushing seek resets the decoder's QoS state.
+    ///
+    /// gst-libav 1.22 picks the skip mode for a packet from the lateness of the packet
+    /// before it in decoding order, so `pts` must be at or below the pts of the two packets
+    /// decoded just before the target (see [`hurry_threshold`]), or the target could be skipped.
     fn hurry_to(&self, pts: u64) {
         let Some(decoder) = self.decoder.lock().ok().and_then(|d| d.as_ref().and_then(|w| w.upgrade())) else { return };
         let Some(segment) = self.segment.lock().ok().and_then(|s| s.clone()) else { return };
+        if std::env::var_os("FRAMEPIPE_NO_HURRY").is_some() {
+            return;
+        }
         let Some(rt) = segment.to_running_time(gst::ClockTime::from_nseconds(pts)) else { return };
         if rt > gst::ClockTime::ZERO
             && let Some(src) = decoder.static_pad("src")
@@ -73,7 +83,9 @@ pub struct ReaderOptions {
     pub apply_rotation: bool,
     /// Convert 8-bit YUV to rgb24/bgr24/rgba/bgra with framepipe's SIMD converter
     /// ([`super::convert`]) rather than GStreamer's videoconvert (which stays the fallback
-    /// for every other format).
+    /// for every other format). Defaults to true unless the environment variable
+    /// `FRAMEPIPE_VIDEOCONVERT` is set (a switch for comparisons and for ruling the converter
+    /// out when a colour looks wrong).
     pub fast_convert: bool,
 }
 
@@ -84,7 +96,7 @@ impl Default for ReaderOptions {
             filter: None,
             thread_count: 0,
             apply_rotation: false,
-            fast_convert: true,
+            fast_convert: std::env::var_os("FRAMEPIPE_VIDEOCONVERT").is_none(),
         }
     }
 }
@@ -313,14 +325,16 @@ impl VideoReader {
         let same_gop = k >= self.next && self.index.keyframe_before(k) == self.index.keyframe_before(self.next);
         let forward = near || same_gop;
         let target = self.index.entries()[k].pts;
+        let hurry = hurry_threshold(&self.index, k);
         self.approach.skip_before.store(target, Ordering::SeqCst);
-        let hurry = std::env::var_os("FP_NO_HURRY").is_none();
-        if hurry && forward && k > self.next {
+        self.approach.hurry_before.store(hurry, Ordering::SeqCst);
+        if forward && k > self.next {
             // No seek (whose new segment would do it): hurry the running decoder now.
-            self.approach.hurry_to(target);
+            self.approach.hurry_to(hurry);
         }
         let result = self.read_indexed(k, forward, interrupt);
         self.approach.skip_before.store(0, Ordering::SeqCst);
+        self.approach.hurry_before.store(0, Ordering::SeqCst);
         result
     }
 
@@ -464,6 +478,20 @@ impl VideoReader {
     }
 }
 
+/// The pts below which frames may be hurried on the way to frame `k`: its own, or less when
+/// one of the two packets decoded just before it is presented earlier (their lateness sets
+/// the skip mode of the packets after them).
+fn hurry_threshold(index: &FrameIndex, k: usize) -> u64 {
+    let entries = index.entries();
+    let target = entries[k];
+    let before = |n: usize| target.decode_order.checked_sub(n);
+    entries
+        .iter()
+        .filter(|e| Some(e.decode_order) == before(1) || Some(e.decode_order) == before(2))
+        .map(|e| e.pts)
+        .fold(target.pts, u64::min)
+}
+
 /// Keeps the decoder and its input segment for [`Approach::hurry_to`]; a new segment (after
 /// a seek) re-sends the hurry for the read under way, before the decoder sees a frame.
 fn watch_decoder(decoder: &gst::Element, approach: &Arc<Approach>) {
@@ -480,9 +508,9 @@ fn watch_decoder(decoder: &gst::Element, approach: &Arc<Approach>) {
             if let Ok(mut s) = approach.segment.lock() {
                 *s = Some(segment);
             }
-            let target = approach.skip_before.load(Ordering::SeqCst);
-            if target > 0 && std::env::var_os("FP_NO_HURRY").is_none() {
-                approach.hurry_to(target);
+            let hurry = approach.hurry_before.load(Ordering::SeqCst);
+            if hurry > 0 {
+                approach.hurry_to(hurry);
             }
         }
         gst::PadProbeReturn::Ok

@@ -1,4 +1,4 @@
-//! 8-bit YUV -> packed RGB conversion in Rust: SIMD kernels from the `yuv` crate (AVX2/SSE,
+//! 8- and 10-bit YUV -> packed 8-bit RGB conversion in Rust: SIMD kernels from the `yuv` crate (AVX2/SSE,
 //! chosen at run time), split across threads by row bands.
 //!
 //! Why not videoconvert: GStreamer 1.22's I420 -> RGB costs about 4-7 ms per 1080p frame and
@@ -14,7 +14,7 @@
 
 use yuv::{YuvBiPlanarImage, YuvConversionMode, YuvPlanarImage, YuvRange, YuvStandardMatrix};
 
-/// Layout of an 8-bit YUV frame the converter reads.
+/// Layout of a YUV frame the converter reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum YuvLayout {
     /// Planar 4:2:0 (Y, U, V).
@@ -25,6 +25,13 @@ pub enum YuvLayout {
     Y42b,
     /// Planar 4:4:4.
     Y444,
+    /// Planar 4:2:0, 10 bits in little-endian 16-bit words.
+    I420p10,
+    /// Planar 4:2:2, 10 bits in little-endian 16-bit words.
+    I422p10,
+    /// Planar 4:4:4, 10 bits in little-endian 16-bit words (what x264 makes of 4:4:4 input
+    /// by default).
+    Y444p10,
 }
 
 impl YuvLayout {
@@ -36,17 +43,48 @@ impl YuvLayout {
             F::Nv12 => Some(YuvLayout::Nv12),
             F::Y42b => Some(YuvLayout::Y42b),
             F::Y444 => Some(YuvLayout::Y444),
+            // The 16-bit words are read natively: little-endian hosts only.
+            F::I42010le if cfg!(target_endian = "little") => Some(YuvLayout::I420p10),
+            F::I42210le if cfg!(target_endian = "little") => Some(YuvLayout::I422p10),
+            F::Y44410le if cfg!(target_endian = "little") => Some(YuvLayout::Y444p10),
             _ => None,
         }
     }
 
     /// Rows of luma per row of chroma.
-    fn chroma_rows(self) -> usize {
+    pub fn chroma_rows(self) -> usize {
         match self {
-            YuvLayout::I420 | YuvLayout::Nv12 => 2,
-            YuvLayout::Y42b | YuvLayout::Y444 => 1,
+            YuvLayout::I420 | YuvLayout::Nv12 | YuvLayout::I420p10 => 2,
+            _ => 1,
         }
     }
+
+    /// Columns of luma per column of chroma.
+    pub fn chroma_columns(self) -> usize {
+        match self {
+            YuvLayout::Y444 | YuvLayout::Y444p10 => 1,
+            _ => 2,
+        }
+    }
+
+    /// Bits per sample.
+    pub fn depth(self) -> u32 {
+        match self {
+            YuvLayout::I420p10 | YuvLayout::I422p10 | YuvLayout::Y444p10 => 10,
+            _ => 8,
+        }
+    }
+}
+
+/// A plane of 16-bit samples viewed as such.
+fn words(bytes: &[u8]) -> Result<&[u16], String> {
+    // SAFETY: every bit pattern is a valid u16, and align_to hands back only the aligned
+    // middle part, whose length we use as is.
+    let (head, words, _) = unsafe { bytes.align_to::<u16>() };
+    if !head.is_empty() {
+        return Err("a 16-bit plane is not 2-byte aligned".into());
+    }
+    Ok(words)
 }
 
 /// Packed 8-bit RGB output.
@@ -132,8 +170,8 @@ impl Colorimetry {
     }
 }
 
-/// A borrowed 8-bit YUV frame: planes with their row strides in bytes (NV12 uses two planes;
-/// the third is then ignored).
+/// A borrowed YUV frame: planes with their row strides in bytes (NV12 uses two planes; the
+/// third is then ignored).
 #[derive(Debug, Clone, Copy)]
 pub struct YuvFrame<'a> {
     pub layout: YuvLayout,
@@ -217,6 +255,9 @@ fn convert_band(
     let stride = dst_stride as u32;
     let (w, n32) = (src.width as u32, n as u32);
     let s = |i: usize| src.strides[i] as u32;
+    if src.layout.depth() > 8 {
+        return convert_band_p10(src, row, crow, n, dst, dst_stride, out, colorimetry);
+    }
     let result = if src.layout == YuvLayout::Nv12 {
         let image = YuvBiPlanarImage {
             y_plane: plane(0, row)?,
@@ -259,23 +300,108 @@ fn convert_band(
             (L::Y444, R::Bgr) => yuv::yuv444_to_bgr(&image, dst, stride, range, matrix),
             (L::Y444, R::Rgba) => yuv::yuv444_to_rgba(&image, dst, stride, range, matrix),
             (L::Y444, R::Bgra) => yuv::yuv444_to_bgra(&image, dst, stride, range, matrix),
+            _ => unreachable!("10-bit layouts are converted by convert_band_p10"),
         }
     };
     result.map_err(|e| format!("YUV to RGB conversion failed: {e}"))
 }
 
+/// Rows of 4:4:4 10-bit input converted at a time through an RGBA scratch buffer (the `yuv`
+/// crate converts that layout to RGBA only).
+const SCRATCH_ROWS: usize = 8;
+
+/// The 10-bit version of [`convert_band`] (`crow`: first chroma row).
+#[allow(clippy::too_many_arguments)]
+fn convert_band_p10(
+    src: &YuvFrame<'_>,
+    row: usize,
+    crow: usize,
+    n: usize,
+    dst: &mut [u8],
+    dst_stride: usize,
+    out: RgbLayout,
+    colorimetry: Colorimetry,
+) -> Result<(), String> {
+    let (range, matrix) = colorimetry.yuv();
+    let w = src.width;
+    let plane = |i: usize, first_row: usize| -> Result<&[u16], String> {
+        let bytes = src.planes[i].get(first_row * src.strides[i]..).ok_or_else(|| format!("plane {i} is too short"))?;
+        words(bytes)
+    };
+    let s = |i: usize| (src.strides[i] / 2) as u32;
+    let fail = |e: yuv::YuvError| format!("YUV to RGB conversion failed: {e}");
+    if src.layout == YuvLayout::Y444p10 && out != RgbLayout::Rgba {
+        let mut scratch = vec![0u8; w * 4 * SCRATCH_ROWS];
+        let mut r = 0;
+        while r < n {
+            let rows = SCRATCH_ROWS.min(n - r);
+            let image = YuvPlanarImage {
+                y_plane: plane(0, row + r)?,
+                y_stride: s(0),
+                u_plane: plane(1, row + r)?,
+                u_stride: s(1),
+                v_plane: plane(2, row + r)?,
+                v_stride: s(2),
+                width: w as u32,
+                height: rows as u32,
+            };
+            yuv::i410_to_rgba(&image, &mut scratch, (w * 4) as u32, range, matrix).map_err(fail)?;
+            let target = &mut dst[r * dst_stride..];
+            let (ss, ds, w32, h32) = ((w * 4) as u32, dst_stride as u32, w as u32, rows as u32);
+            match out {
+                RgbLayout::Rgb => yuv::rgba_to_rgb(&scratch, ss, target, ds, w32, h32),
+                RgbLayout::Bgr => yuv::rgba_to_bgr(&scratch, ss, target, ds, w32, h32),
+                RgbLayout::Bgra => yuv::rgba_to_bgra(&scratch, ss, target, ds, w32, h32),
+                RgbLayout::Rgba => unreachable!(),
+            }
+            .map_err(fail)?;
+            r += rows;
+        }
+        return Ok(());
+    }
+    let image = YuvPlanarImage {
+        y_plane: plane(0, row)?,
+        y_stride: s(0),
+        u_plane: plane(1, crow)?,
+        u_stride: s(1),
+        v_plane: plane(2, crow)?,
+        v_stride: s(2),
+        width: w as u32,
+        height: n as u32,
+    };
+    let stride = dst_stride as u32;
+    use RgbLayout as R;
+    use YuvLayout as L;
+    match (src.layout, out) {
+        (L::I420p10, R::Rgb) => yuv::i010_to_rgb(&image, dst, stride, range, matrix),
+        (L::I420p10, R::Bgr) => yuv::i010_to_bgr(&image, dst, stride, range, matrix),
+        (L::I420p10, R::Rgba) => yuv::i010_to_rgba(&image, dst, stride, range, matrix),
+        (L::I420p10, R::Bgra) => yuv::i010_to_bgra(&image, dst, stride, range, matrix),
+        (L::I422p10, R::Rgb) => yuv::i210_to_rgb(&image, dst, stride, range, matrix),
+        (L::I422p10, R::Bgr) => yuv::i210_to_bgr(&image, dst, stride, range, matrix),
+        (L::I422p10, R::Rgba) => yuv::i210_to_rgba(&image, dst, stride, range, matrix),
+        (L::I422p10, R::Bgra) => yuv::i210_to_bgra(&image, dst, stride, range, matrix),
+        (L::Y444p10, R::Rgba) => yuv::i410_to_rgba(&image, dst, stride, range, matrix),
+        _ => unreachable!("8-bit layouts are converted by convert_band"),
+    }
+    .map_err(fail)
+}
+
 /// The scalar reference the SIMD kernels are tested against: the same matrix and range in
-/// floating point, chroma replicated, rounded to nearest.
-pub fn reference_pixel(y: u8, u: u8, v: u8, c: Colorimetry) -> [u8; 3] {
+/// floating point, chroma replicated, rounded to nearest; samples of `depth` bits.
+pub fn reference_pixel(y: u16, u: u16, v: u16, depth: u32, c: Colorimetry) -> [u8; 3] {
     let (kr, kb) = match c.matrix {
         Matrix::Bt601 => (0.299, 0.114),
         Matrix::Bt709 => (0.2126, 0.0722),
         Matrix::Bt2020 => (0.2627, 0.0593),
     };
+    let scale = (1u32 << (depth - 8)) as f64;
+    let (y, u, v) = (y as f64 / scale, u as f64 / scale, v as f64 / scale);
+    let max = 255.0 * ((1u32 << depth) - 1) as f64 / ((1u32 << depth) as f64 - scale);
     let (yf, uf, vf) = if c.full_range {
-        (y as f64 / 255.0, (u as f64 - 128.0) / 255.0, (v as f64 - 128.0) / 255.0)
+        (y / max, (u - 128.0) / max, (v - 128.0) / max)
     } else {
-        ((y as f64 - 16.0) / 219.0, (u as f64 - 128.0) / 224.0, (v as f64 - 128.0) / 224.0)
+        ((y - 16.0) / 219.0, (u - 128.0) / 224.0, (v - 128.0) / 224.0)
     };
     let kg = 1.0 - kr - kb;
     let r = yf + 2.0 * (1.0 - kr) * vf;
@@ -306,22 +432,35 @@ mod tests {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
-            (x >> 24) as u8
+            (x >> 20) as u16
         };
-        let (cw, ch) = match layout {
-            YuvLayout::I420 | YuvLayout::Nv12 => (w.div_ceil(2), h.div_ceil(2)),
-            YuvLayout::Y42b => (w.div_ceil(2), h),
-            YuvLayout::Y444 => (w, h),
-        };
+        let (cw, ch) = (w.div_ceil(layout.chroma_columns()), h.div_ceil(layout.chroma_rows()));
+        let depth = layout.depth();
+        let shift = depth - 8;
         let ys = w + pad;
         let cs = if layout == YuvLayout::Nv12 { 2 * cw + pad } else { cw + pad };
-        // Limited range: values inside it (the kernels clamp luma below 16 first, which the
-        // reference does not model; decoders do not produce such values from real video).
+        // Limited range: values inside it (the kernels clamp luma below black first, which
+        // the reference does not model; decoders do not produce such values from real video).
         let (ylo, yhi, clo, chi) = if c.full_range { (0, 255, 0, 255) } else { (16, 235, 16, 240) };
-        let yp: Vec<u8> = (0..ys * h).map(|_| rnd().clamp(ylo, yhi)).collect();
-        let up: Vec<u8> = (0..cs * ch).map(|_| rnd().clamp(clo, chi)).collect();
-        let vp: Vec<u8> = (0..cs * ch).map(|_| rnd().clamp(clo, chi)).collect();
-        let frame = YuvFrame { layout, width: w, height: h, planes: [&yp, &up, &vp], strides: [ys, cs, cs] };
+        let top = (1u16 << depth) - 1;
+        let mut sample = |lo: u16, hi: u16| (rnd() & top).clamp(lo << shift, hi << shift);
+        let yp: Vec<u16> = (0..ys * h).map(|_| sample(ylo, yhi)).collect();
+        let up: Vec<u16> = (0..cs * ch).map(|_| sample(clo, chi)).collect();
+        let vp: Vec<u16> = (0..cs * ch).map(|_| sample(clo, chi)).collect();
+        let bytes = |p: &[u16]| -> Vec<u8> {
+            if depth == 8 { p.iter().map(|&v| v as u8).collect() } else { p.iter().flat_map(|v| v.to_le_bytes()).collect() }
+        };
+        let (yb, ub, vb) = (bytes(&yp), bytes(&up), bytes(&vp));
+        // 16-bit planes must be 2-byte aligned: copy into u16 storage and view its bytes.
+        let aligned = |b: &[u8]| -> Vec<u16> { b.chunks(2).map(|c| u16::from_le_bytes([c[0], *c.get(1).unwrap_or(&0)])).collect() };
+        let (ya, ua, va) = (aligned(&yb), aligned(&ub), aligned(&vb));
+        fn view(a: &[u16], len: usize) -> &[u8] {
+            // SAFETY: viewing initialised u16 storage as bytes (u8 has no alignment requirement).
+            &unsafe { a.align_to::<u8>() }.1[..len]
+        }
+        let planes = if depth == 8 { [&yb[..], &ub[..], &vb[..]] } else { [view(&ya, yb.len()), view(&ua, ub.len()), view(&va, vb.len())] };
+        let bps = if depth == 8 { 1 } else { 2 };
+        let frame = YuvFrame { layout, width: w, height: h, planes, strides: [ys * bps, cs * bps, cs * bps] };
         let bpp = out.bytes_per_pixel();
         let ds = w * bpp + pad;
         let mut got = vec![0u8; ds * h];
@@ -329,17 +468,13 @@ mod tests {
         let mut want = got.clone();
         for r in 0..h {
             for col in 0..w {
-                let (cr, cc) = match layout {
-                    YuvLayout::I420 | YuvLayout::Nv12 => (r / 2, col / 2),
-                    YuvLayout::Y42b => (r, col / 2),
-                    YuvLayout::Y444 => (r, col),
-                };
+                let (cr, cc) = (r / layout.chroma_rows(), col / layout.chroma_columns());
                 let (u, v) = if layout == YuvLayout::Nv12 {
                     (up[cr * cs + 2 * cc], up[cr * cs + 2 * cc + 1])
                 } else {
                     (up[cr * cs + cc], vp[cr * cs + cc])
                 };
-                let [rr, gg, bb] = reference_pixel(yp[r * ys + col], u, v, c);
+                let [rr, gg, bb] = reference_pixel(yp[r * ys + col], u, v, depth, c);
                 let px = &mut want[r * ds + col * bpp..][..bpp];
                 match out {
                     RgbLayout::Rgb => px.copy_from_slice(&[rr, gg, bb]),
@@ -356,7 +491,15 @@ mod tests {
         a.iter().zip(b).map(|(x, y)| x.abs_diff(*y)).max().unwrap_or(0)
     }
 
-    const LAYOUTS: [YuvLayout; 4] = [YuvLayout::I420, YuvLayout::Nv12, YuvLayout::Y42b, YuvLayout::Y444];
+    const LAYOUTS: [YuvLayout; 7] = [
+        YuvLayout::I420,
+        YuvLayout::Nv12,
+        YuvLayout::Y42b,
+        YuvLayout::Y444,
+        YuvLayout::I420p10,
+        YuvLayout::I422p10,
+        YuvLayout::Y444p10,
+    ];
     const OUTS: [RgbLayout; 4] = [RgbLayout::Rgb, RgbLayout::Bgr, RgbLayout::Rgba, RgbLayout::Bgra];
     const MATRICES: [Matrix; 3] = [Matrix::Bt601, Matrix::Bt709, Matrix::Bt2020];
 
@@ -367,7 +510,7 @@ mod tests {
         /// the floating-point reference (the kernels use fixed point), padding untouched.
         #[test]
         fn matches_the_scalar_reference(
-            l in 0..4usize, o in 0..4usize, m in 0..3usize, full in any::<bool>(),
+            l in 0..7usize, o in 0..4usize, m in 0..3usize, full in any::<bool>(),
             w in 1..200usize, h in 1..300usize, pad in 0..40usize, threads in 1..5usize, seed in any::<u64>(),
         ) {
             let c = Colorimetry { matrix: MATRICES[m], full_range: full };
@@ -378,7 +521,7 @@ mod tests {
         /// Splitting into bands changes nothing: output is byte-identical for any thread count.
         #[test]
         fn bands_do_not_change_the_output(
-            l in 0..4usize, w in 1..100usize, h in 1..600usize, threads in 2..6usize, seed in any::<u64>(),
+            l in 0..7usize, w in 1..100usize, h in 1..600usize, threads in 2..6usize, seed in any::<u64>(),
         ) {
             let c = Colorimetry { matrix: Matrix::Bt709, full_range: false };
             let (one, _, _) = convert_both(LAYOUTS[l], w, h, 3, seed, RgbLayout::Rgb, c, 1);

@@ -1,4 +1,5 @@
-//! A `VideoFilter` that converts 8-bit progressive YUV (I420, NV12, Y42B, Y444) to the packed
+//! A `VideoFilter` that converts progressive YUV (8-bit I420, NV12, Y42B, Y444; 10-bit
+//! I420_10LE, I422_10LE, Y444_10LE) to the packed
 //! RGB layout set by `format`, with the stream's matrix and range, on `n-threads` threads per
 //! frame; it offers passthrough as well, so any other input (GRAY8, 10-bit, RGB, interlaced)
 //! reaches the `videoconvert` placed after it unchanged. Output buffers come from the
@@ -26,6 +27,9 @@ const DEFAULT_FORMAT: RgbLayout = RgbLayout::Rgb;
 const DEFAULT_THREADS: u32 = 1;
 
 /// The YUV formats converted; the order is the preference when upstream offers several.
+#[cfg(target_endian = "little")]
+const INPUTS: [&str; 7] = ["I420", "NV12", "Y42B", "Y444", "I420_10LE", "I422_10LE", "Y444_10LE"];
+#[cfg(not(target_endian = "little"))]
 const INPUTS: [&str; 4] = ["I420", "NV12", "Y42B", "Y444"];
 
 #[derive(Debug, Clone, Copy)]

@@ -1,4 +1,5 @@
-//! The reader's colour converter: 8-bit YUV (I420, NV12, Y42B, Y444) to packed RGB in Rust
+//! The reader's colour converter: 8- and 10-bit YUV (I420, NV12, Y42B, Y444 and the 10-bit
+//! I420, I422, Y444) to packed 8-bit RGB in Rust
 //! (see [`super::convert`]), passing every other format through untouched for the
 //! `videoconvert` after it. Not registered as a factory: the reader makes it directly.
 

@@ -78,7 +78,10 @@ def test_exact_random_access(clips, name):
     assert len(seq) == n
     for k, f in enumerate(seq):
         assert f.shape == (H, W, 3)
-        assert abs(frame_level(f) - levels[k]) < 1, (k, frame_level(f), levels[k])
+        # framepipe converts YUV to RGB with its own (more exact) kernels; videoconvert's
+        # 8-bit matrix is up to 3 levels off (133 comes back as 130), so the tolerance is just
+        # under half the level step of 9.
+        assert abs(frame_level(f) - levels[k]) <= 4, (k, frame_level(f), levels[k])
     props = fp.improps(path)
     assert props.n_images == n and props.shape == (n, H, W, 3) and props.is_batch
     with fp.open(path) as f:

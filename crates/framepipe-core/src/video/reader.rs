@@ -38,8 +38,6 @@ struct Approach {
     /// Frames presented before this pts may skip decoding when nothing references them
     /// (0: none may); see [`Approach::hurry_to`].
     hurry_before: AtomicU64,
-    /// Frames the decoder output on the way to a target and that were dropped here.
-    discarded: AtomicU64,
     /// The video decoder inside decodebin, once it exists (weak: the pipeline owns it).
     decoder: Mutex<Option<gst::glib::WeakRef<gst::Element>>>,
     /// The decoder's latest input segment (maps the target's pts to running time).
@@ -277,13 +275,6 @@ impl VideoReader {
     /// well-formed files).
     pub fn fallbacks(&self) -> u64 {
         self.fallbacks
-    }
-
-    /// How many frames random reads had decoded in full and then thrown away before colour
-    /// conversion (diagnostics and tests: the decoder drops the frames before a target itself,
-    /// and skips decoding those that are not references, so this stays near 0 with avdec_*).
-    pub fn discarded(&self) -> u64 {
-        self.approach.discarded.load(Ordering::Relaxed)
     }
 
     /// The next frame in presentation order, or `None` at the end. A decoding error is
@@ -575,7 +566,6 @@ fn build_pipeline(metadata: &Metadata, options: &ReaderOptions, approach: Arc<Ap
                     // Taken and released here: returning Drop instead made GStreamer 1.22
                     // log a mini_object_unref(NULL) critical per dropped frame.
                     drop(info.take_buffer());
-                    approach.discarded.fetch_add(1, Ordering::Relaxed);
                     gst::PadProbeReturn::Handled
                 }
                 _ => gst::PadProbeReturn::Ok,

@@ -33,7 +33,10 @@ fn frames(in_caps: &str, convert: gst::Element, out_format: &str) -> Vec<Vec<u8>
         .property("horizontal-speed", 7i32)
         .build()
         .unwrap();
-    let caps_in = gst::ElementFactory::make("capsfilter").property("caps", in_caps.parse::<gst::Caps>().unwrap()).build().unwrap();
+    let caps_in = gst::ElementFactory::make("capsfilter")
+        .property("caps", in_caps.parse::<gst::Caps>().unwrap())
+        .build()
+        .unwrap();
     let caps_out = gst::ElementFactory::make("capsfilter")
         .property("caps", format!("video/x-raw,format={out_format}").parse::<gst::Caps>().unwrap())
         .build()
@@ -89,12 +92,8 @@ fn diffs(a: &[Vec<u8>], b: &[Vec<u8>]) -> (u8, f64) {
 #[test]
 fn matches_videoconvert_for_every_layout_and_colorimetry() {
     init();
-    let layouts = [
-        (RgbLayout::Rgb, "RGB"),
-        (RgbLayout::Bgr, "BGR"),
-        (RgbLayout::Rgba, "RGBA"),
-        (RgbLayout::Bgra, "BGRA"),
-    ];
+    let layouts =
+        [(RgbLayout::Rgb, "RGB"), (RgbLayout::Bgr, "BGR"), (RgbLayout::Rgba, "RGBA"), (RgbLayout::Bgra, "BGRA")];
     for input in ["I420", "NV12", "Y42B", "Y444", "I420_10LE", "I422_10LE", "Y444_10LE"] {
         for colorimetry in ["bt601", "bt709", "bt2020", "jpeg" /* BT.601 full range */] {
             for (w, h) in [(320, 240), (173, 97)] {

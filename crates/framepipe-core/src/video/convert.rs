@@ -448,17 +448,27 @@ mod tests {
         let up: Vec<u16> = (0..cs * ch).map(|_| sample(clo, chi)).collect();
         let vp: Vec<u16> = (0..cs * ch).map(|_| sample(clo, chi)).collect();
         let bytes = |p: &[u16]| -> Vec<u8> {
-            if depth == 8 { p.iter().map(|&v| v as u8).collect() } else { p.iter().flat_map(|v| v.to_le_bytes()).collect() }
+            if depth == 8 {
+                p.iter().map(|&v| v as u8).collect()
+            } else {
+                p.iter().flat_map(|v| v.to_le_bytes()).collect()
+            }
         };
         let (yb, ub, vb) = (bytes(&yp), bytes(&up), bytes(&vp));
         // 16-bit planes must be 2-byte aligned: copy into u16 storage and view its bytes.
-        let aligned = |b: &[u8]| -> Vec<u16> { b.chunks(2).map(|c| u16::from_le_bytes([c[0], *c.get(1).unwrap_or(&0)])).collect() };
+        let aligned = |b: &[u8]| -> Vec<u16> {
+            b.chunks(2).map(|c| u16::from_le_bytes([c[0], *c.get(1).unwrap_or(&0)])).collect()
+        };
         let (ya, ua, va) = (aligned(&yb), aligned(&ub), aligned(&vb));
         fn view(a: &[u16], len: usize) -> &[u8] {
             // SAFETY: viewing initialised u16 storage as bytes (u8 has no alignment requirement).
             &unsafe { a.align_to::<u8>() }.1[..len]
         }
-        let planes = if depth == 8 { [&yb[..], &ub[..], &vb[..]] } else { [view(&ya, yb.len()), view(&ua, ub.len()), view(&va, vb.len())] };
+        let planes = if depth == 8 {
+            [&yb[..], &ub[..], &vb[..]]
+        } else {
+            [view(&ya, yb.len()), view(&ua, ub.len()), view(&va, vb.len())]
+        };
         let bps = if depth == 8 { 1 } else { 2 };
         let frame = YuvFrame { layout, width: w, height: h, planes, strides: [ys * bps, cs * bps, cs * bps] };
         let bpp = out.bytes_per_pixel();
@@ -534,8 +544,7 @@ mod tests {
     fn too_small_output_is_an_error() {
         let y = [16u8; 16];
         let c = [128u8; 4];
-        let frame =
-            YuvFrame { layout: YuvLayout::I420, width: 4, height: 4, planes: [&y, &c, &c], strides: [4, 2, 2] };
+        let frame = YuvFrame { layout: YuvLayout::I420, width: 4, height: 4, planes: [&y, &c, &c], strides: [4, 2, 2] };
         let colorimetry = Colorimetry { matrix: Matrix::Bt601, full_range: false };
         let mut out = [0u8; 47];
         assert!(yuv_to_rgb(&frame, &mut out, 12, RgbLayout::Rgb, colorimetry, 2).is_err());

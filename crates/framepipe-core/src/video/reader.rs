@@ -1,22 +1,30 @@
 //! Decoding reader: `filesrc ! decodebin`, the video pad into
-//! `queue ! [videoflip video-direction=auto] ! [filter] ! videoconvert ! capsfilter ! appsink`.
+//! `queue ! [videoflip video-direction=auto] ! [filter] ! [fpyuvtorgb] ! videoconvert ! capsfilter ! appsink`.
 //!
-//! The queue puts colour conversion on its own thread, apart from the decoder's; videoconvert
-//! uses one thread per core. Frames come out as `gst::Sample`s that the caller maps without
-//! a copy. Every decoded frame is matched to the [`FrameIndex`] by its pts, so `read(k)` after
-//! a seek gives exactly the k-th frame of sequential iteration.
+//! The queue puts colour conversion on its own streaming thread, apart from the decoder's.
+//! For rgb24/bgr24/rgba/bgra, [`FpYuvToRgb`] converts 8- and 10-bit YUV with SIMD kernels on
+//! row bands (one thread per core) into pooled buffers, and videoconvert is then in
+//! passthrough; any other input or output format is videoconvert's (one thread per core).
+//! Frames come out as `gst::Sample`s that the caller maps without a copy, so the consumer
+//! thread only maps and hands out. Every decoded frame is matched to the [`FrameIndex`] by its
+//! pts, so `read(k)` after a seek gives exactly the k-th frame of sequential iteration: both
+//! paths go through the same converter.
+//!
+//! Random reads seek to the keyframe before the target and decode forward; frames before the
+//! target are dropped ahead of conversion, and the decoder is told (a QoS event) that they are
+//! late, so avdec_* skips decoding those that nothing references ([`Approach::hurry_to`]).
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use gst::prelude::*;
 use gst_app::AppSink;
 
 use super::convert::RgbLayout;
 use super::format::{expand_gray8, expand_gray16, full_range_lut};
-use super::yuvtorgb::FpYuvToRgb;
 use super::index::STALL;
+use super::yuvtorgb::FpYuvToRgb;
 use super::{Filter, FrameIndex, Metadata, OutputFormat, make, media_error, path_str, probe_cached};
 use crate::layout::View;
 use crate::media::MediaInfo;

@@ -68,7 +68,9 @@ fn convertible(s: &gst::StructureRef) -> bool {
         Err(_) => true,
         Ok(v) => match v.get::<&str>() {
             Ok(f) => INPUTS.contains(&f),
-            Err(_) => v.get::<gst::List>().is_ok_and(|l| l.iter().any(|x| x.get::<&str>().is_ok_and(|f| INPUTS.contains(&f)))),
+            Err(_) => {
+                v.get::<gst::List>().is_ok_and(|l| l.iter().any(|x| x.get::<&str>().is_ok_and(|f| INPUTS.contains(&f))))
+            }
         },
     };
     let progressive = s.get::<&str>("interlace-mode").map_or(true, |m| m == "progressive");
@@ -118,10 +120,16 @@ impl ObjectImpl for FpYuvToRgb {
         match pspec.name() {
             "format" => {
                 let name: Option<String> = value.get().expect("type checked upstream");
-                let format = name.as_deref().map(gst_video::VideoFormat::from_string).and_then(RgbLayout::from_video_format);
+                let format =
+                    name.as_deref().map(gst_video::VideoFormat::from_string).and_then(RgbLayout::from_video_format);
                 match format {
                     Some(f) => settings.format = f,
-                    None => gst::warning!(CAT, imp = self, "unsupported output format {name:?}, keeping {:?}", settings.format),
+                    None => gst::warning!(
+                        CAT,
+                        imp = self,
+                        "unsupported output format {name:?}, keeping {:?}",
+                        settings.format
+                    ),
                 }
             }
             "n-threads" => settings.threads = value.get().expect("type checked upstream"),
@@ -200,7 +208,9 @@ impl BaseTransformImpl for FpYuvToRgb {
                         Err(_) => true,
                         Ok(v) => match v.get::<&str>() {
                             Ok(f) => f == target,
-                            Err(_) => v.get::<gst::List>().is_ok_and(|l| l.iter().any(|x| x.get::<&str>() == Ok(target))),
+                            Err(_) => {
+                                v.get::<gst::List>().is_ok_and(|l| l.iter().any(|x| x.get::<&str>() == Ok(target)))
+                            }
                         },
                     };
                     if system && may_be_target && s.name() == "video/x-raw" {

@@ -62,6 +62,7 @@ impl Approach {
     /// gst-libav 1.22 picks the skip mode for a packet from the lateness of the packet
     /// before it in decoding order, so `pts` must be at or below the pts of the two packets
     /// decoded just before the target (see [`hurry_threshold`]), or the target could be skipped.
+    /// The environment variable `FRAMEPIPE_NO_HURRY` turns this off (for comparisons).
     fn hurry_to(&self, pts: u64) {
         let Some(decoder) = self.decoder.lock().ok().and_then(|d| d.as_ref().and_then(|w| w.upgrade())) else { return };
         let Some(segment) = self.segment.lock().ok().and_then(|s| s.clone()) else { return };

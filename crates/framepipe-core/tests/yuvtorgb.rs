@@ -97,6 +97,10 @@ fn matches_videoconvert_for_every_layout_and_colorimetry() {
     for input in ["I420", "NV12", "Y42B", "Y444", "I420_10LE", "I422_10LE", "Y444_10LE"] {
         for colorimetry in ["bt601", "bt709", "bt2020", "jpeg" /* BT.601 full range */] {
             for (w, h) in [(320, 240), (173, 97)] {
+                if (input == "I420_10LE" || input == "I422_10LE") && w % 2 == 1 {
+                    // Left to videoconvert (see other_formats_pass_through_to_videoconvert).
+                    continue;
+                }
                 let caps = format!("video/x-raw,format={input},width={w},height={h},colorimetry={colorimetry}");
                 let reference = frames(&caps, videoconvert(true), "RGB");
                 let interpolated = frames(&caps, videoconvert(false), "RGB");
@@ -138,8 +142,9 @@ fn other_formats_pass_through_to_videoconvert() {
     init();
     // GRAY8 and RGB cannot be converted: the element passes them on and videoconvert
     // (after it, as in the reader) does the work, so the output equals videoconvert's alone.
-    for input in ["GRAY8", "RGBx", "I420_12LE"] {
-        let caps = format!("video/x-raw,format={input},width=64,height=48");
+    // Odd-width 10-bit 4:2:0 is left to videoconvert too (the kernels cannot take it).
+    for (input, w) in [("GRAY8", 64), ("RGBx", 64), ("I420_12LE", 64), ("I420_10LE", 63), ("I422_10LE", 63)] {
+        let caps = format!("video/x-raw,format={input},width={w},height=48");
         let bin = gst::Bin::new();
         let ours = FpYuvToRgb::new(RgbLayout::Rgb, 2).upcast::<gst::Element>();
         let vc = videoconvert(false);

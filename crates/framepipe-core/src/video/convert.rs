@@ -67,6 +67,12 @@ impl YuvLayout {
         }
     }
 
+    /// Whether the kernels convert frames `width` pixels wide: the `yuv` crate's 10-bit 4:2:0
+    /// and 4:2:2 AVX2 kernels (0.8.20) panic on an odd width, so those go to videoconvert.
+    pub fn supports_width(self, width: usize) -> bool {
+        !matches!(self, YuvLayout::I420p10 | YuvLayout::I422p10) || width % 2 == 0
+    }
+
     /// Bits per sample.
     pub fn depth(self) -> u32 {
         match self {
@@ -197,6 +203,9 @@ pub fn yuv_to_rgb(
     let (w, h) = (src.width, src.height);
     if w == 0 || h == 0 {
         return Ok(());
+    }
+    if !src.layout.supports_width(w) {
+        return Err(format!("{:?} frames {w} pixels wide are not supported", src.layout));
     }
     if dst_stride < w * out.bytes_per_pixel() || dst.len() < dst_stride * (h - 1) + w * out.bytes_per_pixel() {
         return Err(format!("the output buffer ({} bytes, stride {dst_stride}) is too small for {w}x{h}", dst.len()));
@@ -524,6 +533,7 @@ mod tests {
             w in 1..200usize, h in 1..300usize, pad in 0..40usize, threads in 1..5usize, seed in any::<u64>(),
         ) {
             let c = Colorimetry { matrix: MATRICES[m], full_range: full };
+            let w = if LAYOUTS[l].supports_width(w) { w } else { w + 1 };
             let (got, want, _) = convert_both(LAYOUTS[l], w, h, pad, seed, OUTS[o], c, threads);
             prop_assert!(max_diff(&got, &want) <= 2, "max diff {}", max_diff(&got, &want));
         }
@@ -534,9 +544,24 @@ mod tests {
             l in 0..7usize, w in 1..100usize, h in 1..600usize, threads in 2..6usize, seed in any::<u64>(),
         ) {
             let c = Colorimetry { matrix: Matrix::Bt709, full_range: false };
+            let w = if LAYOUTS[l].supports_width(w) { w } else { w + 1 };
             let (one, _, _) = convert_both(LAYOUTS[l], w, h, 3, seed, RgbLayout::Rgb, c, 1);
             let (many, _, _) = convert_both(LAYOUTS[l], w, h, 3, seed, RgbLayout::Rgb, c, threads);
             prop_assert_eq!(one, many);
+        }
+    }
+
+    #[test]
+    fn odd_width_10_bit_subsampled_is_refused_not_a_panic() {
+        let y = [64u16; 3];
+        let c = [512u16; 2];
+        // SAFETY: viewing initialised u16 storage as bytes.
+        let (yb, cb) = unsafe { (y.align_to::<u8>().1, c.align_to::<u8>().1) };
+        let colorimetry = Colorimetry { matrix: Matrix::Bt709, full_range: false };
+        for layout in [YuvLayout::I420p10, YuvLayout::I422p10] {
+            let frame = YuvFrame { layout, width: 3, height: 1, planes: [yb, cb, cb], strides: [6, 4, 4] };
+            let mut out = [0u8; 9];
+            assert!(yuv_to_rgb(&frame, &mut out, 9, RgbLayout::Rgb, colorimetry, 1).is_err());
         }
     }
 

@@ -74,12 +74,18 @@ fn convertible(s: &gst::StructureRef) -> bool {
         },
     };
     let progressive = s.get::<&str>("interlace-mode").map_or(true, |m| m == "progressive");
+    // A fixed odd width rules out the 10-bit subsampled layouts (see `supports_width`).
+    let width_ok = match (s.get::<&str>("format"), s.get::<i32>("width")) {
+        (Ok(f), Ok(w)) => YuvLayout::from_video_format(gst_video::VideoFormat::from_string(f))
+            .is_none_or(|l| l.supports_width(w.max(0) as usize)),
+        _ => true,
+    };
     let matrix_ok = s
         .get::<&str>("colorimetry")
         .ok()
         .and_then(|c| c.parse::<gst_video::VideoColorimetry>().ok())
         .is_none_or(|c| Colorimetry::from_gst(c).is_some());
-    format_ok && progressive && matrix_ok
+    format_ok && progressive && matrix_ok && width_ok
 }
 
 #[glib::object_subclass]
@@ -248,7 +254,9 @@ impl VideoFilterImpl for FpYuvToRgb {
         let colorimetry = Colorimetry::from_gst(in_info.colorimetry());
         match (input, output, colorimetry) {
             (Some(input), Some(output), Some(colorimetry))
-                if in_info.width() == out_info.width() && in_info.height() == out_info.height() =>
+                if in_info.width() == out_info.width()
+                    && in_info.height() == out_info.height()
+                    && input.supports_width(in_info.width() as usize) =>
             {
                 gst::debug!(CAT, imp = self, "converting {incaps} -> {outcaps} with {colorimetry:?}");
                 *state = Some(State { input, output, colorimetry });

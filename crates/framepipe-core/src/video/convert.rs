@@ -339,7 +339,9 @@ fn convert_band_p10(
     };
     let s = |i: usize| (src.strides[i] / 2) as u32;
     let fail = |e: yuv::YuvError| format!("YUV to RGB conversion failed: {e}");
-    if src.layout == YuvLayout::Y444p10 && out != RgbLayout::Rgba {
+    // Through scratch rows also for RGBA: the crate's i410_to_rgba (0.8.20) misplaces rows
+    // when the destination stride is padded (found by the property test below).
+    if src.layout == YuvLayout::Y444p10 {
         let mut scratch = vec![0u8; w * 4 * SCRATCH_ROWS];
         let mut r = 0;
         while r < n {
@@ -361,7 +363,12 @@ fn convert_band_p10(
                 RgbLayout::Rgb => yuv::rgba_to_rgb(&scratch, ss, target, ds, w32, h32),
                 RgbLayout::Bgr => yuv::rgba_to_bgr(&scratch, ss, target, ds, w32, h32),
                 RgbLayout::Bgra => yuv::rgba_to_bgra(&scratch, ss, target, ds, w32, h32),
-                RgbLayout::Rgba => unreachable!(),
+                RgbLayout::Rgba => {
+                    for (i, line) in scratch.chunks_exact(w * 4).take(rows).enumerate() {
+                        target[i * dst_stride..i * dst_stride + w * 4].copy_from_slice(line);
+                    }
+                    Ok(())
+                }
             }
             .map_err(fail)?;
             r += rows;
@@ -390,7 +397,6 @@ fn convert_band_p10(
         (L::I422p10, R::Bgr) => yuv::i210_to_bgr(&image, dst, stride, range, matrix),
         (L::I422p10, R::Rgba) => yuv::i210_to_rgba(&image, dst, stride, range, matrix),
         (L::I422p10, R::Bgra) => yuv::i210_to_bgra(&image, dst, stride, range, matrix),
-        (L::Y444p10, R::Rgba) => yuv::i410_to_rgba(&image, dst, stride, range, matrix),
         _ => unreachable!("8-bit layouts are converted by convert_band"),
     }
     .map_err(fail)

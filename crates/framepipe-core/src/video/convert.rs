@@ -70,7 +70,7 @@ impl YuvLayout {
     /// Whether the kernels convert frames `width` pixels wide: the `yuv` crate's 10-bit 4:2:0
     /// and 4:2:2 AVX2 kernels (0.8.20) panic on an odd width, so those go to videoconvert.
     pub fn supports_width(self, width: usize) -> bool {
-        !matches!(self, YuvLayout::I420p10 | YuvLayout::I422p10) || width % 2 == 0
+        !matches!(self, YuvLayout::I420p10 | YuvLayout::I422p10) || width.is_multiple_of(2)
     }
 
     /// Bits per sample.

@@ -432,6 +432,7 @@ mod tests {
     use proptest::prelude::*;
 
     /// A frame with random planes and padded strides, and its scalar conversion.
+    #[allow(clippy::too_many_arguments)]
     fn convert_both(
         layout: YuvLayout,
         w: usize,

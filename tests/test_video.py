@@ -78,7 +78,10 @@ def test_exact_random_access(clips, name):
     assert len(seq) == n
     for k, f in enumerate(seq):
         assert f.shape == (H, W, 3)
-        assert abs(frame_level(f) - levels[k]) < 1, (k, frame_level(f), levels[k])
+        # framepipe converts YUV to RGB with its own (more exact) kernels; videoconvert's
+        # 8-bit matrix is up to 3 levels off (133 comes back as 130), so the tolerance is just
+        # under half the level step of 9.
+        assert abs(frame_level(f) - levels[k]) <= 4, (k, frame_level(f), levels[k])
     props = fp.improps(path)
     assert props.n_images == n and props.shape == (n, H, W, 3) and props.is_batch
     with fp.open(path) as f:
@@ -396,3 +399,33 @@ def test_read_arrays_are_read_only_views(clips):
         assert not a.flags.writeable
         assert type(a.base).__name__ == "_MappedBuffer"
     assert abs(frame_level(a) - level(4)) < 6  # still valid after close
+
+
+@pytest.mark.parametrize("native", ["I420", "NV12", "Y42B", "Y444_10LE"])
+def test_rgb_conversion_agrees_across_formats_and_paths(tmp_path, native):
+    """The Rust YUV->RGB converter (8- and 10-bit): channel orders agree, alpha is opaque,
+    reads by index equal iteration, and the colours stay within a few levels of
+    GStreamer's videoconvert on the same file."""
+    path = tmp_path / f"{native}.mp4"
+    fp.Pipeline(
+        f"videotestsrc num-buffers=12 pattern=smpte horizontal-speed=3 ! "
+        f"video/x-raw,format={native},width=66,height=50,framerate=30/1 ! "
+        f"x264enc bframes=2 key-int-max=5 speed-preset=ultrafast ! mp4mux ! filesink location={path}"
+    ).run(timeout=60)
+    rgb = fp.imread(path, index=...)
+    assert rgb.shape == (12, 50, 66, 3)
+    np.testing.assert_array_equal(fp.imread(path, index=..., format="bgr24")[..., ::-1], rgb)
+    rgba = fp.imread(path, index=..., format="rgba")
+    np.testing.assert_array_equal(rgba[..., :3], rgb)
+    assert (rgba[..., 3] == 255).all()
+    np.testing.assert_array_equal(fp.imread(path, index=..., format="bgra")[..., 2::-1], rgb)
+    with fp.open(path) as f:
+        for k in [11, 3, 7, 0, 8]:
+            np.testing.assert_array_equal(f.read(index=k), rgb[k])
+    desc = f"filesrc location={path} ! decodebin ! videoconvert ! video/x-raw,format=RGB ! appsink name=out sync=false"
+    with fp.Pipeline(desc) as p:
+        reference = np.stack([f.copy() for f in p.frames("out", timeout=30)])
+    diff = np.abs(rgb.astype(np.int16) - reference.astype(np.int16))
+    # Most pixels agree within the matrices' rounding; at the bars' colour edges the two
+    # upsample subsampled chroma differently (replicated here, interpolated there).
+    assert np.median(diff) <= 3 and diff.mean() < 8, (np.median(diff), diff.mean())

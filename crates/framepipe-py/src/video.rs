@@ -135,6 +135,7 @@ impl PyVideoReader {
             filter: filter_from_py(filter)?,
             thread_count,
             apply_rotation,
+            ..ReaderOptions::default()
         };
         let reader = detach_interruptible(py, move |check| VideoReader::open(&path, options, check))?;
         Ok(PyVideoReader { inner: Mutex::new(Some(reader)) })

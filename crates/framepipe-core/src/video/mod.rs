@@ -23,17 +23,20 @@
 //! cannot be demuxed or decoded; within 5 s, never a hang), [`crate::Error::Value`] (bad
 //! arguments: index out of range, unknown codec or format, changing frame shape).
 
+pub mod convert;
 mod filter;
 mod format;
 mod index;
 mod reader;
 mod writer;
+mod yuvtorgb;
 
 pub use filter::{Filter, FilterGraph, FilterSpec, GraphEdge};
 pub use format::OutputFormat;
 pub use index::{FrameEntry, FrameIndex, Metadata, probe, probe_cached};
 pub use reader::{ReaderOptions, VideoFrame, VideoReader};
 pub use writer::{VideoWriter, WriterOptions, available_codecs};
+pub use yuvtorgb::FpYuvToRgb;
 
 use std::path::Path;
 

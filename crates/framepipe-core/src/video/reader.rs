@@ -1,20 +1,30 @@
 //! Decoding reader: `filesrc ! decodebin`, the video pad into
-//! `queue ! [videoflip video-direction=auto] ! [filter] ! videoconvert ! capsfilter ! appsink`.
+//! `queue ! [videoflip video-direction=auto] ! [filter] ! [fpyuvtorgb] ! videoconvert ! capsfilter ! appsink`.
 //!
-//! The queue puts colour conversion on its own thread, apart from the decoder's; videoconvert
-//! uses one thread per core. Frames come out as `gst::Sample`s that the caller maps without
-//! a copy. Every decoded frame is matched to the [`FrameIndex`] by its pts, so `read(k)` after
-//! a seek gives exactly the k-th frame of sequential iteration.
+//! The queue puts colour conversion on its own streaming thread, apart from the decoder's.
+//! For rgb24/bgr24/rgba/bgra, [`FpYuvToRgb`] converts 8- and 10-bit YUV with SIMD kernels on
+//! row bands (one thread per core) into pooled buffers, and videoconvert is then in
+//! passthrough; any other input or output format is videoconvert's (one thread per core).
+//! Frames come out as `gst::Sample`s that the caller maps without a copy, so the consumer
+//! thread only maps and hands out. Every decoded frame is matched to the [`FrameIndex`] by its
+//! pts, so `read(k)` after a seek gives exactly the k-th frame of sequential iteration: both
+//! paths go through the same converter.
+//!
+//! Random reads seek to the keyframe before the target and decode forward; frames before the
+//! target are dropped ahead of conversion, and the decoder is told (a QoS event) that they are
+//! late, so avdec_* skips decoding those that nothing references ([`Approach::hurry_to`]).
 
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use gst::prelude::*;
 use gst_app::AppSink;
 
+use super::convert::RgbLayout;
 use super::format::{expand_gray8, expand_gray16, full_range_lut};
 use super::index::STALL;
+use super::yuvtorgb::FpYuvToRgb;
 use super::{Filter, FrameIndex, Metadata, OutputFormat, make, media_error, path_str, probe_cached};
 use crate::layout::View;
 use crate::media::MediaInfo;
@@ -24,6 +34,50 @@ use crate::{Error, Result};
 /// Forward decoding is preferred to a seek when the target is at most this many frames
 /// ahead (a seek flushes the decoder and restarts from a keyframe).
 const FORWARD_WINDOW: usize = 12;
+
+/// What a random read shares with the streaming threads: the frame it decodes forward to
+/// and the decoder, so frames before the target are neither converted nor (when they are
+/// not references) decoded.
+#[derive(Default)]
+struct Approach {
+    /// Decoded frames presented before this pts are dropped ahead of colour conversion
+    /// (0: none are).
+    skip_before: AtomicU64,
+    /// Frames presented before this pts may skip decoding when nothing references them
+    /// (0: none may); see [`Approach::hurry_to`].
+    hurry_before: AtomicU64,
+    /// The video decoder inside decodebin, once it exists (weak: the pipeline owns it).
+    decoder: Mutex<Option<gst::glib::WeakRef<gst::Element>>>,
+    /// The decoder's latest input segment (maps the target's pts to running time).
+    segment: Mutex<Option<gst::FormattedSegment<gst::ClockTime>>>,
+}
+
+impl Approach {
+    /// Tells the decoder, through a QoS event, that every frame presented before `pts` is
+    /// late: GstVideoDecoder then drops those frames instead of outputting them, and
+    /// avdec_* decodes them with `skip_frame = AVDISCARD_NONREF`, which skips only frames
+    /// nothing references (so the target and every frame it depends on still decode
+    /// exactly). A flushing seek resets the decoder's QoS state.
+    ///
+    /// gst-libav 1.22 picks the skip mode for a packet from the lateness of the packet
+    /// before it in decoding order, so `pts` must be at or below the pts of the two packets
+    /// decoded just before the target (see [`hurry_threshold`]), or the target could be skipped.
+    /// The environment variable `FRAMEPIPE_NO_HURRY` turns this off (for comparisons).
+    fn hurry_to(&self, pts: u64) {
+        let Some(decoder) = self.decoder.lock().ok().and_then(|d| d.as_ref().and_then(|w| w.upgrade())) else { return };
+        let Some(segment) = self.segment.lock().ok().and_then(|s| s.clone()) else { return };
+        if std::env::var_os("FRAMEPIPE_NO_HURRY").is_some() {
+            return;
+        }
+        let Some(rt) = segment.to_running_time(gst::ClockTime::from_nseconds(pts)) else { return };
+        if rt > gst::ClockTime::ZERO
+            && let Some(src) = decoder.static_pad("src")
+        {
+            // earliest = timestamp + diff: the target itself (deadline rt) is 1 ns in time.
+            src.send_event(gst::event::Qos::new(gst::QOSType::Underflow, 1.0, -1, rt));
+        }
+    }
+}
 
 /// How a [`VideoReader`] decodes (the keyword arguments of `fp.imread` / `fp.imiter`).
 #[derive(Debug, Clone)]
@@ -36,11 +90,23 @@ pub struct ReaderOptions {
     pub thread_count: u32,
     /// Rotate frames as the file's image-orientation metadata asks.
     pub apply_rotation: bool,
+    /// Convert 8-bit YUV to rgb24/bgr24/rgba/bgra with framepipe's SIMD converter
+    /// ([`super::convert`]) rather than GStreamer's videoconvert (which stays the fallback
+    /// for every other format). Defaults to true unless the environment variable
+    /// `FRAMEPIPE_VIDEOCONVERT` is set (a switch for comparisons and for ruling the converter
+    /// out when a colour looks wrong).
+    pub fast_convert: bool,
 }
 
 impl Default for ReaderOptions {
     fn default() -> Self {
-        ReaderOptions { format: Some(OutputFormat::Rgb24), filter: None, thread_count: 0, apply_rotation: false }
+        ReaderOptions {
+            format: Some(OutputFormat::Rgb24),
+            filter: None,
+            thread_count: 0,
+            apply_rotation: false,
+            fast_convert: std::env::var_os("FRAMEPIPE_VIDEOCONVERT").is_none(),
+        }
     }
 }
 
@@ -134,9 +200,8 @@ pub struct VideoReader {
     index: FrameIndex,
     options: ReaderOptions,
     pipeline: Option<Pipeline>,
-    /// Decoded frames presented before this pts are dropped ahead of colour conversion
-    /// while a random read decodes forward to its target (0: none are).
-    skip_before: Arc<AtomicU64>,
+    /// The target of the random read under way, shared with the streaming threads.
+    approach: Arc<Approach>,
     /// Index of the frame the next sequential pull is expected to give.
     next: usize,
     /// False when the filter changes the frame count: indices are then output positions and
@@ -171,7 +236,7 @@ impl VideoReader {
             index,
             options,
             pipeline: None,
-            skip_before: Arc::new(AtomicU64::new(0)),
+            approach: Arc::new(Approach::default()),
             next: 0,
             indexed,
             fallbacks: 0,
@@ -267,9 +332,18 @@ impl VideoReader {
         }
         let near = k >= self.next && k - self.next <= FORWARD_WINDOW;
         let same_gop = k >= self.next && self.index.keyframe_before(k) == self.index.keyframe_before(self.next);
-        self.skip_before.store(self.index.entries()[k].pts, Ordering::SeqCst);
-        let result = self.read_indexed(k, near || same_gop, interrupt);
-        self.skip_before.store(0, Ordering::SeqCst);
+        let forward = near || same_gop;
+        let target = self.index.entries()[k].pts;
+        let hurry = hurry_threshold(&self.index, k);
+        self.approach.skip_before.store(target, Ordering::SeqCst);
+        self.approach.hurry_before.store(hurry, Ordering::SeqCst);
+        if forward && k > self.next {
+            // No seek (whose new segment would do it): hurry the running decoder now.
+            self.approach.hurry_to(hurry);
+        }
+        let result = self.read_indexed(k, forward, interrupt);
+        self.approach.skip_before.store(0, Ordering::SeqCst);
+        self.approach.hurry_before.store(0, Ordering::SeqCst);
         result
     }
 
@@ -404,7 +478,7 @@ impl VideoReader {
 
     fn ensure_pipeline(&mut self) -> Result<()> {
         if self.pipeline.is_none() {
-            let p = build_pipeline(&self.metadata, &self.options, self.skip_before.clone())?;
+            let p = build_pipeline(&self.metadata, &self.options, self.approach.clone())?;
             p.set_state(gst::State::Playing).map_err(|e| media_error(&self.metadata.path, e))?;
             self.pipeline = Some(p);
             self.next = 0;
@@ -413,7 +487,46 @@ impl VideoReader {
     }
 }
 
-fn build_pipeline(metadata: &Metadata, options: &ReaderOptions, skip_before: Arc<AtomicU64>) -> Result<Pipeline> {
+/// The pts below which frames may be hurried on the way to frame `k`: its own, or less when
+/// one of the two packets decoded just before it is presented earlier (their lateness sets
+/// the skip mode of the packets after them).
+fn hurry_threshold(index: &FrameIndex, k: usize) -> u64 {
+    let entries = index.entries();
+    let target = entries[k];
+    let before = |n: usize| target.decode_order.checked_sub(n);
+    entries
+        .iter()
+        .filter(|e| Some(e.decode_order) == before(1) || Some(e.decode_order) == before(2))
+        .map(|e| e.pts)
+        .fold(target.pts, u64::min)
+}
+
+/// Keeps the decoder and its input segment for [`Approach::hurry_to`]; a new segment (after
+/// a seek) re-sends the hurry for the read under way, before the decoder sees a frame.
+fn watch_decoder(decoder: &gst::Element, approach: &Arc<Approach>) {
+    if let Ok(mut d) = approach.decoder.lock() {
+        *d = Some(decoder.downgrade());
+    }
+    let Some(sink) = decoder.static_pad("sink") else { return };
+    let approach = Arc::downgrade(approach);
+    sink.add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, move |_, info| {
+        if let Some(approach) = approach.upgrade()
+            && let Some(gst::EventView::Segment(e)) = info.event().map(|e| e.view())
+            && let Ok(segment) = e.segment().clone().downcast::<gst::ClockTime>()
+        {
+            if let Ok(mut s) = approach.segment.lock() {
+                *s = Some(segment);
+            }
+            let hurry = approach.hurry_before.load(Ordering::SeqCst);
+            if hurry > 0 {
+                approach.hurry_to(hurry);
+            }
+        }
+        gst::PadProbeReturn::Ok
+    });
+}
+
+fn build_pipeline(metadata: &Metadata, options: &ReaderOptions, approach: Arc<Approach>) -> Result<Pipeline> {
     let path: &Path = &metadata.path;
     let pipeline = gst::Pipeline::new();
     let src = make("filesrc")?;
@@ -423,8 +536,14 @@ fn build_pipeline(metadata: &Metadata, options: &ReaderOptions, skip_before: Arc
     decodebin.set_property("caps", gst::Caps::builder("video/x-raw").any_features().build());
     decodebin.set_property("expose-all-streams", false);
     let threads = options.thread_count;
+    let found = Arc::downgrade(&approach);
     if let Some(bin) = decodebin.downcast_ref::<gst::Bin>() {
         bin.connect_deep_element_added(move |_, _, element| {
+            if element.is::<gst_video::VideoDecoder>()
+                && let Some(approach) = found.upgrade()
+            {
+                watch_decoder(element, &approach);
+            }
             if threads > 0 {
                 for (prop, value) in [("max-threads", threads as i32)] {
                     if element.find_property(prop).is_some() {
@@ -448,8 +567,9 @@ fn build_pipeline(metadata: &Metadata, options: &ReaderOptions, skip_before: Arc
         .build()
         .map_err(|_| Error::Gst("the queue element is missing".into()))?;
     if let Some(pad) = queue.static_pad("sink") {
+        let approach = approach.clone();
         pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
-            let skip = skip_before.load(Ordering::SeqCst);
+            let skip = approach.skip_before.load(Ordering::SeqCst);
             match info.buffer().and_then(|b| b.pts()) {
                 Some(pts) if pts.nseconds() < skip => {
                     // Taken and released here: returning Drop instead made GStreamer 1.22
@@ -475,8 +595,13 @@ fn build_pipeline(metadata: &Metadata, options: &ReaderOptions, skip_before: Arc
         };
         chain.push(f.to_bin(Some(size))?.upcast());
     }
-    let convert = make("videoconvert")?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
+    let rgb = options.format.and_then(|f| RgbLayout::from_video_format(f.video_format()));
+    if let Some(rgb) = rgb.filter(|_| options.fast_convert) {
+        // Converts 8-bit YUV on this queue's thread; anything else passes to videoconvert.
+        chain.push(FpYuvToRgb::new(rgb, cores).upcast());
+    }
+    let convert = make("videoconvert")?;
     convert.set_property("n-threads", cores);
     chain.push(convert);
     let caps = match options.format {

@@ -1,0 +1,26 @@
+//! The reader's colour converter: 8- and 10-bit YUV (I420, NV12, Y42B, Y444 and the 10-bit
+//! I420, I422, Y444) to packed 8-bit RGB in Rust
+//! (see [`super::convert`]), passing every other format through untouched for the
+//! `videoconvert` after it. Not registered as a factory: the reader makes it directly.
+
+use gst::glib;
+
+use super::convert::RgbLayout;
+
+mod imp;
+
+glib::wrapper! {
+    /// Converts 8-bit YUV frames to the RGB layout it is made for; passes anything else through.
+    pub struct FpYuvToRgb(ObjectSubclass<imp::FpYuvToRgb>)
+        @extends gst_video::VideoFilter, gst_base::BaseTransform, gst::Element, gst::Object;
+}
+
+impl FpYuvToRgb {
+    /// A converter producing `output`, with `threads` conversion threads per frame.
+    pub fn new(output: RgbLayout, threads: u32) -> FpYuvToRgb {
+        glib::Object::builder()
+            .property("format", output.video_format().to_str().as_str())
+            .property("n-threads", threads.max(1))
+            .build()
+    }
+}

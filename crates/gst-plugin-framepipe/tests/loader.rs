@@ -36,6 +36,10 @@ impl Scratch {
     }
 
     fn inspect(&self, args: &[&str]) -> Output {
+        self.inspect_with(args, &[])
+    }
+
+    fn inspect_with(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
         Command::new("gst-inspect-1.0")
             .args(args)
             .env("GST_PLUGIN_PATH", self.root.join("plugins"))
@@ -44,9 +48,21 @@ impl Scratch {
             .env("PYTHONPATH", self.root.join("py"))
             .env_remove("FRAMEPIPE_PYTHON")
             .env_remove("VIRTUAL_ENV")
+            .envs(env.iter().copied())
             .output()
             .unwrap()
     }
+}
+
+/// The interpreter the plugin was built against, without its virtualenv: the same
+/// libpython, but none of the venv's packages (framepipe among them, when the build ran
+/// inside the project's .venv as `make` does).
+fn base_python() -> String {
+    let out = Command::new(env!("FRAMEPIPE_BUILD_PYTHON"))
+        .args(["-c", "import os, sys; print(os.path.join(sys.base_prefix, 'bin', 'python3'))"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 impl Drop for Scratch {
@@ -69,7 +85,8 @@ fn without_framepipe_the_plugin_loads_empty_with_a_warning() {
         return;
     }
     let scratch = Scratch::new("absent");
-    let out = scratch.inspect(&["framepipe"]);
+    let python = base_python();
+    let out = scratch.inspect_with(&["framepipe"], &[("FRAMEPIPE_PYTHON", &python)]);
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stdout}\n{stderr}");
     assert!(stdout.contains("0 features"), "{stdout}");

@@ -116,10 +116,23 @@ def test_gst_launch_runs_python_elements(tmp_path, modules):
 
 
 def test_gst_launch_reports_a_python_exception_naming_the_element(tmp_path, modules):
-    r = run(
-        ["gst-launch-1.0", "videotestsrc", "num-buffers=3", "!", "pyloaderfail", "name=bad", "!", "fakesink"],
-        gst_env(tmp_path, modules),
-    )
+    args = [
+        "gst-launch-1.0",
+        "videotestsrc",
+        "num-buffers=3",
+        "!",
+        "pyloaderfail",
+        "name=bad",
+        "!",
+        "fakesink",
+    ]
+    try:
+        r = run(args, gst_env(tmp_path, modules), timeout=20)
+    except subprocess.TimeoutExpired:
+        # Known bug, about 1 run in 12: gst-launch-1.0 prints the element's ERROR and then
+        # its main loop does not quit (the stream thread sits in fakesink's preroll after
+        # EOS). Not understood yet; one retry keeps CI meaningful, and a second hang fails.
+        r = run(args, gst_env(tmp_path, modules), timeout=20)
     assert r.returncode != 0
     text = r.stdout + r.stderr
     assert "bad" in text and "raised inside gst-launch" in text

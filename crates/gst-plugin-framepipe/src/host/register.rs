@@ -213,6 +213,31 @@ fn class_data(desc: ElementClassDesc, factory: Arc<dyn HooksFactory>, host: glib
 /// Hosted properties can be read and written in any state.
 const FLAGS: glib::ParamFlags = glib::ParamFlags::READWRITE.union(gst::PARAM_FLAG_MUTABLE_PLAYING);
 
+/// A numeric GParamSpec of the lax subtype of `$spec` (see [`lax_param_type`]) with its
+/// range and default filled in.
+macro_rules! lax_range_spec {
+    ($spec:ident, $ffi:ident, $type_name:literal, ($name:expr, $nick:expr, $blurb:expr), $min:expr, $max:expr, $default:expr) => {{
+        let type_ = lax_param_type(glib::$spec::static_type(), $type_name)?;
+        let (c_name, c_nick, c_blurb) = (cstring($name)?, cstring($nick)?, cstring($blurb)?);
+        // SAFETY: `type_` derives from the GParamSpec subtype `$ffi` (whose instance_init set
+        // any other fields), so the new instance is one and its range fields may be filled in
+        // before anyone sees it; the strings are copied.
+        unsafe {
+            let p = gobject_ffi::g_param_spec_internal(
+                type_.into_glib(),
+                c_name.as_ptr(),
+                c_nick.as_ptr(),
+                c_blurb.as_ptr(),
+                FLAGS.into_glib(),
+            ) as *mut gobject_ffi::$ffi;
+            (*p).minimum = $min;
+            (*p).maximum = $max;
+            (*p).default_value = $default;
+            from_glib_none(p as *mut gobject_ffi::GParamSpec)
+        }
+    }};
+}
+
 fn param_spec(desc: &ElementClassDesc, prop: &PropertyDesc) -> Result<glib::ParamSpec> {
     let name = prop.name.as_str();
     let nick = prop.nick.as_deref().unwrap_or(name);
@@ -222,41 +247,26 @@ fn param_spec(desc: &ElementClassDesc, prop: &PropertyDesc) -> Result<glib::Para
             glib::ParamSpecBoolean::builder(name).nick(nick).blurb(blurb).default_value(*default).flags(FLAGS).build()
         }
         PropertyKind::Int { default, minimum, maximum } => {
-            let type_ = lax_param_type(glib::ParamSpecInt64::static_type(), "GstFpParamInt64")?;
-            let (c_name, c_nick, c_blurb) = (cstring(name)?, cstring(nick)?, cstring(blurb)?);
-            // SAFETY: `type_` derives from GParamSpecInt64, so the new instance is one and its
-            // range fields may be filled in before anyone sees it; the strings are copied.
-            unsafe {
-                let p = gobject_ffi::g_param_spec_internal(
-                    type_.into_glib(),
-                    c_name.as_ptr(),
-                    c_nick.as_ptr(),
-                    c_blurb.as_ptr(),
-                    FLAGS.into_glib(),
-                ) as *mut gobject_ffi::GParamSpecInt64;
-                (*p).minimum = *minimum;
-                (*p).maximum = *maximum;
-                (*p).default_value = *default;
-                from_glib_none(p as *mut gobject_ffi::GParamSpec)
-            }
+            lax_range_spec!(
+                ParamSpecInt64,
+                GParamSpecInt64,
+                "GstFpParamInt64",
+                (name, nick, blurb),
+                *minimum,
+                *maximum,
+                *default
+            )
         }
         PropertyKind::Float { default, minimum, maximum } => {
-            let type_ = lax_param_type(glib::ParamSpecDouble::static_type(), "GstFpParamDouble")?;
-            let (c_name, c_nick, c_blurb) = (cstring(name)?, cstring(nick)?, cstring(blurb)?);
-            // SAFETY: as above, for GParamSpecDouble (whose instance_init set epsilon).
-            unsafe {
-                let p = gobject_ffi::g_param_spec_internal(
-                    type_.into_glib(),
-                    c_name.as_ptr(),
-                    c_nick.as_ptr(),
-                    c_blurb.as_ptr(),
-                    FLAGS.into_glib(),
-                ) as *mut gobject_ffi::GParamSpecDouble;
-                (*p).minimum = *minimum;
-                (*p).maximum = *maximum;
-                (*p).default_value = *default;
-                from_glib_none(p as *mut gobject_ffi::GParamSpec)
-            }
+            lax_range_spec!(
+                ParamSpecDouble,
+                GParamSpecDouble,
+                "GstFpParamDouble",
+                (name, nick, blurb),
+                *minimum,
+                *maximum,
+                *default
+            )
         }
         PropertyKind::String { default } => glib::ParamSpecString::builder(name)
             .nick(nick)

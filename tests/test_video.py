@@ -131,6 +131,30 @@ def test_round_trip_per_codec_and_container(tmp_path, ext, codec):
         assert abs(frame_level(back[k]) - level(k)) < 6
 
 
+def x264_options(path) -> str:
+    """The settings x264 writes into the stream it encodes (an SEI message)."""
+    data = path.read_bytes()
+    if b"x264 - core" not in data:
+        pytest.skip("h264 is not encoded by x264enc here")
+    start = data.index(b"x264 - core")
+    return data[start : data.index(b"\0", start)].decode()
+
+
+def test_h264_quality_is_crf_without_a_rate_cap(tmp_path):
+    """Like libx264's crf: x264enc's default 2 Mbit/s VBV cap must not apply."""
+    if "h264" not in fp.video_codecs():
+        pytest.skip("no h264 encoder installed")
+    rng = np.random.default_rng(0)
+    path = tmp_path / "q.mp4"
+    fp.imwrite(path, rng.integers(0, 255, (4, 64, 64, 3), dtype=np.uint8), fps=25, codec="h264")
+    options = x264_options(path)
+    assert "rc=crf" in options and "crf=23.0" in options
+    assert "vbv_maxrate" not in options
+    path8 = tmp_path / "q8.mp4"
+    fp.imwrite(path8, rng.integers(0, 255, (4, 64, 64, 3), dtype=np.uint8), fps=25, codec="h264", quality=8)
+    assert "crf=17.0" in x264_options(path8)
+
+
 def test_tags_written_and_read_back(tmp_path):
     path = tmp_path / "tagged.mp4"
     fp.imwrite(

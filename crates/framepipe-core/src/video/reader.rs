@@ -11,12 +11,12 @@
 //! paths go through the same converter.
 //!
 //! Random reads seek to the keyframe before the target and decode forward; frames before the
-//! target are dropped ahead of conversion, and the decoder is told (a QoS event) that they are
-//! late, so avdec_* skips decoding those that nothing references ([`Approach::hurry_to`]).
+//! target are dropped ahead of conversion, and H.264 frames before it that nothing references
+//! are not decoded at all ([`disposable`]).
 
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 
 use gst::prelude::*;
 use gst_app::AppSink;
@@ -35,48 +35,20 @@ use crate::{Error, Result};
 /// ahead (a seek flushes the decoder and restarts from a keyframe).
 const FORWARD_WINDOW: usize = 12;
 
-/// What a random read shares with the streaming threads: the frame it decodes forward to
-/// and the decoder, so frames before the target are neither converted nor (when they are
-/// not references) decoded.
+/// Decoded frames buffered ahead of the consumer, in the queue and again in the appsink:
+/// enough to keep the decoder and the converter busy while frames are iterated, and one each
+/// after a random read, whose next read usually seeks and throws the buffered frames away.
+const SEQUENTIAL_READ_AHEAD: u32 = 4;
+const RANDOM_READ_AHEAD: u32 = 1;
+
+/// What a random read shares with the streaming threads: the frame it decodes forward to,
+/// so frames before the target are neither converted nor (when they are not references)
+/// decoded.
 #[derive(Default)]
 struct Approach {
-    /// Decoded frames presented before this pts are dropped ahead of colour conversion
-    /// (0: none are).
+    /// Frames presented before this pts are dropped ahead of colour conversion, and those
+    /// that nothing references ahead of the decoder (0: none are).
     skip_before: AtomicU64,
-    /// Frames presented before this pts may skip decoding when nothing references them
-    /// (0: none may); see [`Approach::hurry_to`].
-    hurry_before: AtomicU64,
-    /// The video decoder inside decodebin, once it exists (weak: the pipeline owns it).
-    decoder: Mutex<Option<gst::glib::WeakRef<gst::Element>>>,
-    /// The decoder's latest input segment (maps the target's pts to running time).
-    segment: Mutex<Option<gst::FormattedSegment<gst::ClockTime>>>,
-}
-
-impl Approach {
-    /// Tells the decoder, through a QoS event, that every frame presented before `pts` is
-    /// late: GstVideoDecoder then drops those frames instead of outputting them, and
-    /// avdec_* decodes them with `skip_frame = AVDISCARD_NONREF`, which skips only frames
-    /// nothing references (so the target and every frame it depends on still decode
-    /// exactly). A flushing seek resets the decoder's QoS state.
-    ///
-    /// gst-libav 1.22 picks the skip mode for a packet from the lateness of the packet
-    /// before it in decoding order, so `pts` must be at or below the pts of the two packets
-    /// decoded just before the target (see [`hurry_threshold`]), or the target could be skipped.
-    /// The environment variable `FRAMEPIPE_NO_HURRY` turns this off (for comparisons).
-    fn hurry_to(&self, pts: u64) {
-        let Some(decoder) = self.decoder.lock().ok().and_then(|d| d.as_ref().and_then(|w| w.upgrade())) else { return };
-        let Some(segment) = self.segment.lock().ok().and_then(|s| s.clone()) else { return };
-        if std::env::var_os("FRAMEPIPE_NO_HURRY").is_some() {
-            return;
-        }
-        let Some(rt) = segment.to_running_time(gst::ClockTime::from_nseconds(pts)) else { return };
-        if rt > gst::ClockTime::ZERO
-            && let Some(src) = decoder.static_pad("src")
-        {
-            // earliest = timestamp + diff: the target itself (deadline rt) is 1 ns in time.
-            src.send_event(gst::event::Qos::new(gst::QOSType::Underflow, 1.0, -1, rt));
-        }
-    }
 }
 
 /// How a [`VideoReader`] decodes (the keyword arguments of `fp.imread` / `fp.imiter`).
@@ -213,6 +185,8 @@ pub struct VideoReader {
     damaged: Option<usize>,
     /// Whether the end of a damaged stream was already reported as an error.
     reported: bool,
+    /// The frames buffered ahead now (see [`SEQUENTIAL_READ_AHEAD`]).
+    read_ahead: u32,
 }
 
 impl VideoReader {
@@ -242,6 +216,7 @@ impl VideoReader {
             fallbacks: 0,
             damaged: None,
             reported: false,
+            read_ahead: SEQUENTIAL_READ_AHEAD,
         })
     }
 
@@ -294,6 +269,7 @@ impl VideoReader {
     /// did, reports [`Error::Media`] once, then `None`.
     pub fn next_frame(&mut self, interrupt: Interrupt<'_>) -> Result<Option<VideoFrame>> {
         self.ensure_pipeline()?;
+        self.set_read_ahead(SEQUENTIAL_READ_AHEAD);
         let expected = self.next;
         match self.pull(interrupt)? {
             Some(sample) => {
@@ -327,6 +303,7 @@ impl VideoReader {
             return Err(Error::Value(format!("frame index {k} is out of range: the video has {} frames", self.len())));
         }
         self.ensure_pipeline()?;
+        self.set_read_ahead(RANDOM_READ_AHEAD);
         if !self.indexed {
             return self.read_unindexed(k, interrupt);
         }
@@ -334,16 +311,9 @@ impl VideoReader {
         let same_gop = k >= self.next && self.index.keyframe_before(k) == self.index.keyframe_before(self.next);
         let forward = near || same_gop;
         let target = self.index.entries()[k].pts;
-        let hurry = hurry_threshold(&self.index, k);
         self.approach.skip_before.store(target, Ordering::SeqCst);
-        self.approach.hurry_before.store(hurry, Ordering::SeqCst);
-        if forward && k > self.next {
-            // No seek (whose new segment would do it): hurry the running decoder now.
-            self.approach.hurry_to(hurry);
-        }
         let result = self.read_indexed(k, forward, interrupt);
         self.approach.skip_before.store(0, Ordering::SeqCst);
-        self.approach.hurry_before.store(0, Ordering::SeqCst);
         result
     }
 
@@ -476,54 +446,115 @@ impl VideoReader {
         self.ensure_pipeline()
     }
 
+    /// Sets how many decoded frames the queue and the appsink each hold ahead of the consumer.
+    fn set_read_ahead(&mut self, frames: u32) {
+        if self.read_ahead == frames {
+            return;
+        }
+        if let Some(p) = &self.pipeline {
+            for (name, property) in [("decoded", "max-size-buffers"), ("frames", "max-buffers")] {
+                if let Some(e) = p.gst().by_name(name) {
+                    e.set_property(property, frames);
+                }
+            }
+        }
+        self.read_ahead = frames;
+    }
+
     fn ensure_pipeline(&mut self) -> Result<()> {
         if self.pipeline.is_none() {
             let p = build_pipeline(&self.metadata, &self.options, self.approach.clone())?;
             p.set_state(gst::State::Playing).map_err(|e| media_error(&self.metadata.path, e))?;
             self.pipeline = Some(p);
             self.next = 0;
+            self.read_ahead = SEQUENTIAL_READ_AHEAD;
         }
         Ok(())
     }
 }
 
-/// The pts below which frames may be hurried on the way to frame `k`: its own, or less when
-/// one of the two packets decoded just before it is presented earlier (their lateness sets
-/// the skip mode of the packets after them).
-fn hurry_threshold(index: &FrameIndex, k: usize) -> u64 {
-    let entries = index.entries();
-    let target = entries[k];
-    let before = |n: usize| target.decode_order.checked_sub(n);
-    entries
-        .iter()
-        .filter(|e| Some(e.decode_order) == before(1) || Some(e.decode_order) == before(2))
-        .map(|e| e.pts)
-        .fold(target.pts, u64::min)
-}
-
-/// Keeps the decoder and its input segment for [`Approach::hurry_to`]; a new segment (after
-/// a seek) re-sends the hurry for the read under way, before the decoder sees a frame.
-fn watch_decoder(decoder: &gst::Element, approach: &Arc<Approach>) {
-    if let Ok(mut d) = approach.decoder.lock() {
-        *d = Some(decoder.downgrade());
-    }
+/// Drops, ahead of the decoder, the frames presented before a random read's target that no
+/// other frame references: they could only be decoded to be thrown away. Exact by
+/// construction (a frame nothing references cannot change any other), and for the usual
+/// H.264 with B-frames it halves or thirds the work of decoding forward from the keyframe.
+fn skip_disposable(decoder: &gst::Element, approach: &Arc<Approach>) {
     let Some(sink) = decoder.static_pad("sink") else { return };
     let approach = Arc::downgrade(approach);
-    sink.add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, move |_, info| {
-        if let Some(approach) = approach.upgrade()
-            && let Some(gst::EventView::Segment(e)) = info.event().map(|e| e.view())
-            && let Ok(segment) = e.segment().clone().downcast::<gst::ClockTime>()
-        {
-            if let Ok(mut s) = approach.segment.lock() {
-                *s = Some(segment);
-            }
-            let hurry = approach.hurry_before.load(Ordering::SeqCst);
-            if hurry > 0 {
-                approach.hurry_to(hurry);
-            }
+    sink.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
+        let Some(approach) = approach.upgrade() else { return gst::PadProbeReturn::Ok };
+        let skip = approach.skip_before.load(Ordering::SeqCst);
+        let Some(pts) = info.buffer().and_then(|b| b.pts()) else { return gst::PadProbeReturn::Ok };
+        if pts.nseconds() >= skip {
+            return gst::PadProbeReturn::Ok;
+        }
+        let length_size = pad.current_caps().and_then(|c| h264_length_size(&c));
+        let unneeded = match (length_size, info.buffer().and_then(|b| b.map_readable().ok())) {
+            (Some(n), Some(map)) => disposable(map.as_slice(), n),
+            _ => false,
+        };
+        if unneeded {
+            // Taken and released here, as for decoded frames (see build_pipeline).
+            drop(info.take_buffer());
+            return gst::PadProbeReturn::Handled;
         }
         gst::PadProbeReturn::Ok
     });
+}
+
+/// For H.264 caps, how its NAL units are delimited: `Some(0)` for Annex B start codes,
+/// `Some(n)` for n-byte length prefixes (avc/avc3, from the codec data); `None` otherwise.
+fn h264_length_size(caps: &gst::CapsRef) -> Option<usize> {
+    let s = caps.structure(0)?;
+    if s.name() != "video/x-h264" {
+        return None;
+    }
+    match s.get::<&str>("stream-format").ok()? {
+        "byte-stream" => Some(0),
+        "avc" | "avc3" => {
+            let data = s.get::<gst::Buffer>("codec_data").ok()?;
+            let map = data.map_readable().ok()?;
+            map.get(4).map(|b| usize::from(b & 3) + 1)
+        }
+        _ => None,
+    }
+}
+
+/// Whether an H.264 access unit is a picture nothing references (`nal_ref_idc` 0 on its first
+/// slice). NAL units are `length_size`-byte length prefixed, or start-code delimited when it is
+/// 0. Anything unreadable counts as needed.
+fn disposable(au: &[u8], length_size: usize) -> bool {
+    let first_slice = |header: u8| -> Option<bool> {
+        match header & 0x1f {
+            1..=5 => Some(header & 0x60 == 0 && header & 0x1f != 5),
+            _ => None,
+        }
+    };
+    if length_size == 0 {
+        let mut i = 0;
+        while i + 3 < au.len() {
+            if au[i] == 0 && au[i + 1] == 0 && au[i + 2] == 1 {
+                if let Some(d) = first_slice(au[i + 3]) {
+                    return d;
+                }
+                i += 3;
+            } else {
+                i += 1;
+            }
+        }
+        return false;
+    }
+    let mut i = 0;
+    while i + length_size < au.len() {
+        let len = au[i..i + length_size].iter().fold(0usize, |n, &b| (n << 8) | usize::from(b));
+        if len == 0 || len > au.len() - i - length_size {
+            return false;
+        }
+        if let Some(d) = first_slice(au[i + length_size]) {
+            return d;
+        }
+        i += length_size + len;
+    }
+    false
 }
 
 fn build_pipeline(metadata: &Metadata, options: &ReaderOptions, approach: Arc<Approach>) -> Result<Pipeline> {
@@ -542,7 +573,7 @@ fn build_pipeline(metadata: &Metadata, options: &ReaderOptions, approach: Arc<Ap
             if element.is::<gst_video::VideoDecoder>()
                 && let Some(approach) = found.upgrade()
             {
-                watch_decoder(element, &approach);
+                skip_disposable(element, &approach);
             }
             if threads > 0 {
                 for (prop, value) in [("max-threads", threads as i32)] {
@@ -561,7 +592,7 @@ fn build_pipeline(metadata: &Metadata, options: &ReaderOptions, approach: Arc<Ap
     }
     let queue = gst::ElementFactory::make("queue")
         .name("decoded")
-        .property("max-size-buffers", 4u32)
+        .property("max-size-buffers", SEQUENTIAL_READ_AHEAD)
         .property("max-size-bytes", 0u32)
         .property("max-size-time", 0u64)
         .build()
@@ -608,8 +639,13 @@ fn build_pipeline(metadata: &Metadata, options: &ReaderOptions, approach: Arc<Ap
         Some(f) => f.caps_string().parse::<gst::Caps>().map_err(|e| Error::Gst(e.to_string()))?,
         None => gst::Caps::builder("video/x-raw").build(),
     };
-    let sink =
-        AppSink::builder().name("frames").sync(false).enable_last_sample(false).max_buffers(4).caps(&caps).build();
+    let sink = AppSink::builder()
+        .name("frames")
+        .sync(false)
+        .enable_last_sample(false)
+        .max_buffers(SEQUENTIAL_READ_AHEAD)
+        .caps(&caps)
+        .build();
     chain.push(sink.clone().upcast());
 
     pipeline.add_many([&src, &decodebin])?;
@@ -647,4 +683,54 @@ fn build_pipeline(metadata: &Metadata, options: &ReaderOptions, approach: Arc<Ap
         }
     });
     Ok(Pipeline::wrap(pipeline))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::disposable;
+
+    /// An access unit of NAL units with the given header bytes (and a little payload each),
+    /// length prefixed (`length_size` 1..=4) or with start codes (0).
+    fn au(headers: &[u8], length_size: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        for &h in headers {
+            let nal = [h, 0x88, 0x84, 0x21];
+            if length_size == 0 {
+                out.extend_from_slice(&[0, 0, 0, 1]);
+            } else {
+                out.extend_from_slice(&(nal.len() as u32).to_be_bytes()[4 - length_size..]);
+            }
+            out.extend_from_slice(&nal);
+        }
+        out
+    }
+
+    #[test]
+    fn only_slices_with_nal_ref_idc_zero_are_disposable() {
+        for n in [0, 1, 2, 4] {
+            // AUD, SEI, then a non-reference slice (nal_ref_idc 0, type 1): a B-frame.
+            assert!(disposable(&au(&[0x09, 0x06, 0x01], n), n), "length size {n}");
+            // A reference P slice (nal_ref_idc 2) and an IDR slice.
+            assert!(!disposable(&au(&[0x09, 0x41], n), n), "length size {n}");
+            assert!(!disposable(&au(&[0x67, 0x68, 0x65], n), n), "length size {n}");
+            // Only the first slice counts; no slice at all means "needed".
+            assert!(!disposable(&au(&[0x21, 0x01], n), n), "length size {n}");
+            assert!(!disposable(&au(&[0x09, 0x06], n), n), "length size {n}");
+        }
+    }
+
+    #[test]
+    fn damaged_units_are_needed_not_a_panic() {
+        assert!(!disposable(&[], 4));
+        assert!(!disposable(&[0, 0, 0], 4));
+        assert!(!disposable(&[0xff, 0xff, 0xff, 0xff, 0x01], 4));
+        assert!(!disposable(&[0, 0, 0, 0, 0x01, 0x02], 4));
+        assert!(!disposable(&[0, 0, 1], 0));
+        for len in 0..64 {
+            let junk: Vec<u8> = (0..len).map(|i| (i * 37 + 11) as u8).collect();
+            for n in [0, 1, 2, 3, 4] {
+                let _ = disposable(&junk, n);
+            }
+        }
+    }
 }

@@ -476,10 +476,13 @@ fn configure_encoder(enc: &gst::Element, o: &WriterOptions) {
                 set_str("pass", "cbr");
                 set_str("bitrate", &(b / 1000).max(1).to_string());
             } else if name == "x264enc" {
-                // Constant quality like libx264's crf (23 by default).
+                // Constant quality like libx264's crf (23 by default). x264enc would also cap
+                // the rate at its `bitrate` (2 Mbit/s by default) through the VBV; libx264's crf
+                // has no cap, and an empty VBV buffer turns it off.
                 let q = quality.map_or(23, |q| (51.0 - q * 4.2).round() as u32);
                 set_str("pass", "qual");
                 set_str("quantizer", &q.to_string());
+                set_str("vbv-buf-capacity", "0");
             }
             if let Some(k) = key_int {
                 set_str("key-int-max", &k.to_string());

@@ -49,6 +49,8 @@ struct Approach {
     /// Frames presented before this pts are dropped ahead of colour conversion, and those
     /// that nothing references ahead of the decoder (0: none are).
     skip_before: AtomicU64,
+    /// Frames not decoded because nothing referenced them (diagnostics).
+    skipped: AtomicU64,
 }
 
 /// How a [`VideoReader`] decodes (the keyword arguments of `fp.imread` / `fp.imiter`).
@@ -259,6 +261,12 @@ impl VideoReader {
     /// well-formed files).
     pub fn fallbacks(&self) -> u64 {
         self.fallbacks
+    }
+
+    /// How many frames random reads did not decode at all, because they came before the
+    /// target and nothing referenced them (diagnostics and tests).
+    pub fn skipped(&self) -> u64 {
+        self.approach.skipped.load(Ordering::Relaxed)
     }
 
     /// The next frame in presentation order, or `None` at the end. A decoding error is
@@ -493,6 +501,7 @@ fn skip_disposable(decoder: &gst::Element, approach: &Arc<Approach>) {
             _ => false,
         };
         if unneeded {
+            approach.skipped.fetch_add(1, Ordering::Relaxed);
             // Taken and released here, as for decoded frames (see build_pipeline).
             drop(info.take_buffer());
             return gst::PadProbeReturn::Handled;

@@ -6,6 +6,7 @@ import json
 import shutil
 import statistics
 import subprocess
+import sys
 import textwrap
 import time
 from collections.abc import Callable
@@ -22,6 +23,43 @@ def median_time(fn: Callable[[], object], repeat: int = 5) -> float:
         fn()
         times.append(time.perf_counter() - t)
     return statistics.median(times)
+
+
+def interleaved_medians(fns: dict[str, Callable[[], object]], repeat: int = 5) -> dict[str, float]:
+    """Median wall time of each ``fn()``, the runs taking turns (one warm-up each first), so
+    that a noisy spell on a shared machine falls on every contender rather than on one."""
+    for fn in fns.values():
+        fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            t = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t)
+    return {name: statistics.median(ts) for name, ts in times.items()}
+
+
+def fresh_process_medians(script: str, names: list[str], repeat: int = 5) -> dict[str, float]:
+    """Median wall time of each named contender, each run in a fresh ``python script --one
+    NAME`` (which warms up, times one run and prints its seconds), taking turns. A fresh
+    process gives every contender the same clean heap: allocation-heavy code (PyAV's fresh
+    array per frame) is otherwise faster or slower depending on what ran before it."""
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for _ in range(repeat):
+        for name in names:
+            out = subprocess.run(
+                [sys.executable, script, "--one", name], capture_output=True, text=True, timeout=600, check=True
+            ).stdout
+            times[name].append(float(out.strip().splitlines()[-1]))
+    return {name: statistics.median(ts) for name, ts in times.items()}
+
+
+def timed_once(fn: Callable[[], object]) -> float:
+    """One warm-up run, then the wall time of one more (for ``--one``)."""
+    fn()
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
 
 
 def system_python(code: str, timeout: float = 600) -> dict[str, float]:

@@ -39,8 +39,8 @@ def interleaved_medians(fns: dict[str, Callable[[], object]], repeat: int = 5) -
     return {name: statistics.median(ts) for name, ts in times.items()}
 
 
-def fresh_process_medians(script: str, names: list[str], repeat: int = 5) -> dict[str, float]:
-    """Median wall time of each named contender, each run in a fresh ``python script --one
+def fresh_process_times(script: str, names: list[str], repeat: int = 5) -> dict[str, list[float]]:
+    """Wall times of each named contender, each run in a fresh ``python script --one
     NAME`` (which warms up, times one run and prints its seconds), taking turns. A fresh
     process gives every contender the same clean heap: allocation-heavy code (PyAV's fresh
     array per frame) is otherwise faster or slower depending on what ran before it."""
@@ -51,7 +51,12 @@ def fresh_process_medians(script: str, names: list[str], repeat: int = 5) -> dic
                 [sys.executable, script, "--one", name], capture_output=True, text=True, timeout=600, check=True
             ).stdout
             times[name].append(float(out.strip().splitlines()[-1]))
-    return {name: statistics.median(ts) for name, ts in times.items()}
+    return times
+
+
+def rate_spread(n: int, times: list[float]) -> str:
+    """``n`` items per run as a rate: the median, and the slowest and fastest runs."""
+    return f"{n / statistics.median(times):.1f} ({n / max(times):.0f}-{n / min(times):.0f})"
 
 
 def timed_once(fn: Callable[[], object]) -> float:

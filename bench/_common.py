@@ -48,7 +48,11 @@ def fresh_process_times(script: str, names: list[str], repeat: int = 5) -> dict[
     for _ in range(repeat):
         for name in names:
             out = subprocess.run(
-                [sys.executable, script, "--one", name], capture_output=True, text=True, timeout=600, check=True
+                [sys.executable, script, "--one", name],
+                capture_output=True,
+                text=True,
+                timeout=600,
+                check=True,
             ).stdout
             times[name].append(float(out.strip().splitlines()[-1]))
     return times

@@ -82,7 +82,12 @@ def random_reads(read, indices: list[int]) -> list[np.ndarray]:
     return [read(k) for k in indices]
 
 
-SEQUENTIAL = {"fp": framepipe_decode, "av": pyav_decode, "gst-only": gst_decode_only, "av-only": pyav_decode_only}
+SEQUENTIAL = {
+    "fp": framepipe_decode,
+    "av": pyav_decode,
+    "gst-only": gst_decode_only,
+    "av-only": pyav_decode_only,
+}
 
 
 def main() -> None:

@@ -46,14 +46,15 @@ def framepipe_decode() -> int:
     return n
 
 
-def pyav_decode() -> int:
+def pyav_decode(to_rgb: bool = True) -> int:
     n = 0
     with av.open(str(CLIP)) as c:
         stream = c.streams.video[0]
         stream.thread_type = "AUTO"
         for frame in c.decode(stream):
-            a = frame.to_ndarray(format="rgb24")
-            n += a.shape[0] > 0
+            if to_rgb:
+                frame.to_ndarray(format="rgb24")
+            n += 1
     return n
 
 
@@ -69,13 +70,7 @@ def gst_decode_only() -> int:
 
 def pyav_decode_only() -> int:
     """PyAV's decoder alone (the FFmpeg its wheel bundles), no conversion."""
-    n = 0
-    with av.open(str(CLIP)) as c:
-        stream = c.streams.video[0]
-        stream.thread_type = "AUTO"
-        for _ in c.decode(stream):
-            n += 1
-    return n
+    return pyav_decode(to_rgb=False)
 
 
 def random_reads(read, indices: list[int]) -> list[np.ndarray]:

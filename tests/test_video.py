@@ -453,3 +453,18 @@ def test_rgb_conversion_agrees_across_formats_and_paths(tmp_path, native):
     # Most pixels agree within the matrices' rounding; at the bars' colour edges the two
     # upsample subsampled chroma differently (replicated here, interpolated there).
     assert np.median(diff) <= 3 and diff.mean() < 8, (np.median(diff), diff.mean())
+
+
+def test_gray_of_sd_video_matches_its_rgb(tmp_path):
+    """Full-range gray from 8-bit luma at SD size (BT.601), where videoconvert's GRAY8
+    used to come out far off: neutral levels read the same as gray and as rgb24."""
+    levels = [16, 64, 128, 200, 240]
+    frames = np.stack([np.full((240, 320, 3), v, np.uint8) for v in levels])
+    path = tmp_path / "sd.mp4"
+    fp.imwrite(path, frames, fps=25, codec="h264")
+    gray = fp.imread(path, format="gray")
+    rgb = fp.imread(path, format="rgb24")
+    assert gray.shape == (len(levels), 240, 320)
+    for k, v in enumerate(levels):
+        assert abs(float(gray[k].mean()) - float(rgb[k].mean())) < 2, (k, v)
+        assert abs(float(gray[k].mean()) - v) < 3, (k, v)

@@ -637,9 +637,16 @@ fn build_pipeline(metadata: &Metadata, options: &ReaderOptions, approach: Arc<Ap
     }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
     let rgb = options.format.and_then(|f| RgbLayout::from_video_format(f.video_format()));
+    // Full-range gray straight from 8-bit luma; the range expansion below is then for what
+    // videoconvert makes of anything else (when the converter is in passthrough).
+    let mut gray = None;
     if let Some(rgb) = rgb.filter(|_| options.fast_convert) {
         // Converts 8-bit YUV on this queue's thread; anything else passes to videoconvert.
         chain.push(FpYuvToRgb::new(rgb, cores).upcast());
+    } else if options.format == Some(OutputFormat::Gray) && options.fast_convert {
+        let g = FpYuvToRgb::gray(1);
+        chain.push(g.clone().upcast());
+        gray = Some(g);
     }
     let convert = make("videoconvert")?;
     convert.set_property("n-threads", cores);
@@ -666,6 +673,10 @@ fn build_pipeline(metadata: &Metadata, options: &ReaderOptions, approach: Arc<Ap
         let lut = full_range_lut();
         if let Some(pad) = sink.static_pad("sink") {
             pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+                // Same streaming thread as the converter: its mode is that of this buffer.
+                if gray.as_ref().is_some_and(|g| !gst_base::prelude::BaseTransformExt::is_passthrough(g)) {
+                    return gst::PadProbeReturn::Ok;
+                }
                 if let Some(buffer) = info.buffer_mut() {
                     let buffer = buffer.make_mut();
                     if let Ok(mut map) = buffer.map_writable() {

@@ -1,7 +1,8 @@
 //! A `VideoFilter` that converts progressive YUV (8-bit I420, NV12, Y42B, Y444; 10-bit
 //! I420_10LE, I422_10LE, Y444_10LE) to the packed
 //! RGB layout set by `format`, with the stream's matrix and range, on `n-threads` threads per
-//! frame; it offers passthrough as well, so any other input (GRAY8, 10-bit, RGB, interlaced)
+//! frame, or (`format=GRAY8`) gives the luma plane of 8-bit YUV in full range (FFmpeg's
+//! `gray`: limited-range luma expanded, full-range luma as it is); it offers passthrough as well, so any other input (GRAY8, 10-bit, RGB, interlaced)
 //! reaches the `videoconvert` placed after it unchanged. Output buffers come from the
 //! video buffer pool `GstVideoFilter` sets up, so steady-state decoding does not allocate.
 //!
@@ -18,12 +19,13 @@ use gst_video::prelude::*;
 use gst_video::subclass::prelude::*;
 
 use crate::video::convert::{Colorimetry, RgbLayout, YuvFrame, YuvLayout, yuv_to_rgb};
+use crate::video::format::full_range_lut;
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new("fpyuvtorgb", gst::DebugColorFlags::empty(), Some("framepipe YUV to RGB converter"))
 });
 
-const DEFAULT_FORMAT: RgbLayout = RgbLayout::Rgb;
+const DEFAULT_FORMAT: Output = Output::Rgb(RgbLayout::Rgb);
 const DEFAULT_THREADS: u32 = 1;
 
 /// The YUV formats converted; the order is the preference when upstream offers several.
@@ -31,10 +33,44 @@ const DEFAULT_THREADS: u32 = 1;
 const INPUTS: [&str; 7] = ["I420", "NV12", "Y42B", "Y444", "I420_10LE", "I422_10LE", "Y444_10LE"];
 #[cfg(not(target_endian = "little"))]
 const INPUTS: [&str; 4] = ["I420", "NV12", "Y42B", "Y444"];
+/// The inputs whose luma plane is copied for GRAY8.
+const GRAY_INPUTS: [&str; 4] = ["I420", "NV12", "Y42B", "Y444"];
+
+/// What the element makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Output {
+    Rgb(RgbLayout),
+    /// The luma plane of 8-bit YUV, in full range.
+    Gray,
+}
+
+impl Output {
+    fn from_video_format(format: gst_video::VideoFormat) -> Option<Output> {
+        match format {
+            gst_video::VideoFormat::Gray8 => Some(Output::Gray),
+            f => RgbLayout::from_video_format(f).map(Output::Rgb),
+        }
+    }
+
+    fn video_format(self) -> gst_video::VideoFormat {
+        match self {
+            Output::Rgb(rgb) => rgb.video_format(),
+            Output::Gray => gst_video::VideoFormat::Gray8,
+        }
+    }
+
+    /// The input formats converted to this output.
+    fn inputs(self) -> &'static [&'static str] {
+        match self {
+            Output::Rgb(_) => &INPUTS,
+            Output::Gray => &GRAY_INPUTS,
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy)]
 struct Settings {
-    format: RgbLayout,
+    format: Output,
     threads: u32,
 }
 
@@ -48,7 +84,7 @@ impl Default for Settings {
 #[derive(Debug, Clone, Copy)]
 struct State {
     input: YuvLayout,
-    output: RgbLayout,
+    output: Output,
     colorimetry: Colorimetry,
 }
 
@@ -58,18 +94,20 @@ pub struct FpYuvToRgb {
     state: Mutex<Option<State>>,
 }
 
-/// Whether the structure can describe an input the converter reads (unfixed fields count as
-/// possible; fixed ones must say 8-bit YUV it knows, progressive, with a YUV matrix).
-fn convertible(s: &gst::StructureRef) -> bool {
+/// Whether the structure can describe an input the converter reads into `output` (unfixed
+/// fields count as possible; fixed ones must say YUV it knows, progressive, with a YUV
+/// matrix).
+fn convertible(s: &gst::StructureRef, output: Output) -> bool {
     if s.name() != "video/x-raw" {
         return false;
     }
+    let inputs = output.inputs();
     let format_ok = match s.value("format") {
         Err(_) => true,
         Ok(v) => match v.get::<&str>() {
-            Ok(f) => INPUTS.contains(&f),
+            Ok(f) => inputs.contains(&f),
             Err(_) => {
-                v.get::<gst::List>().is_ok_and(|l| l.iter().any(|x| x.get::<&str>().is_ok_and(|f| INPUTS.contains(&f))))
+                v.get::<gst::List>().is_ok_and(|l| l.iter().any(|x| x.get::<&str>().is_ok_and(|f| inputs.contains(&f))))
             }
         },
     };
@@ -80,11 +118,12 @@ fn convertible(s: &gst::StructureRef) -> bool {
             .is_none_or(|l| l.supports_width(w.max(0) as usize)),
         _ => true,
     };
-    let matrix_ok = s
-        .get::<&str>("colorimetry")
-        .ok()
-        .and_then(|c| c.parse::<gst_video::VideoColorimetry>().ok())
-        .is_none_or(|c| Colorimetry::from_gst(c).is_some());
+    let colorimetry = s.get::<&str>("colorimetry").ok().and_then(|c| c.parse::<gst_video::VideoColorimetry>().ok());
+    let matrix_ok = match colorimetry.map(Colorimetry::from_gst) {
+        None => true,
+        Some(None) => false,
+        Some(Some(_)) => true,
+    };
     format_ok && progressive && matrix_ok && width_ok
 }
 
@@ -127,7 +166,7 @@ impl ObjectImpl for FpYuvToRgb {
             "format" => {
                 let name: Option<String> = value.get().expect("type checked upstream");
                 let format =
-                    name.as_deref().map(gst_video::VideoFormat::from_string).and_then(RgbLayout::from_video_format);
+                    name.as_deref().map(gst_video::VideoFormat::from_string).and_then(Output::from_video_format);
                 match format {
                     Some(f) => settings.format = f,
                     None => gst::warning!(
@@ -193,14 +232,15 @@ impl BaseTransformImpl for FpYuvToRgb {
         caps: &gst::Caps,
         filter: Option<&gst::Caps>,
     ) -> Option<gst::Caps> {
-        let target = self.settings.lock().unwrap().format.video_format().to_str().as_str();
+        let output = self.settings.lock().unwrap().format;
+        let target = output.video_format().to_str().as_str();
         let mut out = gst::Caps::new_empty();
         {
             for (s, features) in caps.iter_with_features() {
                 let system = features.is_any() || features.contains(gst::CAPS_FEATURE_MEMORY_SYSTEM_MEMORY.as_str());
                 if direction == gst::PadDirection::Sink {
                     // caps are our input: converted first (preferred), then passthrough.
-                    if system && convertible(s) {
+                    if system && convertible(s, output) {
                         let mut t = s.to_owned();
                         t.set("format", target);
                         t.remove_fields(["colorimetry", "chroma-site"]);
@@ -221,7 +261,7 @@ impl BaseTransformImpl for FpYuvToRgb {
                     };
                     if system && may_be_target && s.name() == "video/x-raw" {
                         let mut t = s.to_owned();
-                        t.set("format", gst::List::new(INPUTS));
+                        t.set("format", gst::List::new(output.inputs()));
                         t.remove_fields(["colorimetry", "chroma-site"]);
                         out.merge_structure_full(t, Some(features.to_owned()));
                     }
@@ -250,13 +290,14 @@ impl VideoFilterImpl for FpYuvToRgb {
             return Ok(());
         }
         let input = YuvLayout::from_video_format(in_info.format());
-        let output = RgbLayout::from_video_format(out_info.format());
+        let output = Output::from_video_format(out_info.format());
         let colorimetry = Colorimetry::from_gst(in_info.colorimetry());
         match (input, output, colorimetry) {
             (Some(input), Some(output), Some(colorimetry))
                 if in_info.width() == out_info.width()
                     && in_info.height() == out_info.height()
-                    && input.supports_width(in_info.width() as usize) =>
+                    && input.supports_width(in_info.width() as usize)
+                    && (output != Output::Gray || input.depth() == 8) =>
             {
                 gst::debug!(CAT, imp = self, "converting {incaps} -> {outcaps} with {colorimetry:?}");
                 *state = Some(State { input, output, colorimetry });
@@ -292,10 +333,41 @@ impl VideoFilterImpl for FpYuvToRgb {
         };
         let dst_stride = usize::try_from(outframe.plane_stride()[0]).map_err(|_| gst::FlowError::NotSupported)?;
         let dst = outframe.plane_data_mut(0).map_err(|_| gst::FlowError::Error)?;
-        if let Err(e) = yuv_to_rgb(&src, dst, dst_stride, state.output, state.colorimetry, threads) {
+        let result = match state.output {
+            Output::Rgb(rgb) => yuv_to_rgb(&src, dst, dst_stride, rgb, state.colorimetry, threads),
+            Output::Gray => copy_luma(&src, dst, dst_stride, !state.colorimetry.full_range),
+        };
+        if let Err(e) = result {
             gst::element_imp_error!(self, gst::CoreError::Failed, ["{}", e]);
             return Err(gst::FlowError::Error);
         }
         Ok(gst::FlowSuccess::Ok)
     }
+}
+
+/// The luma plane of an 8-bit frame into `dst` (rows `dst_stride` bytes apart), expanded from
+/// limited to full range when `expand`.
+fn copy_luma(src: &YuvFrame<'_>, dst: &mut [u8], dst_stride: usize, expand: bool) -> Result<(), String> {
+    let (w, h, stride) = (src.width, src.height, src.strides[0]);
+    if h == 0 || w == 0 {
+        return Ok(());
+    }
+    if stride < w || src.planes[0].len() < stride * (h - 1) + w {
+        return Err(format!("the luma plane is too small for {w}x{h}"));
+    }
+    if dst_stride < w || dst.len() < dst_stride * (h - 1) + w {
+        return Err(format!("the output buffer is too small for {w}x{h}"));
+    }
+    let lut = full_range_lut();
+    for row in 0..h {
+        let (out, luma) = (&mut dst[row * dst_stride..][..w], &src.planes[0][row * stride..][..w]);
+        if expand {
+            for (o, &y) in out.iter_mut().zip(luma) {
+                *o = lut[usize::from(y)];
+            }
+        } else {
+            out.copy_from_slice(luma);
+        }
+    }
+    Ok(())
 }

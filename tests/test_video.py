@@ -456,15 +456,35 @@ def test_rgb_conversion_agrees_across_formats_and_paths(tmp_path, native):
 
 
 def test_gray_of_sd_video_matches_its_rgb(tmp_path):
-    """Full-range gray from 8-bit luma at SD size (BT.601), where videoconvert's GRAY8
-    used to come out far off: neutral levels read the same as gray and as rgb24."""
+    """Full-range gray from the luma plane at SD size (BT.601), where GStreamer 1.22's
+    videoconvert GRAY8/GRAY16 came out far off: neutral levels read the same as gray,
+    gray16le and rgb24."""
     levels = [16, 64, 128, 200, 240]
     frames = np.stack([np.full((240, 320, 3), v, np.uint8) for v in levels])
     path = tmp_path / "sd.mp4"
     fp.imwrite(path, frames, fps=25, codec="h264")
     gray = fp.imread(path, format="gray")
+    gray16 = fp.imread(path, format="gray16le")
     rgb = fp.imread(path, format="rgb24")
-    assert gray.shape == (len(levels), 240, 320)
+    assert gray.shape == gray16.shape == (len(levels), 240, 320)
+    assert gray16.dtype == np.uint16
     for k, v in enumerate(levels):
         assert abs(float(gray[k].mean()) - float(rgb[k].mean())) < 2, (k, v)
         assert abs(float(gray[k].mean()) - v) < 3, (k, v)
+        assert abs(float(gray16[k].mean()) / 257 - float(gray[k].mean())) < 1, (k, v)
+
+
+@pytest.mark.parametrize("pixel_format", ["I420", "I420_10LE"])
+def test_gray_is_bt601_luma_of_colour_bars(tmp_path, pixel_format):
+    """On colour bars (8- and 10-bit, SD), gray is the BT.601 luma of the colours, not one
+    channel of them (what videoconvert's GRAY8 gave)."""
+    path = tmp_path / f"bars-{pixel_format}.mp4"
+    fp.Pipeline(
+        f"videotestsrc num-buffers=3 pattern=smpte ! video/x-raw,width=320,height=240,format={pixel_format} ! "
+        f"x264enc ! mp4mux ! filesink location={path}"
+    ).run(timeout=60)
+    rgb = fp.imread(path, format="rgb24").astype(float)
+    luma = rgb @ np.array([0.299, 0.587, 0.114])
+    for gray in [fp.imread(path, format="gray").astype(float), fp.imread(path, format="gray16le") / 257]:
+        # The top two thirds are the seven bars; their edges blur a little through x264.
+        assert np.abs(gray[:, :150] - luma[:, :150]).mean() < 3

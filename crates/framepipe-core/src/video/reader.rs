@@ -637,14 +637,14 @@ fn build_pipeline(metadata: &Metadata, options: &ReaderOptions, approach: Arc<Ap
     }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
     let rgb = options.format.and_then(|f| RgbLayout::from_video_format(f.video_format()));
-    // Full-range gray straight from 8-bit luma; the range expansion below is then for what
+    // Full-range gray straight from YUV luma; the range expansion below is then for what
     // videoconvert makes of anything else (when the converter is in passthrough).
     let mut gray = None;
     if let Some(rgb) = rgb.filter(|_| options.fast_convert) {
-        // Converts 8-bit YUV on this queue's thread; anything else passes to videoconvert.
+        // Converts YUV on this queue's thread; anything else passes to videoconvert.
         chain.push(FpYuvToRgb::new(rgb, cores).upcast());
-    } else if options.format == Some(OutputFormat::Gray) && options.fast_convert {
-        let g = FpYuvToRgb::gray(1);
+    } else if let Some(f) = options.format.filter(|f| f.expands_range() && options.fast_convert) {
+        let g = FpYuvToRgb::gray(f.video_format());
         chain.push(g.clone().upcast());
         gray = Some(g);
     }

@@ -1,9 +1,11 @@
 //! A `VideoFilter` that converts progressive YUV (8-bit I420, NV12, Y42B, Y444; 10-bit
-//! I420_10LE, I422_10LE, Y444_10LE) to the packed
-//! RGB layout set by `format`, with the stream's matrix and range, on `n-threads` threads per
-//! frame, or (`format=GRAY8`) gives the luma plane of 8-bit YUV in full range (FFmpeg's
-//! `gray`: limited-range luma expanded, full-range luma as it is); it offers passthrough as well, so any other input (GRAY8, 10-bit, RGB, interlaced)
-//! reaches the `videoconvert` placed after it unchanged. Output buffers come from the
+//! I420_10LE, I422_10LE, Y444_10LE) to the packed RGB layout set by `format`, with the
+//! stream's matrix and range, on `n-threads` threads per frame; or, for `format=GRAY8` and
+//! `GRAY16_LE`, to full-range gray from the luma plane (FFmpeg's `gray`/`gray16le`: limited
+//! range expanded). GStreamer 1.22's videoconvert gets YUV -> GRAY wrong on BT.601 input (it
+//! hands out something close to the red channel), so the reader never leaves that to it. It
+//! offers passthrough as well, so any other input (GRAY8, RGB, interlaced) reaches the
+//! `videoconvert` placed after it unchanged. Output buffers come from the
 //! video buffer pool `GstVideoFilter` sets up, so steady-state decoding does not allocate.
 //!
 //! The reader builds it as `queue ! fpyuvtorgb format=RGB ! videoconvert ! video/x-raw,format=RGB ! appsink`;
@@ -19,7 +21,6 @@ use gst_video::prelude::*;
 use gst_video::subclass::prelude::*;
 
 use crate::video::convert::{Colorimetry, RgbLayout, YuvFrame, YuvLayout, yuv_to_rgb};
-use crate::video::format::full_range_lut;
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new("fpyuvtorgb", gst::DebugColorFlags::empty(), Some("framepipe YUV to RGB converter"))
@@ -33,21 +34,22 @@ const DEFAULT_THREADS: u32 = 1;
 const INPUTS: [&str; 7] = ["I420", "NV12", "Y42B", "Y444", "I420_10LE", "I422_10LE", "Y444_10LE"];
 #[cfg(not(target_endian = "little"))]
 const INPUTS: [&str; 4] = ["I420", "NV12", "Y42B", "Y444"];
-/// The inputs whose luma plane is copied for GRAY8.
-const GRAY_INPUTS: [&str; 4] = ["I420", "NV12", "Y42B", "Y444"];
 
 /// What the element makes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Output {
     Rgb(RgbLayout),
-    /// The luma plane of 8-bit YUV, in full range.
-    Gray,
+    /// The luma plane in full range, as GRAY8 or (`wide`) GRAY16_LE.
+    Gray {
+        wide: bool,
+    },
 }
 
 impl Output {
     fn from_video_format(format: gst_video::VideoFormat) -> Option<Output> {
         match format {
-            gst_video::VideoFormat::Gray8 => Some(Output::Gray),
+            gst_video::VideoFormat::Gray8 => Some(Output::Gray { wide: false }),
+            gst_video::VideoFormat::Gray16Le => Some(Output::Gray { wide: true }),
             f => RgbLayout::from_video_format(f).map(Output::Rgb),
         }
     }
@@ -55,15 +57,8 @@ impl Output {
     fn video_format(self) -> gst_video::VideoFormat {
         match self {
             Output::Rgb(rgb) => rgb.video_format(),
-            Output::Gray => gst_video::VideoFormat::Gray8,
-        }
-    }
-
-    /// The input formats converted to this output.
-    fn inputs(self) -> &'static [&'static str] {
-        match self {
-            Output::Rgb(_) => &INPUTS,
-            Output::Gray => &GRAY_INPUTS,
+            Output::Gray { wide: false } => gst_video::VideoFormat::Gray8,
+            Output::Gray { wide: true } => gst_video::VideoFormat::Gray16Le,
         }
     }
 }
@@ -94,20 +89,18 @@ pub struct FpYuvToRgb {
     state: Mutex<Option<State>>,
 }
 
-/// Whether the structure can describe an input the converter reads into `output` (unfixed
-/// fields count as possible; fixed ones must say YUV it knows, progressive, with a YUV
-/// matrix).
-fn convertible(s: &gst::StructureRef, output: Output) -> bool {
+/// Whether the structure can describe an input the converter reads (unfixed fields count as
+/// possible; fixed ones must say YUV it knows, progressive, with a YUV matrix).
+fn convertible(s: &gst::StructureRef) -> bool {
     if s.name() != "video/x-raw" {
         return false;
     }
-    let inputs = output.inputs();
     let format_ok = match s.value("format") {
         Err(_) => true,
         Ok(v) => match v.get::<&str>() {
-            Ok(f) => inputs.contains(&f),
+            Ok(f) => INPUTS.contains(&f),
             Err(_) => {
-                v.get::<gst::List>().is_ok_and(|l| l.iter().any(|x| x.get::<&str>().is_ok_and(|f| inputs.contains(&f))))
+                v.get::<gst::List>().is_ok_and(|l| l.iter().any(|x| x.get::<&str>().is_ok_and(|f| INPUTS.contains(&f))))
             }
         },
     };
@@ -118,12 +111,11 @@ fn convertible(s: &gst::StructureRef, output: Output) -> bool {
             .is_none_or(|l| l.supports_width(w.max(0) as usize)),
         _ => true,
     };
-    let colorimetry = s.get::<&str>("colorimetry").ok().and_then(|c| c.parse::<gst_video::VideoColorimetry>().ok());
-    let matrix_ok = match colorimetry.map(Colorimetry::from_gst) {
-        None => true,
-        Some(None) => false,
-        Some(Some(_)) => true,
-    };
+    let matrix_ok = s
+        .get::<&str>("colorimetry")
+        .ok()
+        .and_then(|c| c.parse::<gst_video::VideoColorimetry>().ok())
+        .is_none_or(|c| Colorimetry::from_gst(c).is_some());
     format_ok && progressive && matrix_ok && width_ok
 }
 
@@ -240,7 +232,7 @@ impl BaseTransformImpl for FpYuvToRgb {
                 let system = features.is_any() || features.contains(gst::CAPS_FEATURE_MEMORY_SYSTEM_MEMORY.as_str());
                 if direction == gst::PadDirection::Sink {
                     // caps are our input: converted first (preferred), then passthrough.
-                    if system && convertible(s, output) {
+                    if system && convertible(s) {
                         let mut t = s.to_owned();
                         t.set("format", target);
                         t.remove_fields(["colorimetry", "chroma-site"]);
@@ -261,7 +253,7 @@ impl BaseTransformImpl for FpYuvToRgb {
                     };
                     if system && may_be_target && s.name() == "video/x-raw" {
                         let mut t = s.to_owned();
-                        t.set("format", gst::List::new(output.inputs()));
+                        t.set("format", gst::List::new(INPUTS));
                         t.remove_fields(["colorimetry", "chroma-site"]);
                         out.merge_structure_full(t, Some(features.to_owned()));
                     }
@@ -296,8 +288,7 @@ impl VideoFilterImpl for FpYuvToRgb {
             (Some(input), Some(output), Some(colorimetry))
                 if in_info.width() == out_info.width()
                     && in_info.height() == out_info.height()
-                    && input.supports_width(in_info.width() as usize)
-                    && (output != Output::Gray || input.depth() == 8) =>
+                    && input.supports_width(in_info.width() as usize) =>
             {
                 gst::debug!(CAT, imp = self, "converting {incaps} -> {outcaps} with {colorimetry:?}");
                 *state = Some(State { input, output, colorimetry });
@@ -335,7 +326,11 @@ impl VideoFilterImpl for FpYuvToRgb {
         let dst = outframe.plane_data_mut(0).map_err(|_| gst::FlowError::Error)?;
         let result = match state.output {
             Output::Rgb(rgb) => yuv_to_rgb(&src, dst, dst_stride, rgb, state.colorimetry, threads),
-            Output::Gray => copy_luma(&src, dst, dst_stride, !state.colorimetry.full_range),
+            Output::Gray { wide } => {
+                let table =
+                    luma_table(state.input.depth(), state.colorimetry.full_range, if wide { 65535 } else { 255 });
+                luma_to_gray(&src, dst, dst_stride, &table, wide)
+            }
         };
         if let Err(e) = result {
             gst::element_imp_error!(self, gst::CoreError::Failed, ["{}", e]);
@@ -345,28 +340,49 @@ impl VideoFilterImpl for FpYuvToRgb {
     }
 }
 
-/// The luma plane of an 8-bit frame into `dst` (rows `dst_stride` bytes apart), expanded from
-/// limited to full range when `expand`.
-fn copy_luma(src: &YuvFrame<'_>, dst: &mut [u8], dst_stride: usize, expand: bool) -> Result<(), String> {
+/// What each luma value becomes in full-range gray with `out_max` as white (255 or 65535),
+/// rounded: limited range (16-235, scaled for higher depths) is expanded, full range scaled.
+fn luma_table(depth: u32, full_range: bool, out_max: i64) -> Vec<u16> {
+    let (lo, span) = if full_range { (0, (1i64 << depth) - 1) } else { (16i64 << (depth - 8), 219i64 << (depth - 8)) };
+    (0..1i64 << depth).map(|v| ((v - lo) * out_max + span / 2).div_euclid(span).clamp(0, out_max) as u16).collect()
+}
+
+/// The luma plane of `src` as full-range gray into `dst` (rows `dst_stride` bytes apart),
+/// 8-bit (`wide` false) or 16-bit little-endian, through `table` (see [`luma_table`]).
+fn luma_to_gray(
+    src: &YuvFrame<'_>,
+    dst: &mut [u8],
+    dst_stride: usize,
+    table: &[u16],
+    wide: bool,
+) -> Result<(), String> {
     let (w, h, stride) = (src.width, src.height, src.strides[0]);
     if h == 0 || w == 0 {
         return Ok(());
     }
-    if stride < w || src.planes[0].len() < stride * (h - 1) + w {
+    let (in_bytes, out_bytes) = (if src.layout.depth() > 8 { 2 } else { 1 }, if wide { 2 } else { 1 });
+    if stride < w * in_bytes || src.planes[0].len() < stride * (h - 1) + w * in_bytes {
         return Err(format!("the luma plane is too small for {w}x{h}"));
     }
-    if dst_stride < w || dst.len() < dst_stride * (h - 1) + w {
+    if dst_stride < w * out_bytes || dst.len() < dst_stride * (h - 1) + w * out_bytes {
         return Err(format!("the output buffer is too small for {w}x{h}"));
     }
-    let lut = full_range_lut();
     for row in 0..h {
-        let (out, luma) = (&mut dst[row * dst_stride..][..w], &src.planes[0][row * stride..][..w]);
-        if expand {
-            for (o, &y) in out.iter_mut().zip(luma) {
-                *o = lut[usize::from(y)];
+        let luma = &src.planes[0][row * stride..][..w * in_bytes];
+        let out = &mut dst[row * dst_stride..][..w * out_bytes];
+        let value = |x: usize| -> u16 {
+            let y = if in_bytes == 2 { u16::from_le_bytes([luma[2 * x], luma[2 * x + 1]]) } else { u16::from(luma[x]) };
+            // Out-of-range 10-bit words (only 10 bits are meaningful) are clamped to white.
+            table[usize::from(y).min(table.len() - 1)]
+        };
+        if wide {
+            for (x, px) in out.chunks_exact_mut(2).enumerate() {
+                px.copy_from_slice(&value(x).to_le_bytes());
             }
         } else {
-            out.copy_from_slice(luma);
+            for (x, o) in out.iter_mut().enumerate() {
+                *o = value(x) as u8;
+            }
         }
     }
     Ok(())

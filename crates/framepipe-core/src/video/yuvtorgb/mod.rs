@@ -1,6 +1,6 @@
 //! The reader's colour converter: 8- and 10-bit YUV (I420, NV12, Y42B, Y444 and the 10-bit
 //! I420, I422, Y444) to packed 8-bit RGB in Rust
-//! (see [`super::convert`]), or 8-bit YUV to GRAY8 by its luma plane, passing every other format through untouched for the
+//! (see [`super::convert`]), or to full-range gray from the luma plane, passing every other format through untouched for the
 //! `videoconvert` after it. Not registered as a factory: the reader makes it directly.
 
 use gst::glib;
@@ -21,10 +21,10 @@ impl FpYuvToRgb {
         FpYuvToRgb::with_format(output.video_format(), threads)
     }
 
-    /// A converter to full-range GRAY8 from the luma plane of 8-bit YUV, as FFmpeg's `gray`
-    /// (anything else passes through to videoconvert).
-    pub fn gray(threads: u32) -> FpYuvToRgb {
-        FpYuvToRgb::with_format(gst_video::VideoFormat::Gray8, threads)
+    /// A converter to full-range gray (`format`: GRAY8 or GRAY16_LE) from the luma plane of
+    /// YUV, as FFmpeg's `gray` and `gray16le` (anything else passes through to videoconvert).
+    pub fn gray(format: gst_video::VideoFormat) -> FpYuvToRgb {
+        FpYuvToRgb::with_format(format, 1)
     }
 
     fn with_format(format: gst_video::VideoFormat, threads: u32) -> FpYuvToRgb {

@@ -89,11 +89,17 @@ impl OutputFormat {
     }
 }
 
+/// What each luma value becomes in full-range gray with `out_max` as white (255 or 65535),
+/// rounded: limited range (16-235, scaled for higher depths) is expanded, full range scaled.
+pub(crate) fn luma_table(depth: u32, full_range: bool, out_max: i64) -> Vec<u16> {
+    let (lo, span) = if full_range { (0, (1i64 << depth) - 1) } else { (16i64 << (depth - 8), 219i64 << (depth - 8)) };
+    (0..1i64 << depth).map(|v| ((v - lo) * out_max + span / 2).div_euclid(span).clamp(0, out_max) as u16).collect()
+}
+
 /// Limited-range (16-235) luma to full range (0-255), rounded, as FFmpeg's `gray` is.
 pub(crate) fn full_range_lut() -> [u8; 256] {
     let mut lut = [0u8; 256];
-    for (y, v) in lut.iter_mut().enumerate() {
-        let full = ((y as f64 - 16.0) * 255.0 / 219.0).round().clamp(0.0, 255.0);
+    for (v, full) in lut.iter_mut().zip(luma_table(8, false, 255)) {
         *v = full as u8;
     }
     lut

@@ -21,6 +21,7 @@ use gst_video::prelude::*;
 use gst_video::subclass::prelude::*;
 
 use crate::video::convert::{Colorimetry, RgbLayout, YuvFrame, YuvLayout, yuv_to_rgb};
+use crate::video::format::luma_table;
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new("fpyuvtorgb", gst::DebugColorFlags::empty(), Some("framepipe YUV to RGB converter"))
@@ -338,13 +339,6 @@ impl VideoFilterImpl for FpYuvToRgb {
         }
         Ok(gst::FlowSuccess::Ok)
     }
-}
-
-/// What each luma value becomes in full-range gray with `out_max` as white (255 or 65535),
-/// rounded: limited range (16-235, scaled for higher depths) is expanded, full range scaled.
-fn luma_table(depth: u32, full_range: bool, out_max: i64) -> Vec<u16> {
-    let (lo, span) = if full_range { (0, (1i64 << depth) - 1) } else { (16i64 << (depth - 8), 219i64 << (depth - 8)) };
-    (0..1i64 << depth).map(|v| ((v - lo) * out_max + span / 2).div_euclid(span).clamp(0, out_max) as u16).collect()
 }
 
 /// The luma plane of `src` as full-range gray into `dst` (rows `dst_stride` bytes apart),

@@ -22,6 +22,7 @@ from ._framepipe import (
     read_metadata,
 )
 from ._imageio import install as _install_imageio_plugin
+from ._log import flush_gst_log, set_gst_log_level
 from .elements import Property, Sink, Source, Transform, _plugin_load, element
 from .errors import FramepipeError, MediaError, NegotiationError, ParseError, PipelineError
 from .io import ImageProperties, VideoFile, imiter, immeta, improps, imread, imwrite, open, video_codecs
@@ -57,6 +58,7 @@ __all__ = [
     "_plugin_load",
     "__version__",
     "element",
+    "flush_gst_log",
     "gstreamer_version",
     "immeta",
     "imiter",
@@ -66,4 +68,5 @@ __all__ = [
     "open",
     "video_codecs",
     "read_metadata",
+    "set_gst_log_level",
 ]

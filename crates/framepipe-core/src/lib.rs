@@ -5,6 +5,7 @@
 pub mod buffer;
 pub mod error;
 pub mod layout;
+pub mod log;
 pub mod media;
 pub mod meta;
 pub mod pack;

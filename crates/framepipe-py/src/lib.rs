@@ -11,6 +11,7 @@ mod element;
 mod errors;
 mod frame;
 mod gil;
+mod log;
 mod memory;
 mod message;
 mod meta;
@@ -49,6 +50,8 @@ fn _framepipe(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<video::PyVideoReader>()?;
     m.add_class::<video::PyVideoWriter>()?;
     m.add_function(wrap_pyfunction!(video::video_codecs, m)?)?;
+    m.add_function(wrap_pyfunction!(log::set_gst_log_level, m)?)?;
+    m.add_function(wrap_pyfunction!(log::flush_gst_log, m)?)?;
     pyelement::add_to_module(m)?;
     m.add("SECOND", gst::ClockTime::SECOND.nseconds())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

@@ -3,7 +3,7 @@
 //! GStreamer calls log functions from any thread, often with object or pad locks held, so
 //! [`forward`] never runs the host's code from inside that call: it copies the record into a
 //! bounded channel with `try_send` and returns. A consumer thread of the host drains the
-//! channel ([`LogForward::recv`]) and hands each record to its logging framework. A full
+//! channel ([`LogReceiver::recv`]) and hands each record to its logging framework. A full
 //! channel drops the record and counts it ([`LogForward::dropped`]), so a slow consumer can
 //! never stall a streaming thread.
 //!

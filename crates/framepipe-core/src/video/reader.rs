@@ -192,7 +192,7 @@ pub struct VideoReader {
 }
 
 impl VideoReader {
-    /// Probes and indexes `path` (see [`probe`] for the errors; the index of an unchanged
+    /// Probes and indexes `path` (see [`probe`](super::probe) for the errors; the index of an unchanged
     /// file is reused, see [`super::probe_cached`]) and prepares to decode it.
     pub fn open(path: &Path, options: ReaderOptions, interrupt: Interrupt<'_>) -> Result<VideoReader> {
         let (metadata, index) = probe_cached(path, interrupt)?;

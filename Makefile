@@ -49,10 +49,8 @@ $(STAMPS)/pip: requirements-dev.txt | $(PY)
 	@touch $@
 
 $(STAMPS)/build: $(RUST_SOURCES) pyproject.toml $(STAMPS)/apt $(STAMPS)/pip
-	$(VENV)/bin/maturin develop --release --quiet
-	cargo build --release --quiet -p gst-plugin-framepipe
-	@mkdir -p $(PLUGIN_DIR)
-	cp target/release/libgstframepipe.so $(PLUGIN_DIR)/
+	$(VENV)/bin/maturin develop --release --quiet  # build.rs also puts the gst-launch plugin file in $(PLUGIN_DIR)
+	@test -f $(PLUGIN_DIR)/libgstframepipe.so
 	@touch $@
 
 setup: $(STAMPS)/build ## install system packages, create .venv and build framepipe (release)
@@ -63,7 +61,7 @@ demo: setup ## run the demo: frames from videotestsrc, processed in numpy, encod
 	$(PY) examples/demo.py
 
 test-rust: setup
-	cargo build --quiet -p gst-plugin-framepipe  # the loader tests run the debug plugin file
+	cargo build --quiet -p framepipe-gst-loader  # the loader tests run the debug plugin file
 	cargo test --workspace --quiet
 
 test-python: setup

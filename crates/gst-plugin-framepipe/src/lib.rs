@@ -10,9 +10,7 @@ pub mod pyfunc;
 pub use fpmetawriter::FpMetaWriter;
 pub use fpoverlay::FpOverlay;
 pub mod host;
-mod loader;
 
-pub use loader::ENTRY_POINT as PLUGIN_LOAD_ENTRY_POINT;
 pub use pyfunc::PyFunc;
 
 /// Registers every built-in element with `plugin`.
@@ -31,16 +29,10 @@ pub fn register_static() -> Result<(), glib::BoolError> {
     ONCE.get_or_init(plugin_register_static).clone()
 }
 
+/// Only reached through register_static(): the plugin file that gst-launch-1.0 loads is
+/// the loader crate (framepipe-gst-loader), so a process holds one copy of each type.
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
-    if plugin.filename().is_none() {
-        // register_static(): this copy of the code is the one that owns the types.
-        register(plugin)
-    } else {
-        // The plugin file loaded by GStreamer: only a loader, so that a process holds one
-        // copy of each type (the one in framepipe's extension module).
-        loader::load(plugin);
-        Ok(())
-    }
+    register(plugin)
 }
 
 gst::plugin_define!(

@@ -27,17 +27,12 @@
 //! Which libpython: `FRAMEPIPE_LIBPYTHON`, else the one recorded at build time when the
 //! interpreter is the recorded one, else what that interpreter's sysconfig names.
 
-use std::ffi::{CString, c_char, c_int, c_void};
-use std::path::Path;
+use std::ffi::{CStr, CString, OsStr, c_char, c_int, c_void};
+use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{LazyLock, Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError};
 
-use gst::prelude::*;
 use libloading::os::unix::{Library, RTLD_GLOBAL, RTLD_NOW};
-
-static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
-    gst::DebugCategory::new("fploader", gst::DebugColorFlags::empty(), Some("framepipe's Python plugin loader"))
-});
 
 /// The Python function the loader calls, with the address of the `GstPlugin` (an int).
 pub const ENTRY_POINT: &str = "_plugin_load";
@@ -45,28 +40,58 @@ pub const ENTRY_POINT: &str = "_plugin_load";
 const BUILD_PYTHON: &str = env!("FRAMEPIPE_BUILD_PYTHON");
 const BUILD_LIBPYTHON: &str = env!("FRAMEPIPE_BUILD_LIBPYTHON");
 
-/// Prints what went wrong where a gst-launch-1.0 user sees it, and logs it.
+/// Prints what went wrong where a gst-launch-1.0 user sees it.
 fn warn(message: &str) {
-    gst::warning!(CAT, "{message}");
     eprintln!("framepipe plugin: {message}");
+}
+
+/// Traces the loader's choices on stderr when FRAMEPIPE_LOADER_DEBUG is set.
+fn debug(message: &str) {
+    if std::env::var_os("FRAMEPIPE_LOADER_DEBUG").is_some() {
+        eprintln!("framepipe plugin: {message}");
+    }
+}
+
+/// The plugin file's own path, as GStreamer loaded it.
+fn plugin_filename(plugin: *mut gst_sys::GstPlugin) -> Option<PathBuf> {
+    // SAFETY: `plugin` is the live GstPlugin GStreamer passed to plugin_init; the returned
+    // string belongs to it and is copied before the call returns.
+    let name = unsafe { gst_sys::gst_plugin_get_filename(plugin) };
+    if name.is_null() {
+        return None;
+    }
+    // SAFETY: GStreamer returns a NUL-terminated file name.
+    let bytes = unsafe { CStr::from_ptr(name) }.to_bytes();
+    Some(PathBuf::from(<OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(bytes)))
 }
 
 /// Loads the Python elements into `plugin`. Never fails: without Python or framepipe the
 /// plugin stays empty and a warning says why.
-pub(crate) fn load(plugin: &gst::Plugin) {
+pub(crate) fn load(plugin: *mut gst_sys::GstPlugin) {
     // Changes to the modules, to which modules, or to which Python make GStreamer rescan.
-    plugin.add_dependency(&["FRAMEPIPE_PLUGIN_PATH"], &[], &[".py"], gst::PluginDependencyFlags::FILE_NAME_IS_SUFFIX);
-    plugin.add_dependency(
-        &["FRAMEPIPE_PYTHON", "FRAMEPIPE_LIBPYTHON", "VIRTUAL_ENV"],
-        &[],
-        &[],
-        gst::PluginDependencyFlags::empty(),
-    );
+    // SAFETY: `plugin` is live; the strings are NUL-terminated literals GStreamer copies.
+    unsafe {
+        gst_sys::gst_plugin_add_dependency_simple(
+            plugin,
+            c"FRAMEPIPE_PLUGIN_PATH".as_ptr(),
+            std::ptr::null(),
+            c".py".as_ptr(),
+            gst_sys::GST_PLUGIN_DEPENDENCY_FLAG_FILE_NAME_IS_SUFFIX,
+        );
+        gst_sys::gst_plugin_add_dependency_simple(
+            plugin,
+            c"FRAMEPIPE_PYTHON:FRAMEPIPE_LIBPYTHON:VIRTUAL_ENV".as_ptr(),
+            std::ptr::null(),
+            std::ptr::null(),
+            gst_sys::GST_PLUGIN_DEPENDENCY_FLAG_NONE,
+        );
+    }
 
     static LOADING: Mutex<()> = Mutex::new(());
     let _guard = LOADING.lock().unwrap_or_else(PoisonError::into_inner);
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let python = choose_python(&env);
+    let own = plugin_filename(plugin).and_then(|f| python_beside(&f));
+    let python = choose_python(&env, own.as_deref());
     let api = match python_api(python.as_deref(), &env) {
         Ok(api) => api,
         Err(why) => {
@@ -74,12 +99,12 @@ pub(crate) fn load(plugin: &gst::Plugin) {
             return;
         }
     };
-    let address = plugin.as_ptr() as usize;
+    let address = plugin as usize;
     let code = match CString::new(bootstrap(address, python.as_deref().unwrap_or(""))) {
         Ok(code) => code,
         Err(_) => return warn("the loader's bootstrap code contains a NUL byte"),
     };
-    gst::debug!(CAT, "calling framepipe.{ENTRY_POINT}({address:#x}) with {python:?}");
+    debug(&format!("calling framepipe.{ENTRY_POINT}({address:#x}) with {python:?}"));
     // SAFETY: the function pointers come from a loaded libpython (kept loaded for the
     // process's lifetime) and are called as the C API documents: initialise once, run
     // code only while holding the GIL, release it afterwards.
@@ -113,12 +138,31 @@ pub(crate) fn load(plugin: &gst::Plugin) {
     }
 }
 
-/// The python executable to embed: FRAMEPIPE_PYTHON, the active virtualenv's, or the one
-/// recorded at build time.
-pub(crate) fn choose_python(env: &dyn Fn(&str) -> Option<String>) -> Option<String> {
+/// The python executable to embed: FRAMEPIPE_PYTHON, else the one of the environment this
+/// plugin file is installed in (`own`), else the active virtualenv's, else the one recorded
+/// at build time.
+pub(crate) fn choose_python(env: &dyn Fn(&str) -> Option<String>, own: Option<&str>) -> Option<String> {
     env("FRAMEPIPE_PYTHON")
+        .or_else(|| own.map(str::to_string))
         .or_else(|| env("VIRTUAL_ENV").map(|venv| format!("{venv}/bin/python")))
         .or_else(|| Some(BUILD_PYTHON.to_string()).filter(|p| !p.is_empty()))
+}
+
+/// The python of the environment a plugin file installed with framepipe lives in: a
+/// virtualenv (`<venv>/lib/python3.X/site-packages/framepipe/gst-plugins/...`, found by its
+/// pyvenv.cfg) or a prefix (`<prefix>/lib/python3.X/...` -> `<prefix>/bin/python3.X`). None
+/// for a plugin file outside any site-packages (a source checkout).
+pub(crate) fn python_beside(plugin_file: &Path) -> Option<String> {
+    let site = plugin_file.ancestors().find(|d| d.file_name().is_some_and(|n| n == "site-packages"))?;
+    let version_dir = site.parent()?;
+    let version = version_dir.file_name()?.to_str()?.to_string();
+    let prefix = version_dir.parent()?.parent()?;
+    if prefix.join("pyvenv.cfg").exists() {
+        let python = prefix.join("bin/python");
+        return python.exists().then(|| python.to_string_lossy().into_owned());
+    }
+    let python = prefix.join("bin").join(&version);
+    python.exists().then(|| python.to_string_lossy().into_owned())
 }
 
 /// The libpython to load for `python`. `query` asks an interpreter for its sysconfig (a
@@ -197,11 +241,11 @@ fn python_api(python: Option<&str>, env: &dyn Fn(&str) -> Option<String>) -> Res
     // SAFETY: looking a symbol up has no side effects.
     let in_process = unsafe { this.get::<IsInitialized>(b"Py_IsInitialized\0") }.is_ok();
     let library = if in_process {
-        gst::debug!(CAT, "Python is already in this process");
+        debug("Python is already in this process");
         this
     } else {
         let path = libpython_for(python, env, &query_libpython)?;
-        gst::debug!(CAT, "loading {path} for {python:?}");
+        debug(&format!("loading {path} for {python:?}"));
         // SAFETY: loading libpython runs no Python code; its initialisers are sound to run.
         unsafe { Library::open(Some(&path), RTLD_NOW | RTLD_GLOBAL) }
             .map_err(|e| format!("cannot load libpython {path}: {e}"))?
@@ -303,11 +347,30 @@ mod tests {
     #[test]
     fn framepipe_python_wins_over_virtual_env_and_build_time() {
         let env = env_of(&[("FRAMEPIPE_PYTHON", "/opt/venv/bin/python"), ("VIRTUAL_ENV", "/other")]);
-        assert_eq!(choose_python(&env).as_deref(), Some("/opt/venv/bin/python"));
+        assert_eq!(choose_python(&env, Some("/own/bin/python")).as_deref(), Some("/opt/venv/bin/python"));
         let env = env_of(&[("VIRTUAL_ENV", "/work/main/.venv")]);
-        assert_eq!(choose_python(&env).as_deref(), Some("/work/main/.venv/bin/python"));
+        assert_eq!(choose_python(&env, None).as_deref(), Some("/work/main/.venv/bin/python"));
+        assert_eq!(choose_python(&env, Some("/own/bin/python")).as_deref(), Some("/own/bin/python"));
         let env = env_of(&[]);
-        assert_eq!(choose_python(&env).as_deref(), Some(BUILD_PYTHON).filter(|p| !p.is_empty()));
+        assert_eq!(choose_python(&env, None).as_deref(), Some(BUILD_PYTHON).filter(|p| !p.is_empty()));
+    }
+
+    #[test]
+    fn the_python_beside_an_installed_plugin_file() {
+        let root = std::env::temp_dir().join(format!("fp-beside-{}", std::process::id()));
+        let plugin = root.join("venv/lib/python3.11/site-packages/framepipe/gst-plugins/libgstframepipe.so");
+        std::fs::create_dir_all(plugin.parent().unwrap()).unwrap();
+        std::fs::create_dir_all(root.join("venv/bin")).unwrap();
+        assert_eq!(python_beside(&plugin), None, "no python there yet");
+        std::fs::write(root.join("venv/bin/python3.11"), "").unwrap();
+        let prefix_python = root.join("venv/bin/python3.11").to_string_lossy().into_owned();
+        assert_eq!(python_beside(&plugin), Some(prefix_python), "a prefix install");
+        std::fs::write(root.join("venv/pyvenv.cfg"), "").unwrap();
+        std::fs::write(root.join("venv/bin/python"), "").unwrap();
+        let venv_python = root.join("venv/bin/python").to_string_lossy().into_owned();
+        assert_eq!(python_beside(&plugin), Some(venv_python), "a virtualenv");
+        assert_eq!(python_beside(Path::new("/work/python/framepipe/gst-plugins/libgstframepipe.so")), None);
+        std::fs::remove_dir_all(root).unwrap();
     }
 
     #[test]

@@ -5,11 +5,11 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// target/<profile>/libgstframepipe.so, built with the tests.
+/// target/<profile>/libframepipe_gst_loader.so, built with the tests (installed as libgstframepipe.so).
 fn plugin_file() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().unwrap().parent().unwrap();
-    let lib = dir.join("libgstframepipe.so");
+    let lib = dir.join("libframepipe_gst_loader.so");
     assert!(lib.exists(), "{} is missing", lib.display());
     lib
 }

@@ -9,6 +9,8 @@ import bisect
 import json
 import os
 import re
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -17,6 +19,7 @@ import numpy as np
 import pytest
 from framepipe import MediaError
 
+from .conftest import ROOT
 from .test_video import CLIPS, X264_B, encode
 
 ray = pytest.importorskip("ray")  # in requirements-dev.txt; the import only says why if missing
@@ -306,3 +309,43 @@ def test_a_worker_that_dies_is_retried(ray_cluster, clips, tmp_path):
 
     (r,) = fpray.process_videos([str(clips["clip.ts"])], die_once, max_retries=2)
     assert marker.exists() and r["ok"] and r["result"] == fp.improps(clips["clip.ts"]).n_images
+
+
+def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """The framepipe command, connected to this session's Ray (no second cluster to start)."""
+    address = ray.get_runtime_context().gcs_address
+    return subprocess.run(
+        [sys.executable, "-m", "framepipe", *args, "--address", address],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+    )
+
+
+@pytest.mark.slow
+def test_cli_ray_read_and_ray_process(ray_cluster, clips, bad_files, tmp_path):
+    paths = [str(clips["vfr.mkv"]), str(bad_files["corrupt"])]
+    r = cli("ray-read", *paths, "--step", "2", "--on-error", "record", "--json")
+    assert r.returncode == 0, r.stderr
+    records = {Path(d["path"]).name: d for d in map(json.loads, r.stdout.splitlines())}
+    n = fp.improps(clips["vfr.mkv"]).n_images
+    assert records["vfr.mkv"] == {"path": paths[0], "frames": len(range(0, n, 2))}
+    assert records["corrupt.mp4"]["error"].startswith("MediaError: ")
+    assert re.search(rf"frames +{len(range(0, n, 2))} +fps", r.stderr)
+
+    r = cli("ray-read", *paths)
+    assert r.returncode == 1
+    assert "ERROR: MediaError: " in r.stderr and paths[1] in r.stderr and "Traceback" not in r.stderr
+
+    desc = "filesrc location={path} ! decodebin ! videoconvert ! fpmetawriter location={output} ! fakesink"
+    r = cli("ray-process", *paths, "--pipeline", desc, "--output-dir", str(tmp_path), "--on-error", "record")
+    assert r.returncode == 1  # a file failed
+    results = [json.loads(line) for line in r.stdout.splitlines()]
+    assert sorted((Path(d["path"]).name, d["ok"]) for d in results) == [
+        ("corrupt.mp4", False),
+        ("vfr.mkv", True),
+    ]
+    ok = next(d for d in results if d["ok"])
+    assert ok["records"] == ok["frames"] == n
+    assert "files     2/2  failed 1" in r.stderr

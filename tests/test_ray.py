@@ -291,7 +291,7 @@ def test_process_on_error_modes(ray_cluster, clips, bad_files):
     assert all(r["ok"] == (r["error"] is None) for r in recorded)
 
     desc = "filesrc location={path} ! decodebin ! fakesink"
-    recorded = fpray.process_videos(paths, desc, on_error="record")
+    recorded = fpray.process_videos(paths, desc, on_error="record", stall_timeout=5)
     assert [r["ok"] for r in recorded] == [True, False, False, True, False]
     assert recorded[2]["error_type"] == "FileNotFoundError"
     assert all(paths[i] in recorded[i]["error"] for i in (1, 2, 4))

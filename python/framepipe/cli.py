@@ -177,21 +177,17 @@ class _CountLine:
 
 
 def _ray_init(args: argparse.Namespace) -> Any:
-    """framepipe.ray, with Ray connected: to ``--address`` (a cluster; "auto" finds the one
-    ``ray start`` made here), else to RAY_ADDRESS when set, else a local Ray of
-    ``--num-cpus`` CPUs."""
+    """framepipe.ray, with Ray connected as ``ray.init()`` does: to ``--address``, else to
+    RAY_ADDRESS, else to the cluster ``ray start`` made on this node, else a new local Ray;
+    ``--num-cpus`` asks for a new local Ray of that many CPUs."""
     fpray = importlib.import_module("framepipe.ray")  # imports Ray, which only these commands need
     ray = importlib.import_module("ray")
     if not ray.is_initialized():
-        address = args.address or os.environ.get("RAY_ADDRESS") or "local"
-        local = address == "local"
-        ray.init(
-            address=address,
-            num_cpus=args.num_cpus if local else None,
-            include_dashboard=False if local else None,
-            logging_level="ERROR",
-            log_to_driver=args.debug,
-        )
+        address = args.address or ("local" if args.num_cpus is not None else None)
+        local: dict[str, Any] = {}
+        if address == "local":
+            local = {"num_cpus": args.num_cpus, "include_dashboard": False}
+        ray.init(address=address, logging_level="ERROR", log_to_driver=args.debug, **local)
     if not args.debug:
         logging.getLogger("ray.data").setLevel(logging.WARNING)
     ctx = ray.data.DataContext.get_current()

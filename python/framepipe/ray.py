@@ -685,12 +685,39 @@ def _count_lines(path: str) -> int:
         return sum(1 for line in f if line.strip())
 
 
+def _run_pipeline(p: Any, path: str, timeout: float | None, stall: float | None) -> int:
+    """Play ``p`` to the end of the stream; the number of buffers that reached its sinks.
+
+    With GStreamer 1.22, a truncated MP4 through decodebin sometimes (about 1 run in 10 here)
+    drops the pipeline back to READY during preroll without any ERROR on the bus, and
+    waiting for the end of the stream would never return; Python cannot tell that from a
+    slow preroll (the pending state is not exposed), so a pipeline whose sinks get nothing
+    for ``stall`` seconds raises TimeoutError.
+    """
+    start = last_change = time.monotonic()
+    with p:
+        last = p.buffers_counted()  # start counting what reaches the sinks
+        p.play()
+        while not p.wait(0.25):
+            now = time.monotonic()
+            n = p.buffers_counted()
+            if n != last:
+                last, last_change = n, now
+            elif stall is not None and now - last_change > stall:
+                raise TimeoutError(f"{path}: the pipeline made no progress for {stall:g} s")
+            if timeout is not None and now - start > timeout:
+                raise TimeoutError(f"{path}: the pipeline did not finish within {timeout:g} s")
+        counted: int = p.buffers_counted()
+        return counted
+
+
 def _process_one(
     path: str,
     fn_or_pipeline: str | Callable[..., Any],
     output: str | None,
     on_error: OnError,
     timeout: float | None,
+    stall: float | None,
     open_kwargs: dict[str, Any],
 ) -> dict[str, Any]:
     """The per-file task of :func:`process_videos`."""
@@ -714,11 +741,9 @@ def _process_one(
         if output is not None:
             os.makedirs(os.path.dirname(output) or ".", exist_ok=True)
         if isinstance(fn_or_pipeline, str):
-            p = Pipeline(_fill(fn_or_pipeline, path, output))
-            with p:
-                p.buffers_counted()  # start counting what reaches the sinks
-                p.run(timeout=timeout)
-                record["frames"] = p.buffers_counted()
+            record["frames"] = _run_pipeline(
+                Pipeline(_fill(fn_or_pipeline, path, output)), path, timeout, stall
+            )
         else:
             with VideoFile(path, **open_kwargs) as video:
                 record["frames"] = len(video)
@@ -744,6 +769,7 @@ def process_videos(
     output_dir: str | os.PathLike[str] | None = None,
     output_name: str = "{stem}.jsonl",
     timeout: float | None = None,
+    stall_timeout: float | None = 60.0,
     max_retries: int = 3,
     progress: Callable[[dict[str, Any], int, int], None] | None = None,
     open_kwargs: dict[str, Any] | None = None,
@@ -779,6 +805,10 @@ def process_videos(
         Two inputs that would write the same output raise ValueError before anything runs.
     timeout : float, optional
         Seconds each pipeline may run (``TimeoutError`` after).
+    stall_timeout : float or None
+        A pipeline whose sinks receive nothing for this many seconds fails with
+        ``TimeoutError`` (GStreamer 1.22 can lose an ERROR posted during preroll and wait
+        forever).
     max_retries : int
         How many times Ray reruns a task whose worker process died.
     progress : callable, optional
@@ -814,7 +844,7 @@ def process_videos(
     task = ray.remote(_process_one).options(**options)
     kwargs = open_kwargs or {}
     refs = [
-        task.remote(p, fn_or_pipeline, o, on_error, timeout, kwargs)
+        task.remote(p, fn_or_pipeline, o, on_error, timeout, stall_timeout, kwargs)
         for p, o in zip(files, outputs, strict=True)
     ]
     position = {ref: i for i, ref in enumerate(refs)}

@@ -5,7 +5,7 @@ Ray cluster with 1 and then 2 CPUs. Frame counts are checked against ``ffprobe -
 Run by ``make bench`` (decord comes from requirements-bench.txt). The bench makes its own
 clips (H.264 with B-frames, 4:2:0; MP4, Matroska and MPEG-TS). Prints medians and ratios.
 
-    python bench/ray_videos.py [--repeat N] [--frames N] [--cpus 1,2]
+    python bench/ray_videos.py [--repeat N] [--frames N] [--cpus 1,2] [--consume driver,worker]
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 import framepipe as fp
+import numpy as np
 import ray
 import ray.data
 from _common import have, table
@@ -63,21 +64,34 @@ def ffprobe_count(path: Path) -> int:
     return int(json.loads(out)["streams"][0]["nb_read_frames"])
 
 
-def consume(ds: ray.data.Dataset) -> dict[str, int]:
-    """Pull every frame to the driver (as any consumer would) and count them per file."""
+def count_batch(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Runs in the workers, fused with the read: touches the frames, returns counts only."""
+    assert batch["frame"].ndim == 4 and batch["frame"].shape[-1] == 3
+    paths, counts = np.unique(batch["path"].astype(str), return_counts=True)
+    return {"path": paths, "n": counts}
+
+
+def consume(ds: ray.data.Dataset, where: str) -> dict[str, int]:
+    """Count every frame per file: in the workers (``map_batches`` fused with the read, as a
+    preprocessing step would be), or on the driver (every frame crosses the object store to
+    this process, which on a 2-core machine competes with the readers for the cores)."""
     counts: collections.Counter[str] = collections.Counter()
+    if where == "worker":
+        for row in ds.map_batches(count_batch, batch_size=None, batch_format="numpy").iter_rows():
+            counts[str(row["path"])] += int(row["n"])
+        return dict(counts)
     for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
         assert batch["frame"].ndim == 4 and batch["frame"].shape[-1] == 3
         counts.update(str(p) for p in batch["path"])
     return dict(counts)
 
 
-def run_framepipe(clips: list[Path]) -> dict[str, int]:
-    return consume(fpray.read_videos([str(c) for c in clips], format="rgb24"))
+def run_framepipe(clips: list[Path], where: str) -> dict[str, int]:
+    return consume(fpray.read_videos([str(c) for c in clips], format="rgb24"), where)
 
 
-def run_decord(clips: list[Path]) -> dict[str, int]:
-    return consume(ray.data.read_videos([str(c) for c in clips], include_paths=True))
+def run_decord(clips: list[Path], where: str) -> dict[str, int]:
+    return consume(ray.data.read_videos([str(c) for c in clips], include_paths=True), where)
 
 
 def main() -> int:
@@ -85,6 +99,9 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--frames", type=int, default=240, help="frames per clip")
     parser.add_argument("--cpus", default="1,2")
+    parser.add_argument(
+        "--consume", default="driver,worker", help="where the frames are counted: driver, worker"
+    )
     args = parser.parse_args()
     try:
         import decord  # noqa: F401
@@ -95,9 +112,11 @@ def main() -> int:
     truth = {str(c): ffprobe_count(c) for c in clips} if have("ffprobe") else None
     total = sum(truth.values()) if truth else N_CLIPS * args.frames
     contenders = {"framepipe.ray.read_videos": run_framepipe, "ray.data.read_videos (decord)": run_decord}
-    rates: dict[tuple[str, int], list[float]] = {}
+    modes = args.consume.split(",")
+    rates: dict[tuple[str, str, int], list[float]] = {}
     counts: dict[str, dict[str, int]] = {}
-    for cpus in [int(c) for c in args.cpus.split(",")]:
+    cpu_list = [int(c) for c in args.cpus.split(",")]
+    for cpus in cpu_list:
         ray.init(
             address="local",
             num_cpus=cpus,
@@ -110,36 +129,34 @@ def main() -> int:
         ctx.print_on_execution_start = False
         try:
             for name, fn in contenders.items():  # warm-up: worker start, imports
-                counts[name] = fn(clips[:2])
+                counts[name] = fn(clips[:2], modes[0])
             for _ in range(args.repeat):
-                for name, fn in contenders.items():  # taking turns, so noise hits both
-                    t = time.perf_counter()
-                    counts[name] = fn(clips)
-                    dt = time.perf_counter() - t
-                    rates.setdefault((name, cpus), []).append(sum(counts[name].values()) / dt)
+                for mode in modes:
+                    for name, fn in contenders.items():  # taking turns, so noise hits both
+                        t = time.perf_counter()
+                        counts[name] = fn(clips, mode)
+                        dt = time.perf_counter() - t
+                        rates.setdefault((mode, name, cpus), []).append(sum(counts[name].values()) / dt)
         finally:
             ray.shutdown()
-    rows = []
     fp_name, anchor_name = contenders
-    for cpus in sorted({c for _, c in rates}):
-        a = statistics.median(rates[(anchor_name, cpus)])
-        f = statistics.median(rates[(fp_name, cpus)])
-        rows.append(
-            (
-                f"{N_CLIPS} clips {WIDTH}x{HEIGHT} rgb24, {cpus} CPU",
-                f"{a:.0f} frames/s",
-                f"{f:.0f} frames/s",
-                f"{f / a:.2f}x",
+    for mode in modes:
+        rows = []
+        med = {key: statistics.median(r) for key, r in rates.items() if key[0] == mode}
+        for cpus in cpu_list:
+            a, f = med[(mode, anchor_name, cpus)], med[(mode, fp_name, cpus)]
+            what = f"{N_CLIPS} clips {WIDTH}x{HEIGHT} rgb24, {cpus} CPU"
+            rows.append((what, f"{a:.0f} frames/s", f"{f:.0f} frames/s", f"{f / a:.2f}x"))
+        if len(cpu_list) > 1:
+            lo, hi = cpu_list[0], cpu_list[-1]
+            scale = {n: med[(mode, n, hi)] / med[(mode, n, lo)] for n in contenders}
+            rows.append(
+                (f"scaling {lo} -> {hi} CPUs", f"{scale[anchor_name]:.2f}x", f"{scale[fp_name]:.2f}x", "")
             )
+        where = "counted in the workers" if mode == "worker" else "pulled to the driver"
+        table(
+            f"Ray Data: {total} frames in {N_CLIPS} files, {where}, frames/s (median of {args.repeat})", rows
         )
-    cpu_list = sorted({c for _, c in rates})
-    if len(cpu_list) > 1:
-        lo, hi = cpu_list[0], cpu_list[-1]
-        scale = {n: statistics.median(rates[(n, hi)]) / statistics.median(rates[(n, lo)]) for n in contenders}
-        rows.append(
-            (f"scaling {lo} -> {hi} CPUs", f"{scale[anchor_name]:.2f}x", f"{scale[fp_name]:.2f}x", "")
-        )
-    table(f"Ray Data: {total} frames in {N_CLIPS} files, frames/s (median of {args.repeat})", rows)
     if truth:
         for name in contenders:
             wrong = {

@@ -349,3 +349,8 @@ def test_cli_ray_read_and_ray_process(ray_cluster, clips, bad_files, tmp_path):
     ok = next(d for d in results if d["ok"])
     assert ok["records"] == ok["frames"] == n
     assert "files     2/2  failed 1" in r.stderr
+
+
+def test_import_framepipe_does_not_import_ray(py_run):
+    r = py_run("import sys, framepipe; assert 'ray' not in sys.modules, 'ray imported'; print('ok')")
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr

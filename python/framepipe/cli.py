@@ -1,8 +1,13 @@
-"""The ``framepipe`` command line: launch, inspect, info, plugin-path, demo."""
+"""The ``framepipe`` command line: launch, inspect, info, plugin-path, demo, ray-read,
+ray-process."""
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import importlib.util
+import json
+import logging
 import os
 import runpy
 import signal
@@ -11,7 +16,7 @@ import time
 import traceback
 from pathlib import Path
 from types import FrameType
-from typing import TextIO
+from typing import Any, TextIO
 
 from . import _framepipe
 from .elements import load_modules
@@ -150,6 +155,171 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
+class _CountLine:
+    """A progress line on stderr for counted work (frames, files): rewritten in place on a
+    terminal, one line a second otherwise."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.start = time.monotonic()
+        self.last_print = 0.0
+
+    def update(self, text: str, *, final: bool = False) -> None:
+        now = time.monotonic()
+        if not final and now - self.last_print < (0.25 if self.tty else 1.0):
+            return
+        line = f"{text}  elapsed {_clock(now - self.start)}"
+        end = "\n" if final or not self.tty else ""
+        self.stream.write(("\r" if self.tty else "") + line + end)
+        self.stream.flush()
+        self.last_print = now
+
+
+def _ray_init(args: argparse.Namespace) -> Any:
+    """framepipe.ray, with Ray connected as ``ray.init()`` does: to ``--address``, else to
+    RAY_ADDRESS, else to the cluster ``ray start`` made on this node, else a new local Ray;
+    ``--num-cpus`` asks for a new local Ray of that many CPUs."""
+    fpray = importlib.import_module("framepipe.ray")  # imports Ray, which only these commands need
+    ray = importlib.import_module("ray")
+    if not ray.is_initialized():
+        address = args.address or ("local" if args.num_cpus is not None else None)
+        local: dict[str, Any] = {}
+        if address == "local":
+            local = {"num_cpus": args.num_cpus, "include_dashboard": False}
+        ray.init(address=address, logging_level="ERROR", log_to_driver=args.debug, **local)
+    if not args.debug:
+        logging.getLogger("ray.data").setLevel(logging.WARNING)
+    ctx = ray.data.DataContext.get_current()
+    ctx.enable_progress_bars = False
+    ctx.print_on_execution_start = False
+    return fpray
+
+
+def _unwrap_ray_error(e: BaseException) -> BaseException:
+    """The worker's own exception (framepipe's, naming the file) rather than Ray's wrapper,
+    whose message carries the remote traceback."""
+    cause = getattr(e, "cause", None)
+    return cause if isinstance(cause, Exception) and type(e).__name__.startswith("RayTaskError") else e
+
+
+def _int_list(text: str) -> list[int]:
+    return [int(x) for x in text.split(",") if x.strip()]
+
+
+def _float_list(text: str) -> list[float]:
+    return [float(x) for x in text.split(",") if x.strip()]
+
+
+def _ray_read(args: argparse.Namespace) -> int:
+    fpray = _ray_init(args)
+    try:
+        ds = fpray.read_videos(
+            args.paths,
+            format=args.format,
+            indices=args.indices,
+            step=args.step,
+            times=args.times,
+            on_error=args.on_error,
+            frames_per_task=args.frames_per_task or None,
+        )
+        files = len(fpray.expand_paths(args.paths))
+        progress = _CountLine(sys.stderr)
+        frames: dict[str, int] = {}
+        errors: dict[str, str] = {}
+        total = 0
+        for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
+            error_col = batch.get("error")
+            for i, path in enumerate(batch["path"]):
+                path = str(path)
+                if error_col is not None and isinstance(error_col[i], str):  # null reads as None or NaN
+                    errors[path] = f"{batch['error_type'][i]}: {error_col[i]}"
+                    frames.setdefault(path, 0)
+                else:
+                    frames[path] = frames.get(path, 0) + 1
+                    total += 1
+            fps = total / max(1e-9, time.monotonic() - progress.start)
+            progress.update(f"frames {total:>8}  fps {fps:8.1f}  files {len(frames):>5}/{files}")
+        fps = total / max(1e-9, time.monotonic() - progress.start)
+        progress.update(f"frames {total:>8}  fps {fps:8.1f}  files {len(frames):>5}/{files}", final=True)
+    except Exception as e:
+        raise _unwrap_ray_error(e) from None
+    for path in sorted(frames):
+        record = {"path": path, "frames": frames[path]}
+        if path in errors:
+            record["error"] = errors[path]
+        print(
+            json.dumps(record)
+            if args.json
+            else f"{frames[path]:>8}  {path}" + (f"  ({errors[path]})" if path in errors else "")
+        )
+    return 0
+
+
+def _load_function(spec: str) -> Any:
+    """``FILE.py:NAME`` or ``package.module:NAME``: the function ray-process runs per file."""
+    target, _, name = spec.rpartition(":")
+    if not target or not name:
+        raise ValueError(f"--function takes FILE.py:NAME or module:NAME, not {spec!r}")
+    if target.endswith(".py"):
+        module_name = f"_framepipe_ray_{Path(target).stem}"
+        loader = importlib.util.spec_from_file_location(module_name, target)
+        if loader is None or loader.loader is None:
+            raise FileNotFoundError(target)
+        module = importlib.util.module_from_spec(loader)
+        sys.modules[module_name] = module
+        loader.loader.exec_module(module)
+        # Workers cannot import a file by this name: ship the module's code with the function.
+        importlib.import_module("ray.cloudpickle").register_pickle_by_value(module)
+    else:
+        module = importlib.import_module(target)
+    return getattr(module, name)
+
+
+def _ray_process(args: argparse.Namespace) -> int:
+    if (args.pipeline is None) == (args.function is None):
+        raise ValueError("give one of --pipeline and --function")
+    fpray = _ray_init(args)
+    work = args.pipeline if args.pipeline is not None else _load_function(args.function)
+    progress = _CountLine(sys.stderr)
+    failed = 0
+    frames = 0
+
+    def on_file(record: dict[str, Any], done: int, total: int) -> None:
+        nonlocal failed, frames
+        failed += not record["ok"]
+        frames += record["frames"] or 0
+        progress.update(f"files {done:>5}/{total}  failed {failed}  frames {frames:>8}", final=done == total)
+        if args.on_error == "record" or record["ok"]:
+            print(json.dumps(record, default=repr), flush=True)
+
+    try:
+        fpray.process_videos(
+            args.paths,
+            work,
+            on_error=args.on_error,
+            num_cpus=args.cpus_per_task,
+            output_dir=args.output_dir,
+            output_name=args.output_name,
+            timeout=args.timeout,
+            progress=on_file,
+        )
+    except Exception as e:
+        raise _unwrap_ray_error(e) from None
+    return 1 if failed and args.on_error != "skip" else 0
+
+
+def _add_ray_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("paths", nargs="+", help="video files, directories, glob patterns")
+    p.add_argument(
+        "--address",
+        default=None,
+        help='a Ray cluster ("auto": the one `ray start` made here; default: RAY_ADDRESS, else a local Ray)',
+    )
+    p.add_argument("--num-cpus", type=int, default=None, help="CPUs of the local Ray (default: all)")
+    p.add_argument("--on-error", choices=["raise", "skip", "record"], default="raise")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="framepipe", description=__doc__)
     parser.add_argument("--debug", action="store_true", help="show tracebacks and GStreamer debug details")
@@ -169,6 +339,34 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="run the demo (examples/demo.py)")
     demo.add_argument("rest", nargs=argparse.REMAINDER)
     demo.set_defaults(func=_demo)
+    ray_read = sub.add_parser(
+        "ray-read", help="read video frames on Ray (framepipe.ray.read_videos): counts per file"
+    )
+    _add_ray_options(ray_read)
+    ray_read.add_argument("--format", default="rgb24")
+    sample = ray_read.add_mutually_exclusive_group()
+    sample.add_argument("--step", type=int, default=None, help="every STEP-th frame")
+    sample.add_argument("--indices", type=_int_list, default=None, help="frame indices, e.g. 0,10,-1")
+    sample.add_argument("--times", type=_float_list, default=None, help="times in seconds, e.g. 0,1.5")
+    ray_read.add_argument(
+        "--frames-per-task",
+        type=int,
+        default=1024,
+        help="split longer files at keyframes (0: one task per file)",
+    )
+    ray_read.add_argument("--json", action="store_true", help="one JSON object per file")
+    ray_read.set_defaults(func=_ray_read)
+    ray_process = sub.add_parser(
+        "ray-process", help="run a pipeline or a function on each video file as a Ray task (process_videos)"
+    )
+    _add_ray_options(ray_process)
+    ray_process.add_argument("--pipeline", help="a description with {path} and {output}")
+    ray_process.add_argument("--function", help="FILE.py:NAME or module:NAME, called with each VideoFile")
+    ray_process.add_argument("--output-dir", default=None)
+    ray_process.add_argument("--output-name", default="{stem}.jsonl", help="from {stem}, {name}, {ext}")
+    ray_process.add_argument("--cpus-per-task", type=float, default=1)
+    ray_process.add_argument("--timeout", type=float, default=None, help="seconds per file")
+    ray_process.set_defaults(func=_ray_process)
     return parser
 
 

@@ -1,0 +1,356 @@
+"""framepipe.ray on a local Ray with 2 CPUs (started once for the whole run): frames and
+counts equal framepipe's own sequential reads on the exact-index clips, long files split at
+keyframes, sampling, process_videos with a pyfunc pipeline, and each on_error mode with a
+corrupt, a truncated and a missing file among good ones."""
+
+from __future__ import annotations
+
+import bisect
+import json
+import os
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import framepipe as fp
+import numpy as np
+import pytest
+from framepipe import MediaError
+
+from .conftest import ROOT
+from .test_video import CLIPS, X264_B, encode
+
+ray = pytest.importorskip("ray")  # in requirements-dev.txt; the import only says why if missing
+fpray = pytest.importorskip("framepipe.ray")
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::FutureWarning")
+
+LONG_N = 96
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """One local Ray for every test here: 2 CPUs, no dashboard."""
+    ray.init(
+        address="local",
+        num_cpus=2,
+        include_dashboard=False,
+        logging_level="WARNING",
+        log_to_driver=False,
+        configure_logging=True,
+    )
+    ctx = ray.data.DataContext.get_current()
+    ctx.enable_progress_bars = False
+    ctx.print_on_execution_start = False
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("ray_clips")
+    return {name: encode(d / name, chain, pts) for name, (chain, pts) in CLIPS.items()}
+
+
+@pytest.fixture(scope="module")
+def long_clip(tmp_path_factory) -> Path:
+    """A clip with a keyframe every 8 frames, to be split into several read tasks."""
+    path = tmp_path_factory.mktemp("ray_long") / "long.mp4"
+    return encode(path, f"{X264_B} ! mp4mux", [k * fp.SECOND // 30 for k in range(LONG_N)])
+
+
+@pytest.fixture(scope="module")
+def bad_files(tmp_path_factory, clips) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("ray_bad")
+    corrupt = d / "corrupt.mp4"
+    corrupt.write_bytes(bytes(range(256)) * 64)
+    truncated = d / "truncated.mp4"
+    data = clips["cfr_bframes.mp4"].read_bytes()
+    truncated.write_bytes(data[: len(data) // 2])
+    return {"corrupt": corrupt, "truncated": truncated, "missing": d / "missing.mp4"}
+
+
+def by_path(rows: list[dict]) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {}
+    for r in rows:
+        out.setdefault(r["path"], []).append(r)
+    for rs in out.values():
+        rs.sort(key=lambda r: r["frame_index"])
+    return out
+
+
+def sequential(path: Path) -> np.ndarray:
+    return fp.imread(path)
+
+
+def test_frames_equal_framepipe_sequential_reads(ray_cluster, clips):
+    ds = fpray.read_videos([str(p) for p in clips.values()])
+    assert set(ds.columns()) == {"path", "frame_index", "pts", "time", "frame"}
+    got = by_path(ds.take_all())
+    assert set(got) == {str(p) for p in clips.values()}
+    for path in clips.values():
+        rows = got[str(path)]
+        want = sequential(path)
+        assert [r["frame_index"] for r in rows] == list(range(len(want))), path.name
+        assert len(rows) == fp.improps(path).n_images
+        for r in rows:
+            np.testing.assert_array_equal(r["frame"], want[r["frame_index"]])
+        for k in (0, len(rows) // 2, len(rows) - 1):
+            meta = fp.immeta(path, index=k)
+            assert rows[k]["pts"] == meta["pts"]
+            assert rows[k]["time"] == pytest.approx(meta["time"])
+
+
+def test_directories_and_globs(ray_cluster, clips):
+    d = next(iter(clips.values())).parent
+    assert fpray.expand_paths(d) == sorted(str(p) for p in clips.values())
+    assert fpray.expand_paths(str(d / "*.mp4")) == sorted(
+        str(p) for p in clips.values() if p.suffix == ".mp4"
+    )
+    ds = fpray.read_videos(str(d / "*.ts"), include_paths=False, frames_per_task=None)
+    assert "path" not in ds.columns()
+    assert ds.count() == fp.improps(clips["clip.ts"]).n_images
+    with pytest.raises(FileNotFoundError):
+        fpray.expand_paths(str(d / "*.nothing"))
+
+
+@pytest.mark.slow
+def test_long_clip_splits_at_keyframes_every_frame_once_in_order(ray_cluster, long_clip):
+    plan = fpray._plan_remote([str(long_clip)], fpray._Sampling(), 30, {"format": "rgb24"})
+    ((_, runs, _),) = plan
+    assert len(runs) >= 3
+    keyframes = [k for k in range(LONG_N) if fp.immeta(long_clip, index=k)["key_frame"]]
+    assert all(r[0] in keyframes for r in runs)
+    assert [k for r in runs for k in r] == list(range(LONG_N))
+
+    ds = fpray.read_videos(long_clip, frames_per_task=30)
+    ds.context.execution_options.preserve_order = True
+    rows = ds.take_all()
+    assert [r["frame_index"] for r in rows] == list(range(LONG_N))
+    tasks = int(re.search(r"ReadFramepipeVideo: (\d+) tasks executed", ds.stats()).group(1))
+    assert tasks == len(runs)
+    want = sequential(long_clip)
+    for r in rows:
+        np.testing.assert_array_equal(r["frame"], want[r["frame_index"]])
+
+
+def test_sampling_indices_step_times(ray_cluster, clips):
+    vfr, ts = clips["vfr.mp4"], clips["clip.ts"]
+    n_vfr, n_ts = fp.improps(vfr).n_images, fp.improps(ts).n_images
+    paths = [str(vfr), str(ts)]
+
+    got = by_path(fpray.read_videos(paths, indices=[0, 5, -1, 5, 1000]).take_all())
+    assert [r["frame_index"] for r in got[str(vfr)]] == [0, 5, n_vfr - 1]
+    assert [r["frame_index"] for r in got[str(ts)]] == [0, 5, n_ts - 1]
+    for r in got[str(vfr)]:
+        np.testing.assert_array_equal(r["frame"], fp.imread(vfr, index=r["frame_index"]))
+
+    got = by_path(fpray.read_videos(paths, step=4).take_all())
+    assert [r["frame_index"] for r in got[str(ts)]] == list(range(0, n_ts, 4))
+
+    got = by_path(fpray.read_videos(paths, indices=lambda n: [n // 2]).take_all())
+    assert [r["frame_index"] for r in got[str(vfr)]] == [n_vfr // 2]
+
+    times = [0.0, 0.03, 0.1, 0.35, 100.0]
+    frame_times = [fp.immeta(vfr, index=k)["time"] for k in range(n_vfr)]
+    want = sorted({bisect.bisect_right(frame_times, t) - 1 for t in times[:-1]})
+    got = by_path(fpray.read_videos(str(vfr), times=times).take_all())
+    assert [r["frame_index"] for r in got[str(vfr)]] == want
+    for r in got[str(vfr)]:
+        assert r["time"] == pytest.approx(frame_times[r["frame_index"]])
+        np.testing.assert_array_equal(r["frame"], fp.imread(vfr, index=r["frame_index"]))
+
+    with pytest.raises(ValueError, match="at most one"):
+        fpray.read_videos(paths, step=2, times=[0.0])
+
+
+DETECTOR = textwrap.dedent(
+    """
+    def process_frame(frame):
+        level = int(frame.array.mean())
+        frame.add_region(1, 2, 10, 8, label="grey", confidence=level / 255)
+        frame.add_message({"level": level})
+    """
+)
+
+
+@pytest.mark.slow
+def test_process_videos_runs_a_pyfunc_pipeline_writing_json_lines(ray_cluster, clips, tmp_path):
+    det = tmp_path / "det.py"
+    det.write_text(DETECTOR)
+    desc = (
+        "filesrc location={path} ! decodebin ! videoconvert ! video/x-raw,format=RGB ! "
+        f"pyfunc module={det} ! fpmetawriter location={{output}} ! fakesink"
+    )
+    names = ["cfr_bframes.mp4", "vfr.mkv", "clip.ts"]
+    seen = []
+    results = fpray.process_videos(
+        [str(clips[n]) for n in names],
+        desc,
+        output_dir=tmp_path / "out",
+        progress=lambda record, done, total: seen.append((done, total)),
+    )
+    assert [Path(r["path"]).name for r in results] == names
+    assert sorted(seen) == [(1, 3), (2, 3), (3, 3)]
+    for name, r in zip(names, results, strict=True):
+        n = fp.improps(clips[name]).n_images
+        assert r["ok"] and r["error"] is None
+        assert r["output"] == str(tmp_path / "out" / f"{Path(name).stem}.jsonl")
+        lines = [json.loads(line) for line in Path(r["output"]).read_text().splitlines()]
+        assert len(lines) == r["records"] == r["frames"] == n
+        assert all(line["regions"][0]["label"] == "grey" for line in lines)
+        # videoconvert's 8-bit matrix is a few levels off framepipe's (see test_video).
+        levels = [line["messages"][0]["level"] for line in lines]
+        want = [f.mean() for f in fp.imread(clips[name])]
+        assert np.abs(np.array(levels) - np.array(want)).max() <= 4
+        assert r["seconds"] > 0
+
+
+def test_process_videos_function(ray_cluster, clips):
+    def mean_levels(video):
+        return [round(float(f.mean())) for f in video.iter()]
+
+    results = fpray.process_videos([str(clips["vfr.mp4"])], mean_levels)
+    (r,) = results
+    assert r["frames"] == len(r["result"]) == fp.improps(clips["vfr.mp4"]).n_images
+    assert r["result"] == [round(float(f.mean())) for f in fp.imread(clips["vfr.mp4"])]
+
+
+def mixed(clips, bad_files) -> list[str]:
+    return [
+        str(clips["cfr_bframes.mp4"]),
+        str(bad_files["corrupt"]),
+        str(bad_files["missing"]),
+        str(clips["clip.ts"]),
+        str(bad_files["truncated"]),
+    ]
+
+
+def test_read_on_error_raise(ray_cluster, clips, bad_files):
+    good = str(clips["vfr.mp4"])
+    for bad, kind in [("corrupt", MediaError), ("truncated", MediaError), ("missing", FileNotFoundError)]:
+        with pytest.raises(kind) as info:  # found while planning, on the driver
+            fpray.read_videos([good, str(bad_files[bad])])
+        assert type(info.value) is kind and str(bad_files[bad]) in str(info.value)
+        with pytest.raises(kind) as info:  # found by the read task, through Ray
+            fpray.read_videos([good, str(bad_files[bad])], frames_per_task=None).take_all()
+        assert isinstance(info.value, ray.exceptions.RayTaskError)
+        assert str(bad_files[bad]) in str(info.value)
+
+
+def test_read_on_error_skip_and_record(ray_cluster, clips, bad_files):
+    paths = mixed(clips, bad_files)
+    good = {p: fp.improps(p).n_images for p in paths[0::3]}
+    for frames_per_task in (None, 1024):
+        rows = fpray.read_videos(paths, on_error="skip", frames_per_task=frames_per_task).take_all()
+        counts = {p: len(rs) for p, rs in by_path(rows).items()}
+        assert counts == good
+
+        rows = fpray.read_videos(paths, on_error="record", step=5, frames_per_task=frames_per_task).take_all()
+        errors = {Path(r["path"]).name: r["error_type"] for r in rows if r["error"] is not None}
+        assert errors == {
+            "corrupt.mp4": "MediaError",
+            "missing.mp4": "FileNotFoundError",
+            "truncated.mp4": "MediaError",
+        }
+        for r in rows:
+            if r["error"] is not None:
+                assert r["frame_index"] == -1 and r["frame"].size == 0 and r["path"] in r["error"]
+        ok = by_path([r for r in rows if r["error"] is None])
+        assert {p: len(rs) for p, rs in ok.items()} == {p: len(range(0, n, 5)) for p, n in good.items()}
+
+
+def test_process_on_error_modes(ray_cluster, clips, bad_files):
+    paths = mixed(clips, bad_files)
+
+    def count(video):
+        return sum(1 for _ in video.iter())
+
+    with pytest.raises(FileNotFoundError) as info:
+        fpray.process_videos([paths[0], paths[2]], count)
+    assert paths[2] in str(info.value)
+    with pytest.raises(MediaError) as info:
+        fpray.process_videos([paths[0], paths[1]], count)
+    assert paths[1] in str(info.value)
+
+    skipped = fpray.process_videos(paths, count, on_error="skip")
+    assert [r["path"] for r in skipped] == [paths[0], paths[3]]
+    assert [r["result"] for r in skipped] == [fp.improps(p).n_images for p in (paths[0], paths[3])]
+
+    recorded = fpray.process_videos(paths, count, on_error="record")
+    assert [r["path"] for r in recorded] == paths
+    assert [r["error_type"] for r in recorded] == [
+        None,
+        "MediaError",
+        "FileNotFoundError",
+        None,
+        "MediaError",
+    ]
+    assert all(r["ok"] == (r["error"] is None) for r in recorded)
+
+    desc = "filesrc location={path} ! decodebin ! fakesink"
+    recorded = fpray.process_videos(paths, desc, on_error="record", stall_timeout=5)
+    assert [r["ok"] for r in recorded] == [True, False, False, True, False]
+    assert recorded[2]["error_type"] == "FileNotFoundError"
+    assert all(paths[i] in recorded[i]["error"] for i in (1, 2, 4))
+
+
+@pytest.mark.slow
+def test_a_worker_that_dies_is_retried(ray_cluster, clips, tmp_path):
+    marker = tmp_path / "died-once"
+
+    def die_once(video):
+        if not marker.exists():
+            marker.write_text("x")
+            os._exit(1)  # the worker process dies mid-task
+        return len(video)
+
+    (r,) = fpray.process_videos([str(clips["clip.ts"])], die_once, max_retries=2)
+    assert marker.exists() and r["ok"] and r["result"] == fp.improps(clips["clip.ts"]).n_images
+
+
+def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """The framepipe command, connected to this session's Ray (no second cluster to start)."""
+    address = ray.get_runtime_context().gcs_address
+    return subprocess.run(
+        [sys.executable, "-m", "framepipe", *args, "--address", address],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+    )
+
+
+@pytest.mark.slow
+def test_cli_ray_read_and_ray_process(ray_cluster, clips, bad_files, tmp_path):
+    paths = [str(clips["vfr.mkv"]), str(bad_files["corrupt"])]
+    r = cli("ray-read", *paths, "--step", "2", "--on-error", "record", "--json")
+    assert r.returncode == 0, r.stderr
+    records = {Path(d["path"]).name: d for d in map(json.loads, r.stdout.splitlines())}
+    n = fp.improps(clips["vfr.mkv"]).n_images
+    assert records["vfr.mkv"] == {"path": paths[0], "frames": len(range(0, n, 2))}
+    assert records["corrupt.mp4"]["error"].startswith("MediaError: ")
+    assert re.search(rf"frames +{len(range(0, n, 2))} +fps", r.stderr)
+
+    r = cli("ray-read", *paths)
+    assert r.returncode == 1
+    assert "ERROR: MediaError: " in r.stderr and paths[1] in r.stderr and "Traceback" not in r.stderr
+
+    desc = "filesrc location={path} ! decodebin ! videoconvert ! fpmetawriter location={output} ! fakesink"
+    r = cli("ray-process", *paths, "--pipeline", desc, "--output-dir", str(tmp_path), "--on-error", "record")
+    assert r.returncode == 1  # a file failed
+    results = [json.loads(line) for line in r.stdout.splitlines()]
+    assert sorted((Path(d["path"]).name, d["ok"]) for d in results) == [
+        ("corrupt.mp4", False),
+        ("vfr.mkv", True),
+    ]
+    ok = next(d for d in results if d["ok"])
+    assert ok["records"] == ok["frames"] == n
+    assert "files     2/2  failed 1" in r.stderr
+
+
+def test_import_framepipe_does_not_import_ray(py_run):
+    r = py_run("import sys, framepipe; assert 'ray' not in sys.modules, 'ray imported'; print('ok')")
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr

@@ -15,7 +15,8 @@ APT_PACKAGES := pkg-config build-essential python3-venv \
 	gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
 	gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav \
 	python3-gi python3-gst-1.0 gstreamer1.0-python3-plugin-loader python3-numpy \
-	ffmpeg
+	libavcodec-dev libavformat-dev libavfilter-dev libavutil-dev libswscale-dev libswresample-dev \
+	libclang-dev clang ffmpeg
 
 RUST_SOURCES := Cargo.toml Cargo.lock rustfmt.toml $(shell find crates -name '*.rs' -o -name Cargo.toml -o -name build.rs 2>/dev/null)
 

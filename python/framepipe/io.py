@@ -6,11 +6,23 @@ B-frame, MKV, WebM and MPEG-TS inputs, and ``n_images`` is the true count, not a
 guess. Decoded frames come out as read-only numpy views of the decoded buffers (no copy);
 call ``.copy()`` for a writable array. ``format="gray"`` is full range (0-255), as in FFmpeg.
 
+Decoding runs on FFmpeg's own libraries (libavformat, libavcodec, swscale; Debian's FFmpeg)
+on the calling thread, so colours equal ``ffmpeg -pix_fmt rgb24`` (the stream's matrix and
+range; BT.601 when untagged; ``colorspace=`` / ``color_range=`` override mis-tagged files).
+A GStreamer ``filter=`` fragment, ``format=None`` or ``apply_rotation`` on a rotated file use
+a GStreamer pipeline instead. Batches (``read_batch``, ``read_at_times``,
+``imread(index=[...])``) decode each GOP they need once, several GOPs at a time.
+
+A file's frame index can be saved (``VideoFile.save_index(path)``) and given back
+(``frame_index=path``) so long videos open without a scan.
+
 The keyword names follow imageio's pyav plugin where they overlap.
 """
 
 from __future__ import annotations
 
+import builtins
+import json
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -35,6 +47,34 @@ __all__ = [
 ]
 
 Filter = str | Sequence[tuple[str, str | dict[str, Any]]] | tuple[dict[str, Any], list[Any]] | None
+FrameIndexSource = str | os.PathLike[str] | dict[str, Any] | None
+Indices = Sequence[int] | npt.NDArray[np.integer[Any]] | range
+
+
+def _index_text(frame_index: FrameIndexSource) -> str | None:
+    """A saved frame index as JSON text: read from a path, or serialised from its dict."""
+    if frame_index is None:
+        return None
+    if isinstance(frame_index, dict):
+        return json.dumps(frame_index)
+    with builtins.open(os.fspath(frame_index), encoding="utf-8") as f:
+        return f.read()
+
+
+def _indices(indices: Any) -> list[int]:
+    """A list of ints from a sequence or an integer array; TypeError for anything else."""
+    if isinstance(indices, np.ndarray):
+        if indices.dtype.kind not in "iu":
+            raise TypeError(f"frame indices must be integers, not an array of {indices.dtype}")
+        return [int(k) for k in indices.reshape(-1)]
+    if isinstance(indices, (str, bytes)) or not isinstance(indices, Iterable):
+        raise TypeError(f"frame indices must be a sequence of ints, not {type(indices).__name__}")
+    out = []
+    for k in indices:
+        if isinstance(k, bool) or not isinstance(k, int | np.integer):
+            raise TypeError(f"frame indices must be ints, not {type(k).__name__} ({k!r})")
+        out.append(int(k))
+    return out
 
 _NATIVE_FORMATS = {
     "I420": "yuv420p",
@@ -109,6 +149,15 @@ class VideoFile:
         Decoder threads (0 lets the decoder choose).
     apply_rotation : bool
         Rotate frames as the file's orientation metadata says.
+    frame_index : str, path-like or dict, optional
+        A frame index saved by :meth:`save_index` (its path, or the parsed JSON), used
+        instead of scanning the file. It must have been saved for this file (its size is
+        checked); ValueError otherwise.
+    colorspace : {"bt601", "bt709", "bt2020"}, optional
+        The YUV matrix to convert with, overriding what the stream signals (default: as
+        signalled; BT.601 when the stream does not say, as FFmpeg does).
+    color_range : {"limited", "full"}, optional
+        The YUV range, overriding what the stream signals ("tv"/"pc" are accepted too).
 
     Raises
     ------
@@ -128,6 +177,9 @@ class VideoFile:
         thread_count: int = 0,
         apply_rotation: bool = False,
         crash_safe: bool = True,
+        frame_index: FrameIndexSource = None,
+        colorspace: str | None = None,
+        color_range: str | None = None,
     ) -> None:
         if mode not in ("r", "w"):
             raise ValueError(f"mode must be 'r' or 'w', not {mode!r}")
@@ -138,6 +190,9 @@ class VideoFile:
         self._thread_count = thread_count
         self._apply_rotation = apply_rotation
         self._crash_safe = crash_safe
+        self._index_text = _index_text(frame_index)
+        self._colorspace = colorspace
+        self._color_range = color_range
         self._readers: dict[tuple[Any, ...], _framepipe._VideoReader] = {}
         self._writer: _framepipe._VideoWriter | None = None
         self._stream: dict[str, Any] | None = None
@@ -166,7 +221,14 @@ class VideoFile:
         reader = self._readers.get(key)
         if reader is None:
             reader = _framepipe._VideoReader(
-                self.path, format=fmt, filter=flt, thread_count=threads, apply_rotation=self._apply_rotation
+                self.path,
+                format=fmt,
+                filter=flt,
+                thread_count=threads,
+                apply_rotation=self._apply_rotation,
+                frame_index=self._index_text,
+                colorspace=self._colorspace,
+                color_range=self._color_range,
             )
             self._readers[key] = reader
         return reader
@@ -174,7 +236,7 @@ class VideoFile:
     def read(
         self,
         *,
-        index: int | EllipsisType = ...,
+        index: int | EllipsisType | Indices = ...,
         format: str | None = "rgb24",
         filter: Filter = None,
         filter_sequence: Any = None,
@@ -183,17 +245,24 @@ class VideoFile:
         constant_framerate: bool | None = None,
         thread_type: str | None = None,
     ) -> npt.NDArray[Any]:
-        """Read one frame (``index=k``) or all of them stacked as (N, H, W, C) (``index=...``).
+        """Read one frame (``index=k``), all of them stacked as (N, H, W, C) (``index=...``),
+        or the frames of a list or integer array of indices (``index=[...]``, as
+        :meth:`read_batch`).
 
         ``constant_framerate`` and ``thread_type`` are accepted for imageio compatibility and
         ignored: indexing never assumes a constant frame rate.
         """
         flt = _combine_filter(filter, filter_sequence, filter_graph)
+        if index is not ... and not isinstance(index, int | np.integer):
+            if isinstance(index, np.ndarray) and index.ndim == 0:
+                index = index.item()
+            else:
+                return self.read_batch(index, format=format, filter=flt, thread_count=thread_count)
         reader = self._reader(format, flt if flt is not None else self._filter, thread_count or None)
         if index is ...:
             return self._read_all(reader)
-        if not isinstance(index, int | np.integer):
-            raise TypeError(f"index must be an int or ..., not {type(index).__name__}")
+        if isinstance(index, bool) or not isinstance(index, int | np.integer):
+            raise TypeError(f"index must be an int, a list of ints or ..., not {type(index).__name__}")
         if not reader.exact_count:
             for k, frame in enumerate(self._iter(reader)):
                 if k == index:
@@ -201,8 +270,99 @@ class VideoFile:
             raise IndexError(f"frame index {index} is out of range")
         return reader.read(int(index))
 
+    def read_batch(
+        self,
+        indices: Indices,
+        *,
+        format: str | None = "rgb24",
+        filter: Filter = None,
+        thread_count: int = 0,
+        return_times: bool = False,
+    ) -> Any:
+        """Frames at ``indices`` as one (N, H, W, C) array, in the order asked.
+
+        Indices may come in any order, repeat, or be negative (from the end). Every index is
+        checked before anything is decoded. Each GOP involved is decoded at most once (and
+        several GOPs at a time, one decoder per core); frames nothing references are not
+        decoded and only the requested frames are converted.
+
+        Parameters
+        ----------
+        indices : sequence of int or integer array
+        format, filter, thread_count
+            As for :meth:`read`.
+        return_times : bool
+            Also return each frame's pts and display duration, in seconds from the first
+            frame (float64 arrays of length N).
+
+        Returns
+        -------
+        frames : ndarray, or (frames, pts, duration) with ``return_times``
+
+        Raises
+        ------
+        IndexError
+            An index out of range (the message names it).
+        TypeError
+            An index that is not an int.
+        """
+        ks = _indices(indices)
+        flt = filter if filter is not None else self._filter
+        reader = self._reader(format, flt, thread_count or None)
+        if reader.backend == "libav":
+            frames = reader.read_batch(ks)
+        else:
+            n = len(reader)
+            for k in ks:
+                if not -n <= k < n:
+                    raise IndexError(f"frame index {k} is out of range for a video of {n} frames")
+            shape, dtype = reader.frame_shape()
+            frames = np.empty((len(ks), *shape), np.dtype(dtype))
+            cache: dict[int, npt.NDArray[Any]] = {}
+            for j, k in sorted(enumerate(ks), key=lambda jk: jk[1] % n):
+                kk = k % n
+                if kk not in cache:
+                    cache = {kk: reader.read(kk)}
+                frames[j] = cache[kk]
+        if not return_times:
+            return frames
+        pts, duration = reader.frame_times(ks)
+        return frames, np.asarray(pts, np.float64), np.asarray(duration, np.float64)
+
+    def read_at_times(
+        self,
+        seconds: Sequence[float] | npt.NDArray[np.floating[Any]],
+        *,
+        format: str | None = "rgb24",
+        filter: Filter = None,
+        thread_count: int = 0,
+        return_times: bool = False,
+    ) -> Any:
+        """The frames displayed at ``seconds`` (measured from the first frame, as ``time``
+        is): for each t, the frame whose [pts, pts + duration) holds it, where a frame lasts
+        until the next one starts. Returns what :meth:`read_batch` returns.
+
+        Raises
+        ------
+        IndexError
+            A time before the first frame or after the last one ends (the message names it).
+        """
+        times = [float(t) for t in np.asarray(seconds, np.float64).reshape(-1)]
+        ks = self._reader().indices_at_times(times)
+        return self.read_batch(
+            ks, format=format, filter=filter, thread_count=thread_count, return_times=return_times
+        )
+
+    def save_index(self, path: str | os.PathLike[str]) -> None:
+        """Save the frame index (JSON) so that ``open(uri, frame_index=path)`` skips the scan."""
+        text = self._reader().index_json()
+        with builtins.open(os.fspath(path), "w", encoding="utf-8") as f:
+            f.write(text)
+
     @staticmethod
     def _read_all(reader: _framepipe._VideoReader) -> npt.NDArray[Any]:
+        if reader.backend == "libav":
+            return reader.read_batch(list(range(len(reader))))
         reader.rewind()
         first = reader.next()
         if first is None:
@@ -239,13 +399,49 @@ class VideoFile:
         filter_graph: Any = None,
         thread_count: int = 0,
         thread_type: str | None = None,
+        start: int = 0,
+        stop: int | None = None,
+        step: int = 1,
     ) -> Iterator[npt.NDArray[Any]]:
-        """Yield every frame in presentation order. A decoding error is raised (MediaError)
-        after the frames that did decode."""
+        """Yield every frame in presentation order, or frames ``start:stop:step`` (as a
+        slice of the frame list; only what those frames need is decoded). A decoding error
+        is raised (MediaError) after the frames that did decode."""
         flt = _combine_filter(filter, filter_sequence, filter_graph)
-        return self._iter(
-            self._reader(format, flt if flt is not None else self._filter, thread_count or None)
-        )
+        reader = self._reader(format, flt if flt is not None else self._filter, thread_count or None)
+        if (start, stop, step) == (0, None, 1):
+            return self._iter(reader)
+        if step == 0:
+            raise ValueError("step must not be zero")
+        return self._iter_slice(reader, start, stop, step)
+
+    @staticmethod
+    def _iter_slice(
+        reader: _framepipe._VideoReader, start: int, stop: int | None, step: int
+    ) -> Iterator[npt.NDArray[Any]]:
+        if not reader.exact_count:
+            for k, frame in enumerate(VideoFile._iter(reader)):
+                if k >= start and (stop is None or k < stop) and (k - start) % step == 0:
+                    yield frame
+            return
+        ks = range(*slice(start, stop, step).indices(len(reader)))
+        if step == 1:
+            # Contiguous: one read positions the decoder, then sequential decoding.
+            if len(ks) == 0:
+                return
+            yield reader.read(ks[0])
+            for _ in ks[1:]:
+                frame = reader.next()
+                if frame is None:
+                    return
+                yield frame
+            return
+        if reader.backend != "libav":
+            for k in ks:
+                yield reader.read(k)
+            return
+        chunk = 32  # batches keep GOPs decoding in parallel; frames are views of a batch
+        for i in range(0, len(ks), chunk):
+            yield from reader.read_batch(list(ks[i : i + chunk]))
 
     def __iter__(self) -> Iterator[npt.NDArray[Any]]:
         return self.iter(format=self._format)
@@ -425,19 +621,34 @@ def open(uri: str | os.PathLike[str], mode: str = "r", **kwargs: Any) -> VideoFi
 def imread(
     uri: str | os.PathLike[str],
     *,
-    index: int | EllipsisType = ...,
+    index: int | EllipsisType | Indices = ...,
     format: str | None = "rgb24",
     filter: Filter = None,
     thread_count: int = 0,
     apply_rotation: bool = False,
+    frame_index: FrameIndexSource = None,
+    colorspace: str | None = None,
+    color_range: str | None = None,
     **kwargs: Any,
 ) -> npt.NDArray[Any]:
-    """Read frame ``index`` of a video, or all frames stacked as (N, H, W, C)."""
+    """Read frame ``index`` of a video, all frames stacked as (N, H, W, C) (``index=...``),
+    or the frames of a list or integer array of indices (any order, repeats, negatives;
+    IndexError naming an index out of range, TypeError for a non-int).
+
+    ``frame_index``, ``colorspace`` and ``color_range`` are as for :class:`VideoFile`.
+    """
     with VideoFile(
-        uri, format=format, filter=filter, thread_count=thread_count, apply_rotation=apply_rotation
+        uri,
+        format=format,
+        filter=filter,
+        thread_count=thread_count,
+        apply_rotation=apply_rotation,
+        frame_index=frame_index,
+        colorspace=colorspace,
+        color_range=color_range,
     ) as f:
         frames = f.read(index=index, format=format, **kwargs)
-        return frames if index is ... else frames.copy()
+        return frames if index is ... or not isinstance(index, int | np.integer) else frames.copy()
 
 
 def imiter(
@@ -447,13 +658,28 @@ def imiter(
     filter: Filter = None,
     thread_count: int = 0,
     apply_rotation: bool = False,
+    start: int = 0,
+    stop: int | None = None,
+    step: int = 1,
+    frame_index: FrameIndexSource = None,
+    colorspace: str | None = None,
+    color_range: str | None = None,
     **kwargs: Any,
 ) -> Iterator[npt.NDArray[Any]]:
-    """Yield the frames of a video in order, as read-only zero-copy arrays."""
+    """Yield the frames of a video in order (or frames ``start:stop:step``, decoding only
+    what they need), as read-only arrays. ``frame_index``, ``colorspace`` and
+    ``color_range`` are as for :class:`VideoFile`."""
     with VideoFile(
-        uri, format=format, filter=filter, thread_count=thread_count, apply_rotation=apply_rotation
+        uri,
+        format=format,
+        filter=filter,
+        thread_count=thread_count,
+        apply_rotation=apply_rotation,
+        frame_index=frame_index,
+        colorspace=colorspace,
+        color_range=color_range,
     ) as f:
-        yield from f.iter(format=format, **kwargs)
+        yield from f.iter(format=format, start=start, stop=stop, step=step, **kwargs)
 
 
 def imwrite(
@@ -483,14 +709,20 @@ def imwrite(
 
 
 def improps(
-    uri: str | os.PathLike[str], *, index: int | EllipsisType = ..., format: str | None = "rgb24"
+    uri: str | os.PathLike[str],
+    *,
+    index: int | EllipsisType = ...,
+    format: str | None = "rgb24",
+    frame_index: FrameIndexSource = None,
 ) -> ImageProperties:
     """Shape, dtype and true frame count of a video, without decoding it all."""
-    with VideoFile(uri, format=format) as f:
+    with VideoFile(uri, format=format, frame_index=frame_index) as f:
         return f.properties(index, format=format)
 
 
-def immeta(uri: str | os.PathLike[str], *, index: int | EllipsisType = ...) -> dict[str, Any]:
+def immeta(
+    uri: str | os.PathLike[str], *, index: int | EllipsisType = ..., frame_index: FrameIndexSource = None
+) -> dict[str, Any]:
     """Global metadata of a video (``index=...``) or the metadata of frame ``index``."""
-    with VideoFile(uri) as f:
+    with VideoFile(uri, frame_index=frame_index) as f:
         return f.metadata(index)

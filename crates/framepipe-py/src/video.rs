@@ -3,14 +3,16 @@
 //! read-only views of the decoded buffers, with no copy.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use framepipe_core::Error;
+use framepipe_core::video::av::{ColorOptions, ColorRange, ColorSpace, LibavReader, Pixels, Probe, index_to_json};
 use framepipe_core::video::{
-    Filter, FilterGraph, FilterSpec, GraphEdge, OutputFormat, ReaderOptions, VideoFrame, VideoReader, VideoWriter,
-    WriterOptions, available_codecs,
+    Filter, FilterGraph, FilterSpec, FrameIndex, GraphEdge, Metadata, OutputFormat, ReaderOptions, VideoFrame,
+    VideoReader, VideoWriter, WriterOptions, available_codecs,
 };
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::{PyIndexError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 
@@ -93,20 +95,69 @@ fn frame_array<'py>(py: Python<'py>, frame: &VideoFrame) -> PyResult<Bound<'py, 
     unsafe { view_array(py, &view, mapped.as_ptr(), false, owner) }
 }
 
+/// Converted frames (the FFmpeg path) as an array over their buffer, which nothing else
+/// references: a batch is handed out writable, a frame of an iteration read-only.
+fn pixels_array(py: Python<'_>, pixels: Pixels, writable: bool) -> PyResult<Bound<'_, PyAny>> {
+    let mapped = Arc::new(Mapped::new(pixels.buffer, writable).map_err(|(e, _)| to_py(e))?);
+    if !pixels.view.fits(mapped.len()) {
+        return Err(to_py(Error::Value("converted frames are smaller than their shape says".into())));
+    }
+    let owner = Bound::new(py, PyMappedBuffer { mapped: mapped.clone() })?.into_any();
+    // SAFETY: the view fits inside the mapping, which `owner` keeps mapped and alive.
+    unsafe { view_array(py, &pixels.view, mapped.as_ptr(), writable, owner) }
+}
+
+/// Which decoder a reader uses: FFmpeg's libraries on the calling thread, or a GStreamer
+/// pipeline (for GStreamer filters, the native format and rotation).
+enum Backend {
+    Libav(LibavReader),
+    Gst(VideoReader),
+}
+
+/// A frame from either backend.
+enum Decoded {
+    Libav(Pixels),
+    Gst(VideoFrame),
+}
+
+impl Decoded {
+    fn array(self, py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+        match self {
+            Decoded::Libav(p) => pixels_array(py, p, false),
+            Decoded::Gst(f) => frame_array(py, &f),
+        }
+    }
+}
+
+/// What never changes while a reader is open: read without taking the reader's lock, so
+/// `len()` or `metadata` from one thread never waits for a decode running in another.
+struct Shared {
+    metadata: Metadata,
+    index: FrameIndex,
+    exact_count: bool,
+    probe: Option<Arc<Probe>>,
+}
+
 #[pyclass(frozen, name = "_VideoReader", module = "framepipe._framepipe")]
 pub struct PyVideoReader {
-    inner: Mutex<Option<VideoReader>>,
+    shared: Arc<Shared>,
+    closed: AtomicBool,
+    inner: Mutex<Option<Backend>>,
 }
 
 impl PyVideoReader {
-    fn lock(&self) -> MutexGuard<'_, Option<VideoReader>> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    fn shared(&self) -> PyResult<&Shared> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(closed());
+        }
+        Ok(&self.shared)
     }
 
+    /// Runs `f` on the reader with the GIL released; the lock is only taken once detached.
     fn with<T: Send>(
         &self,
         py: Python<'_>,
-        f: impl Send + FnOnce(&mut VideoReader, &mut dyn FnMut() -> bool) -> framepipe_core::Result<T>,
+        f: impl Send + FnOnce(&mut Backend, &mut dyn FnMut() -> bool) -> framepipe_core::Result<T>,
     ) -> PyResult<T> {
         let inner = &self.inner;
         detach_interruptible(py, move |check| {
@@ -115,13 +166,38 @@ impl PyVideoReader {
             f(reader, check)
         })
     }
+
+    fn normalise(&self, index: isize) -> PyResult<usize> {
+        let n = self.shared()?.index.len() as isize;
+        let k = if index < 0 { index + n } else { index };
+        if k < 0 || k >= n {
+            return Err(PyIndexError::new_err(format!("frame index {index} is out of range for a video of {n} frames")));
+        }
+        Ok(k as usize)
+    }
+}
+
+/// Which backend a reader with these options uses when the caller does not say.
+fn wants_libav(backend: Option<&str>, format: Option<OutputFormat>, filter: &Option<Filter>) -> PyResult<bool> {
+    match backend {
+        Some("libav") => Ok(true),
+        Some("gstreamer") => Ok(false),
+        Some(other) => Err(PyValueError::new_err(format!("backend must be 'libav' or 'gstreamer', not {other:?}"))),
+        None => Ok(format.is_some()
+            && filter.is_none()
+            && std::env::var("FRAMEPIPE_READER").map_or(true, |v| v != "gstreamer")),
+    }
 }
 
 #[pymethods]
 impl PyVideoReader {
     /// Probes and indexes `path` (demuxing only), ready to decode.
     #[new]
-    #[pyo3(signature = (path, *, format=Some("rgb24"), filter=None, thread_count=0, apply_rotation=false))]
+    #[pyo3(signature = (
+        path, *, format=Some("rgb24"), filter=None, thread_count=0, apply_rotation=false, frame_index=None,
+        colorspace=None, color_range=None, backend=None,
+    ))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         path: PathBuf,
@@ -129,44 +205,136 @@ impl PyVideoReader {
         filter: Option<&Bound<'_, PyAny>>,
         thread_count: u32,
         apply_rotation: bool,
+        frame_index: Option<String>,
+        colorspace: Option<&str>,
+        color_range: Option<&str>,
+        backend: Option<&str>,
     ) -> PyResult<PyVideoReader> {
-        let options = ReaderOptions {
-            format: output_format(format)?,
-            filter: filter_from_py(filter)?,
-            thread_count,
-            apply_rotation,
-            ..ReaderOptions::default()
+        let format = output_format(format)?;
+        let filter = filter_from_py(filter)?;
+        let colors = ColorOptions {
+            colorspace: colorspace.map(ColorSpace::from_name).transpose().map_err(to_py)?,
+            range: color_range.map(ColorRange::from_name).transpose().map_err(to_py)?,
         };
+        let explicit = backend.is_some();
+        if wants_libav(backend, format, &filter)? {
+            let fmt = format.ok_or_else(|| PyValueError::new_err("the libav backend needs an output format"))?;
+            let p = path.clone();
+            let saved = frame_index.clone();
+            let opened = py.detach(move || LibavReader::open(&p, saved.as_deref(), fmt, colors, thread_count));
+            match opened {
+                Ok(r) if !(apply_rotation && r.probe().metadata.rotation != 0) || explicit => {
+                    let probe = r.probe().clone();
+                    let shared =
+                        Shared { metadata: probe.metadata.clone(), index: probe.index.clone(), exact_count: true, probe: Some(probe) };
+                    return Ok(PyVideoReader {
+                        shared: Arc::new(shared),
+                        closed: AtomicBool::new(false),
+                        inner: Mutex::new(Some(Backend::Libav(r))),
+                    });
+                }
+                Ok(_) => {}
+                // A missing file, a bad saved index, or the caller asked for this backend.
+                Err(e @ (Error::NotFound(_) | Error::Value(_))) => return Err(to_py(e)),
+                Err(e) if explicit || frame_index.is_some() => return Err(to_py(e)),
+                // Anything libavformat refuses gets GStreamer's verdict (and error message).
+                Err(_) => {}
+            }
+        }
+        if frame_index.is_some() || colors != ColorOptions::default() {
+            return Err(PyValueError::new_err(
+                "frame_index, colorspace and color_range apply to the FFmpeg reader, which a GStreamer filter, \
+                 format=None or apply_rotation on a rotated file does not use",
+            ));
+        }
+        let options =
+            ReaderOptions { format, filter, thread_count, apply_rotation, ..ReaderOptions::default() };
         let reader = detach_interruptible(py, move |check| VideoReader::open(&path, options, check))?;
-        Ok(PyVideoReader { inner: Mutex::new(Some(reader)) })
+        let size = Some((reader.metadata().width, reader.metadata().height));
+        let exact_count = !reader.options().filter.as_ref().is_some_and(|f| f.changes_frame_count(size));
+        let shared =
+            Shared { metadata: reader.metadata().clone(), index: reader.index().clone(), exact_count, probe: None };
+        Ok(PyVideoReader {
+            shared: Arc::new(shared),
+            closed: AtomicBool::new(false),
+            inner: Mutex::new(Some(Backend::Gst(reader))),
+        })
     }
 
     fn __len__(&self) -> PyResult<usize> {
-        self.lock().as_ref().map(|r| r.len()).ok_or_else(closed)
+        Ok(self.shared()?.index.len())
+    }
+
+    /// "libav" (FFmpeg's libraries on the calling thread) or "gstreamer".
+    #[getter]
+    fn backend(&self) -> &'static str {
+        if self.shared.probe.is_some() { "libav" } else { "gstreamer" }
     }
 
     /// The next frame as an array, or None at the end.
     fn next<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        let frame = self.with(py, |r, check| r.next_frame(check))?;
-        frame.map(|f| frame_array(py, &f)).transpose()
+        let frame = self.with(py, |r, check| match r {
+            Backend::Libav(r) => Ok(r.next_frame(check)?.map(|(_, p)| Decoded::Libav(p))),
+            Backend::Gst(r) => Ok(r.next_frame(check)?.map(Decoded::Gst)),
+        })?;
+        frame.map(|f| f.array(py)).transpose()
     }
 
     /// Frame `index` (presentation order), exactly as sequential iteration yields it.
     fn read<'py>(&self, py: Python<'py>, index: isize) -> PyResult<Bound<'py, PyAny>> {
-        let n = self.__len__()? as isize;
-        let k = if index < 0 { index + n } else { index };
-        if k < 0 || k >= n {
-            return Err(pyo3::exceptions::PyIndexError::new_err(format!(
-                "frame index {index} is out of range for a video of {n} frames"
-            )));
-        }
-        let frame = self.with(py, move |r, check| r.read(k as usize, check))?;
-        frame_array(py, &frame)
+        let k = self.normalise(index)?;
+        let frame = self.with(py, move |r, check| match r {
+            Backend::Libav(r) => Ok(Decoded::Libav(r.read(k, check)?)),
+            Backend::Gst(r) => Ok(Decoded::Gst(r.read(k, check)?)),
+        })?;
+        frame.array(py)
+    }
+
+    /// Frames `indices` (any order, repeats, negatives from the end) as one writable (N, ...)
+    /// array that owns its memory. Every index is checked before anything is decoded.
+    fn read_batch<'py>(&self, py: Python<'py>, indices: Vec<isize>) -> PyResult<Bound<'py, PyAny>> {
+        let ks = indices.iter().map(|&i| self.normalise(i)).collect::<PyResult<Vec<usize>>>()?;
+        let pixels = self.with(py, move |r, check| match r {
+            Backend::Libav(r) => r.read_batch(&ks, check),
+            Backend::Gst(_) => Err(Error::Value("read_batch needs the FFmpeg reader".into())),
+        })?;
+        pixels_array(py, pixels, true)
+    }
+
+    /// The index of the frame displayed at each time (seconds from the first frame).
+    fn indices_at_times(&self, seconds: Vec<f64>) -> PyResult<Vec<usize>> {
+        let index = &self.shared()?.index;
+        seconds
+            .iter()
+            .map(|&t| {
+                index.frame_at_time(t).ok_or_else(|| {
+                    PyIndexError::new_err(format!(
+                        "time {t} s is outside the video (frames cover 0 to {:.6} s)",
+                        index.duration()
+                    ))
+                })
+            })
+            .collect()
+    }
+
+    /// Per-frame (pts in seconds from the first frame, display duration in seconds).
+    fn frame_times(&self, indices: Vec<isize>) -> PyResult<(Vec<f64>, Vec<f64>)> {
+        let ks = indices.iter().map(|&i| self.normalise(i)).collect::<PyResult<Vec<usize>>>()?;
+        let index = &self.shared()?.index;
+        Ok(ks
+            .iter()
+            .map(|&k| {
+                (index.time(k).unwrap_or(0.0), index.display_duration(k).unwrap_or(0) as f64 / 1e9)
+            })
+            .unzip())
     }
 
     /// (shape, dtype name) of the frames reading gives, without moving the read position.
     fn frame_shape(&self, py: Python<'_>) -> PyResult<(Vec<usize>, &'static str)> {
-        let (shape, dtype) = self.with(py, |r, check| r.frame_shape(check))?;
+        let (shape, dtype) = self.with(py, |r, check| match r {
+            Backend::Libav(r) => Ok(r.frame_shape()),
+            Backend::Gst(r) => r.frame_shape(check),
+        })?;
         Ok((shape, dtype.name()))
     }
 
@@ -174,21 +342,27 @@ impl PyVideoReader {
     /// `fps` changes the frame count; only iteration can count those).
     #[getter]
     fn exact_count(&self) -> PyResult<bool> {
-        let guard = self.lock();
-        let r = guard.as_ref().ok_or_else(closed)?;
-        let size = Some((r.metadata().width, r.metadata().height));
-        Ok(!r.options().filter.as_ref().is_some_and(|f| f.changes_frame_count(size)))
+        Ok(self.shared()?.exact_count)
     }
 
-    fn rewind(&self) -> PyResult<()> {
-        self.lock().as_mut().ok_or_else(closed)?.rewind().map_err(to_py)
+    fn rewind(&self, py: Python<'_>) -> PyResult<()> {
+        self.with(py, |r, _| match r {
+            Backend::Libav(r) => r.rewind(),
+            Backend::Gst(r) => r.rewind(),
+        })
+    }
+
+    /// The frame index as JSON text (what `VideoFile.save_index` writes).
+    fn index_json(&self) -> PyResult<String> {
+        match &self.shared()?.probe {
+            Some(p) => Ok(index_to_json(p)),
+            None => Err(PyValueError::new_err("only the FFmpeg reader (no GStreamer filter) saves its index")),
+        }
     }
 
     /// The file's global metadata.
     fn metadata<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let guard = self.lock();
-        let r = guard.as_ref().ok_or_else(closed)?;
-        let m = r.metadata();
+        let m = &self.shared()?.metadata;
         let d = PyDict::new(py);
         d.set_item("fps", m.fps)?;
         d.set_item("duration", m.duration)?;
@@ -208,15 +382,11 @@ impl PyVideoReader {
     /// Per-frame metadata of frame `index`: time (s since the first frame), pts (ns, as
     /// demuxed), key_frame.
     fn frame_metadata<'py>(&self, py: Python<'py>, index: isize) -> PyResult<Bound<'py, PyDict>> {
-        let guard = self.lock();
-        let r = guard.as_ref().ok_or_else(closed)?;
-        let n = r.index().len() as isize;
-        let k = if index < 0 { index + n } else { index };
-        let e = (k >= 0).then(|| r.index().get(k as usize)).flatten().ok_or_else(|| {
-            pyo3::exceptions::PyIndexError::new_err(format!("frame index {index} is out of range for {n} frames"))
-        })?;
+        let k = self.normalise(index)?;
+        let idx = &self.shared()?.index;
+        let e = idx.get(k).ok_or_else(|| PyIndexError::new_err(format!("frame index {index} is out of range")))?;
         let d = PyDict::new(py);
-        d.set_item("time", r.index().time(k as usize))?;
+        d.set_item("time", idx.time(k))?;
         d.set_item("pts", e.pts)?;
         d.set_item("dts", e.dts)?;
         d.set_item("duration", e.duration)?;
@@ -226,14 +396,30 @@ impl PyVideoReader {
 
     /// Seconds since the first frame, for every frame.
     fn times<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        let guard = self.lock();
-        let r = guard.as_ref().ok_or_else(closed)?;
-        PyList::new(py, (0..r.index().len()).map(|k| r.index().time(k).unwrap_or(0.0)))
+        let idx = &self.shared()?.index;
+        PyList::new(py, (0..idx.len()).map(|k| idx.time(k).unwrap_or(0.0)))
     }
 
-    fn close(&self) {
-        if let Some(mut r) = self.lock().take() {
-            r.close();
+    /// Stops decoding and releases the decoder, with the GIL released (a GStreamer
+    /// pipeline whose Python filter still runs needs the GIL to wind down).
+    fn close(&self, py: Python<'_>) {
+        self.closed.store(true, Ordering::Release);
+        let inner = &self.inner;
+        py.detach(|| {
+            let taken = inner.lock().unwrap_or_else(|e| e.into_inner()).take();
+            if let Some(Backend::Gst(mut r)) = taken {
+                r.close();
+            }
+        });
+    }
+}
+
+impl Drop for PyVideoReader {
+    fn drop(&mut self) {
+        let taken = self.inner.get_mut().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(reader) = taken {
+            // Garbage collection runs with the GIL held: tear down without it.
+            Python::attach(|py| py.detach(move || drop(reader)));
         }
     }
 }

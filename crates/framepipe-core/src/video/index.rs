@@ -49,6 +49,9 @@ pub struct FrameIndex {
     /// (start, time) of the demuxer's segment: stream time = pts - start + time. Seeks are
     /// in stream time, which differs from pts under an MP4 edit list or in MPEG-TS.
     segment: Option<(u64, u64)>,
+    /// The keyframes as (decode order, index), in decode order: [`Self::keyframe_before`]
+    /// searches them instead of every frame.
+    keys: Vec<(usize, usize)>,
 }
 
 impl FrameIndex {
@@ -58,7 +61,15 @@ impl FrameIndex {
             p.decode_order = i;
         }
         packets.sort_by_key(|p| (p.pts, p.decode_order));
-        FrameIndex { entries: packets, segment: None }
+        FrameIndex::from_entries(packets)
+    }
+
+    /// An index from entries already in presentation order (a saved index).
+    pub(crate) fn from_entries(entries: Vec<FrameEntry>) -> FrameIndex {
+        let mut keys: Vec<(usize, usize)> =
+            entries.iter().enumerate().filter(|(_, e)| e.keyframe).map(|(i, e)| (e.decode_order, i)).collect();
+        keys.sort_unstable();
+        FrameIndex { entries, segment: None, keys }
     }
 
     /// The true number of frames.
@@ -106,12 +117,38 @@ impl FrameIndex {
     /// GOP earlier (and a seek to the later keyframe would clip the B-frame away).
     pub fn keyframe_before(&self, k: usize) -> Option<usize> {
         let target = self.entries.get(k)?;
-        self.entries
-            .iter()
-            .enumerate()
-            .filter(|(_, e)| e.keyframe && e.decode_order <= target.decode_order && e.pts <= target.pts)
-            .max_by_key(|(_, e)| e.decode_order)
-            .map(|(i, _)| i)
+        // The last keyframe decoded at or before the target, then back while it is presented
+        // after the target (rarely more than one step).
+        let end = self.keys.partition_point(|&(d, _)| d <= target.decode_order);
+        self.keys[..end].iter().rev().find(|&&(_, i)| self.entries[i].pts <= target.pts).map(|&(_, i)| i)
+    }
+
+    /// The frame displayed `seconds` after the first frame: the one whose
+    /// [pts, end) holds that time, where a frame ends where the next one starts (the last
+    /// one after its duration). `None` before the first frame or after the last one ends.
+    pub fn frame_at_time(&self, seconds: f64) -> Option<usize> {
+        if !seconds.is_finite() || seconds < 0.0 || self.entries.is_empty() {
+            return None;
+        }
+        let t = self.start() as f64 + seconds * 1e9;
+        let k = self.entries.partition_point(|e| e.pts as f64 <= t).checked_sub(1)?;
+        if k + 1 == self.entries.len() {
+            let end = self.entries[k].pts as f64 + self.display_duration(k)? as f64;
+            if t >= end {
+                return None;
+            }
+        }
+        Some(k)
+    }
+
+    /// How long frame k is displayed, in ns: until the next frame starts, or for the last
+    /// frame its own duration (else the mean frame interval).
+    pub fn display_duration(&self, k: usize) -> Option<u64> {
+        let e = self.entries.get(k)?;
+        match self.entries.get(k + 1) {
+            Some(next) => Some(next.pts - e.pts),
+            None => e.duration.or_else(|| self.mean_interval()).or(Some(0)),
+        }
     }
 
     /// The stream time of frame k's pts (what a seek to it asks for).
@@ -555,6 +592,15 @@ mod tests {
         assert_eq!(idx.keyframe_before(2), Some(0));
         assert_eq!(idx.keyframe_before(4), Some(4));
         assert!((idx.duration() - 50e-9).abs() < 1e-15);
+        // Display intervals: [100, 110) is frame 0 ... the last ends at 140 + its 10 ns.
+        assert_eq!(idx.frame_at_time(0.0), Some(0));
+        assert_eq!(idx.frame_at_time(9e-9), Some(0));
+        assert_eq!(idx.frame_at_time(10e-9), Some(1));
+        assert_eq!(idx.frame_at_time(45e-9), Some(4));
+        assert_eq!(idx.frame_at_time(50e-9), None);
+        assert_eq!(idx.frame_at_time(-1e-9), None);
+        assert_eq!(idx.frame_at_time(f64::NAN), None);
+        assert_eq!(idx.display_duration(1), Some(10));
     }
 
     proptest::proptest! {

@@ -23,6 +23,7 @@
 //! cannot be demuxed or decoded; within 5 s, never a hang), [`crate::Error::Value`] (bad
 //! arguments: index out of range, unknown codec or format, changing frame shape).
 
+pub mod av;
 pub mod convert;
 mod filter;
 mod format;

@@ -1,0 +1,651 @@
+//! The decode loop: demux (libavformat) -> decode (libavcodec) -> [a frame-filter stage
+//! can go here] -> convert (swscale) into memory the caller then owns, all on the calling
+//! thread (libavcodec's own frame threads decode ahead while a frame is converted).
+//!
+//! Random access seeks to the keyframe decoding must start from ([`FrameIndex::keyframe_before`])
+//! and decodes forward; frames presented before the target that nothing references are not
+//! decoded at all (`skip_frame = AVDISCARD_NONREF` while the packet's pts is before the
+//! target), and only the requested frames are converted. A batch decodes each GOP it needs
+//! at most once, and several GOPs concurrently on independent decoders (one per core).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::ptr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use ffmpeg_next::ffi as ff;
+
+use super::convert::{ColorOptions, Converter, frame_layout};
+use super::{Input, Packet, Probe, av_error, eagain, probe_cached};
+use crate::layout::{Dtype, View};
+use crate::pipeline::Interrupt;
+use crate::video::{FrameIndex, OutputFormat};
+use crate::{Error, Result};
+
+/// Forward decoding is preferred to a seek when the target is at most this many frames
+/// ahead (a seek flushes the decoder and restarts from a keyframe).
+const FORWARD_WINDOW: usize = 12;
+
+/// How often the decode loop calls the caller's interrupt check.
+const POLL: Duration = Duration::from_millis(50);
+
+/// Decode errors tolerated in a row before a stream is declared undecodable.
+const MAX_ERRORS: usize = 500;
+
+/// Converted frames: one frame (H, W, C) or a batch (N, H, W, C), contiguous, in a buffer
+/// the caller owns (wrapped without a copy).
+#[derive(Debug, Clone)]
+pub struct Pixels {
+    pub buffer: gst::Buffer,
+    pub view: View,
+}
+
+impl Pixels {
+    fn new(data: Vec<u8>, view: View) -> Pixels {
+        Pixels { buffer: gst::Buffer::from_mut_slice(data), view }
+    }
+}
+
+/// An AVFrame.
+struct Frame(*mut ff::AVFrame);
+
+// SAFETY: a frame is data with reference-counted buffers, used by one thread at a time.
+unsafe impl Send for Frame {}
+
+impl Frame {
+    fn new() -> Frame {
+        // SAFETY: allocation, checked.
+        let f = unsafe { ff::av_frame_alloc() };
+        assert!(!f.is_null(), "av_frame_alloc failed (out of memory)");
+        Frame(f)
+    }
+}
+
+impl Drop for Frame {
+    fn drop(&mut self) {
+        // SAFETY: allocated by av_frame_alloc, freed once.
+        unsafe { ff::av_frame_free(&mut self.0) };
+    }
+}
+
+/// An open decoder (AVCodecContext).
+struct Decoder(*mut ff::AVCodecContext);
+
+// SAFETY: used by one thread at a time through &mut self.
+unsafe impl Send for Decoder {}
+
+impl Decoder {
+    fn open(par: *const ff::AVCodecParameters, tb: ff::AVRational, threads: u32) -> Result<Decoder> {
+        // SAFETY: par is a live AVCodecParameters; every pointer is checked before use and the
+        // context is freed by Drop if opening fails.
+        unsafe {
+            let codec = ff::avcodec_find_decoder((*par).codec_id);
+            if codec.is_null() {
+                let name = std::ffi::CStr::from_ptr(ff::avcodec_get_name((*par).codec_id));
+                return Err(Error::Media(format!("no decoder for {} is installed", name.to_string_lossy())));
+            }
+            let ctx = ff::avcodec_alloc_context3(codec);
+            if ctx.is_null() {
+                return Err(Error::Media("cannot allocate a decoder".into()));
+            }
+            let dec = Decoder(ctx);
+            let r = ff::avcodec_parameters_to_context(ctx, par);
+            if r < 0 {
+                return Err(Error::Media(format!("decoder parameters: {}", av_error(r))));
+            }
+            (*ctx).pkt_timebase = tb;
+            (*ctx).thread_count = threads as i32;
+            (*ctx).thread_type = ff::FF_THREAD_FRAME | ff::FF_THREAD_SLICE;
+            let r = ff::avcodec_open2(ctx, codec, ptr::null_mut());
+            if r < 0 {
+                return Err(Error::Media(format!("cannot open the decoder: {}", av_error(r))));
+            }
+            Ok(dec)
+        }
+    }
+
+    fn skip_nonref(&mut self, on: bool) {
+        let mode = if on { ff::AVDiscard::AVDISCARD_NONREF } else { ff::AVDiscard::AVDISCARD_DEFAULT };
+        // SAFETY: the context is open; skip_frame is read when the next packet is submitted.
+        unsafe { (*self.0).skip_frame = mode };
+    }
+}
+
+impl Drop for Decoder {
+    fn drop(&mut self) {
+        // SAFETY: allocated by avcodec_alloc_context3, freed once (this also joins its threads).
+        unsafe { ff::avcodec_free_context(&mut self.0) };
+    }
+}
+
+/// A demuxer and a decoder positioned somewhere in the stream.
+struct Cursor {
+    input: Input,
+    decoder: Decoder,
+    pkt: Packet,
+    frame: Frame,
+    converter: Converter,
+    /// The drain packet was sent.
+    eof: bool,
+    /// The decoder gave its last frame.
+    done: bool,
+    /// Index of the frame the next sequential read gives.
+    next: usize,
+    /// Decode errors in a row.
+    errors: usize,
+    last_check: Instant,
+}
+
+impl Cursor {
+    fn open(probe: &Probe, threads: u32) -> Result<Cursor> {
+        let input = Input::open(&probe.metadata.path, false)?;
+        // SAFETY: the stream exists.
+        let tb = unsafe { (*input.video()).time_base };
+        let decoder = Decoder::open(input.codecpar(), tb, threads)?;
+        Ok(Cursor {
+            input,
+            decoder,
+            pkt: Packet::new(),
+            frame: Frame::new(),
+            converter: Converter::new(),
+            eof: false,
+            done: false,
+            next: 0,
+            errors: 0,
+            last_check: Instant::now(),
+        })
+    }
+
+    /// Seeks to keyframe `key` (index position) and flushes the decoder.
+    fn seek(&mut self, probe: &Probe, key: usize) -> Result<()> {
+        let e = probe.index.entries()[key];
+        let ns = e.dts.map_or(e.pts, |d| d.min(e.pts));
+        self.input.seek(probe.ticks(ns))?;
+        // SAFETY: the decoder is open.
+        unsafe { ff::avcodec_flush_buffers(self.decoder.0) };
+        self.eof = false;
+        self.done = false;
+        self.next = key;
+        self.errors = 0;
+        Ok(())
+    }
+
+    /// Decodes until the decoder gives a frame (left in `self.frame`) and returns its index
+    /// (matched by pts, else counted), or `None` at the end of the stream. Packets presented
+    /// before `skip_before` (index ns) are decoded only if something references them.
+    fn decode_next(
+        &mut self,
+        probe: &Probe,
+        skip_before: Option<u64>,
+        interrupt: &mut dyn FnMut() -> bool,
+    ) -> Result<Option<usize>> {
+        loop {
+            if self.done {
+                return Ok(None);
+            }
+            // SAFETY: the decoder is open and the frame allocated; receive_frame unrefs the
+            // frame before filling it.
+            let r = unsafe { ff::avcodec_receive_frame(self.decoder.0, self.frame.0) };
+            if r == 0 {
+                self.errors = 0;
+                // SAFETY: a frame was just received.
+                let (best, pts) = unsafe { ((*self.frame.0).best_effort_timestamp, (*self.frame.0).pts) };
+                let ts = [pts, best].into_iter().find(|&t| t != ff::AV_NOPTS_VALUE);
+                let k = ts.and_then(|t| probe.ns(t)).and_then(|ns| probe.index.position(ns)).unwrap_or(self.next);
+                return Ok(Some(k));
+            }
+            if r == ff::AVERROR_EOF {
+                self.done = true;
+                return Ok(None);
+            }
+            if r != eagain() {
+                self.errors += 1;
+                if self.errors > MAX_ERRORS {
+                    return Err(Error::Media(format!("decoding failed: {}", av_error(r))));
+                }
+                continue;
+            }
+            if self.eof {
+                self.done = true;
+                return Ok(None);
+            }
+            if self.last_check.elapsed() >= POLL {
+                self.last_check = Instant::now();
+                if interrupt() {
+                    return Err(Error::Interrupted);
+                }
+            }
+            if self.input.read(&mut self.pkt)? {
+                let skip = match (skip_before, self.pkt.pts()) {
+                    (Some(limit), Some(pts)) => probe.ns(pts).is_some_and(|ns| ns < limit),
+                    _ => false,
+                };
+                self.decoder.skip_nonref(skip);
+                // SAFETY: decoder open, packet filled by av_read_frame.
+                let r = unsafe { ff::avcodec_send_packet(self.decoder.0, self.pkt.as_ptr()) };
+                if r < 0 && r != eagain() {
+                    // A damaged packet: its frame is lost, the stream goes on.
+                    self.errors += 1;
+                    if self.errors > MAX_ERRORS {
+                        return Err(Error::Media(format!("decoding failed: {}", av_error(r))));
+                    }
+                }
+            } else {
+                self.decoder.skip_nonref(false);
+                // SAFETY: a null packet starts draining.
+                unsafe { ff::avcodec_send_packet(self.decoder.0, ptr::null()) };
+                self.eof = true;
+            }
+        }
+    }
+
+    /// Decodes forward to frame `k`: true when it is in `self.frame`, false when a later
+    /// frame or the end came first.
+    fn decode_to(&mut self, probe: &Probe, k: usize, interrupt: &mut dyn FnMut() -> bool) -> Result<bool> {
+        let target = probe.index.entries()[k].pts;
+        loop {
+            let Some(got) = self.decode_next(probe, Some(target), interrupt)? else { return Ok(false) };
+            if got < self.next.min(k) {
+                // Before where decoding was asked to start (a seek that landed early).
+                continue;
+            }
+            self.next = got + 1;
+            match got.cmp(&k) {
+                std::cmp::Ordering::Equal => return Ok(true),
+                std::cmp::Ordering::Greater => return Ok(false),
+                std::cmp::Ordering::Less => {}
+            }
+        }
+    }
+
+    /// Puts the cursor where frame `k` can be decoded forward from (seeking unless it is
+    /// already close).
+    fn approach(&mut self, probe: &Probe, k: usize) -> Result<()> {
+        let index = &probe.index;
+        let key = index.keyframe_before(k).unwrap_or(0);
+        let forward = !self.done
+            && k >= self.next
+            && (k - self.next <= FORWARD_WINDOW || (self.next >= key && index.keyframe_before(self.next) == Some(key)));
+        if !forward {
+            self.seek(probe, key)?;
+        }
+        Ok(())
+    }
+
+    fn convert(&mut self, format: OutputFormat, colors: ColorOptions, dst: &mut [u8]) -> Result<()> {
+        self.converter.convert(self.frame.0, format, colors, dst)
+    }
+
+    fn frame_size(&self) -> (usize, usize) {
+        // SAFETY: the frame was received.
+        unsafe { ((*self.frame.0).width.max(0) as usize, (*self.frame.0).height.max(0) as usize) }
+    }
+}
+
+/// Reads a video file's frames through libavformat/libavcodec/swscale: sequentially, by
+/// index, or in batches. See the module docs.
+pub struct LibavReader {
+    probe: Arc<Probe>,
+    format: OutputFormat,
+    colors: ColorOptions,
+    threads: u32,
+    cursor: Option<Cursor>,
+    /// Decoders kept for batches that decode several GOPs at once.
+    spare: Vec<Cursor>,
+    /// First frame that sequential decoding skipped (the decoder dropped it as damaged).
+    damaged: Option<usize>,
+    reported: bool,
+    /// Random reads that had to decode from the first frame (diagnostics).
+    fallbacks: u64,
+}
+
+impl LibavReader {
+    /// Opens and indexes `path` (a saved index's JSON in `saved` replaces the scan); no
+    /// decoder is opened before the first read.
+    pub fn open(
+        path: &Path,
+        saved: Option<&str>,
+        format: OutputFormat,
+        colors: ColorOptions,
+        threads: u32,
+    ) -> Result<LibavReader> {
+        crate::init()?;
+        let probe = probe_cached(path, saved)?;
+        Ok(LibavReader {
+            probe,
+            format,
+            colors,
+            threads,
+            cursor: None,
+            spare: Vec::new(),
+            damaged: None,
+            reported: false,
+            fallbacks: 0,
+        })
+    }
+
+    pub fn probe(&self) -> &Arc<Probe> {
+        &self.probe
+    }
+
+    pub fn index(&self) -> &FrameIndex {
+        &self.probe.index
+    }
+
+    pub fn len(&self) -> usize {
+        self.probe.index.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.probe.index.is_empty()
+    }
+
+    /// Random reads that fell back to decoding from the first frame (0 on well-formed files).
+    pub fn fallbacks(&self) -> u64 {
+        self.fallbacks
+    }
+
+    /// Shape and dtype of one frame as this reader hands it out.
+    pub fn frame_shape(&self) -> (Vec<usize>, Dtype) {
+        let m = &self.probe.metadata;
+        let (_, view) = frame_layout(self.format, m.width as usize, m.height as usize);
+        (view.shape, view.dtype)
+    }
+
+    fn cursor(&mut self) -> Result<&mut Cursor> {
+        if self.cursor.is_none() {
+            self.cursor = Some(Cursor::open(&self.probe, self.threads)?);
+        }
+        self.cursor.as_mut().ok_or_else(|| Error::Media("no decoder".into()))
+    }
+
+    fn convert_one(&mut self) -> Result<Pixels> {
+        let (format, colors) = (self.format, self.colors);
+        let c = self.cursor()?;
+        let (w, h) = c.frame_size();
+        let (size, view) = frame_layout(format, w, h);
+        let mut data = vec![0u8; size];
+        c.convert(format, colors, &mut data)?;
+        Ok(Pixels::new(data, view))
+    }
+
+    /// The next frame in presentation order with its index, or `None` at the end. Frames the
+    /// decoder drops as damaged are skipped; once the stream ends, a stream that lost frames
+    /// reports [`Error::Media`] once, then `None`.
+    pub fn next_frame(&mut self, interrupt: Interrupt<'_>) -> Result<Option<(usize, Pixels)>> {
+        let probe = self.probe.clone();
+        loop {
+            let c = self.cursor()?;
+            let expected = c.next;
+            match c.decode_next(&probe, None, interrupt)? {
+                Some(k) if k < expected => continue,
+                Some(k) => {
+                    c.next = k + 1;
+                    if k > expected {
+                        self.damaged.get_or_insert(expected);
+                    }
+                    return Ok(Some((k, self.convert_one()?)));
+                }
+                None => {
+                    let missing = self.damaged.or((expected < probe.index.len()).then_some(expected));
+                    return match missing {
+                        Some(k) if !self.reported => {
+                            self.reported = true;
+                            Err(Error::Media(format!(
+                                "{}: frame {k} and possibly others could not be decoded (the file is damaged); the \
+                                 frames that could were returned",
+                                probe.metadata.path.display()
+                            )))
+                        }
+                        _ => Ok(None),
+                    };
+                }
+            }
+        }
+    }
+
+    /// Frame `k` in presentation order, exactly what sequential iteration yields as its k-th
+    /// frame. Later [`Self::next_frame`] calls continue after it.
+    pub fn read(&mut self, k: usize, interrupt: Interrupt<'_>) -> Result<Pixels> {
+        self.check_index(k)?;
+        let probe = self.probe.clone();
+        let c = self.cursor()?;
+        c.approach(&probe, k)?;
+        if !c.decode_to(&probe, k, interrupt)? {
+            // A demuxer that seeks coarsely (or a keyframe flag that lied): from the start.
+            self.fallbacks += 1;
+            let c = self.restart()?;
+            if !c.decode_to(&probe, k, interrupt)? {
+                return Err(Error::Media(format!("{}: frame {k} could not be decoded", probe.metadata.path.display())));
+            }
+        }
+        self.convert_one()
+    }
+
+    fn check_index(&self, k: usize) -> Result<()> {
+        if k >= self.len() {
+            return Err(Error::Value(format!("frame index {k} is out of range: the video has {} frames", self.len())));
+        }
+        Ok(())
+    }
+
+    fn restart(&mut self) -> Result<&mut Cursor> {
+        self.cursor = None;
+        self.damaged = None;
+        self.reported = false;
+        self.cursor()
+    }
+
+    /// Goes back to the first frame.
+    pub fn rewind(&mut self) -> Result<()> {
+        self.damaged = None;
+        self.reported = false;
+        if let Some(c) = &mut self.cursor
+            && c.next != 0
+        {
+            let probe = self.probe.clone();
+            let first = probe.index.keyframe_before(0).unwrap_or(0);
+            if c.seek(&probe, first).is_err() {
+                self.cursor = None;
+            } else if let Some(c) = &mut self.cursor {
+                c.next = 0;
+            }
+        }
+        Ok(())
+    }
+
+    /// Releases the decoders (a later read opens them again).
+    pub fn close(&mut self) {
+        self.cursor = None;
+        self.spare.clear();
+    }
+
+    /// Frames `indices` (any order, repeats allowed) as one (N, ...) array in that order.
+    /// Every GOP involved is decoded at most once, several at a time on independent
+    /// decoders, and only the requested frames are converted.
+    pub fn read_batch(&mut self, indices: &[usize], interrupt: Interrupt<'_>) -> Result<Pixels> {
+        for &k in indices {
+            self.check_index(k)?;
+        }
+        let m = &self.probe.metadata;
+        let (fb, one) = frame_layout(self.format, m.width as usize, m.height as usize);
+        let mut data = vec![0u8; fb * indices.len()];
+        let mut positions: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+        for (p, &k) in indices.iter().enumerate() {
+            positions.entry(k).or_default().push(p);
+        }
+        // Runs of targets sharing the keyframe decoding starts from.
+        let index = &self.probe.index;
+        let mut groups: Vec<Group> = Vec::new();
+        for &k in positions.keys() {
+            let key = index.keyframe_before(k).unwrap_or(0);
+            match groups.last_mut() {
+                Some(g) if g.key == key => g.targets.push(k),
+                _ => groups.push(Group { key, targets: vec![k] }),
+            }
+        }
+        {
+            let mut slots: Vec<Option<&mut [u8]>> = data.chunks_exact_mut(fb.max(1)).map(Some).collect();
+            let mut work: Vec<(usize, &mut [u8])> = Vec::with_capacity(positions.len());
+            for (&k, ps) in &positions {
+                if let Some(slot) = slots.get_mut(ps[0]).and_then(Option::take) {
+                    work.push((k, slot));
+                }
+            }
+            if fb > 0 {
+                self.decode_groups(&groups, work, interrupt)?;
+            }
+        }
+        for ps in positions.values() {
+            for &p in &ps[1..] {
+                data.copy_within(ps[0] * fb..(ps[0] + 1) * fb, p * fb);
+            }
+        }
+        let mut shape = vec![indices.len()];
+        shape.extend(&one.shape);
+        let mut strides = vec![fb as isize];
+        strides.extend(&one.strides);
+        Ok(Pixels::new(data, View { offset: 0, shape, strides, dtype: one.dtype }))
+    }
+
+    /// Decodes the groups into their slots (targets in ascending order), splitting them over
+    /// up to one decoder per core.
+    fn decode_groups(
+        &mut self,
+        groups: &[Group],
+        work: Vec<(usize, &mut [u8])>,
+        interrupt: Interrupt<'_>,
+    ) -> Result<()> {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let cost = |g: &Group| g.targets.last().map_or(1, |&t| t + 1 - g.key.min(t));
+        let total: usize = groups.iter().map(cost).sum();
+        // A worker per core, but only when there is enough decoding to share.
+        let workers = if groups.len() > 1 && total >= 8 { cores.min(groups.len()) } else { 1 };
+        let probe = self.probe.clone();
+        let (format, colors) = (self.format, self.colors);
+        if workers <= 1 {
+            let c = self.cursor()?;
+            return decode_into(c, &probe, work, format, colors, interrupt);
+        }
+        // Contiguous chunks of groups of about equal decoding cost.
+        let mut chunks: Vec<&[Group]> = Vec::new();
+        let share = total.div_ceil(workers);
+        let (mut start, mut acc) = (0, 0);
+        for (i, g) in groups.iter().enumerate() {
+            acc += cost(g);
+            if acc >= share && chunks.len() + 1 < workers {
+                chunks.push(&groups[start..=i]);
+                start = i + 1;
+                acc = 0;
+            }
+        }
+        if start < groups.len() {
+            chunks.push(&groups[start..]);
+        }
+        let mut work = work.into_iter().peekable();
+        let mut parts: Vec<Vec<(usize, &mut [u8])>> = Vec::with_capacity(chunks.len());
+        for chunk in &chunks {
+            let last = chunk.last().and_then(|g| g.targets.last()).copied().unwrap_or(0);
+            let mut part = Vec::new();
+            while let Some((k, _)) = work.peek() {
+                if *k > last {
+                    break;
+                }
+                if let Some(w) = work.next() {
+                    part.push(w);
+                }
+            }
+            parts.push(part);
+        }
+        self.cursor()?;
+        while self.spare.len() + 1 < chunks.len() {
+            self.spare.push(Cursor::open(&probe, 1)?);
+        }
+        let mut main = self.cursor.take().ok_or_else(|| Error::Media("no decoder".into()))?;
+        let stop = AtomicBool::new(false);
+        let mut parts = parts.into_iter();
+        let first = parts.next().unwrap_or_default();
+        let result = std::thread::scope(|s| {
+            let mut handles = Vec::new();
+            for (part, cursor) in parts.zip(self.spare.iter_mut()) {
+                let (probe, stop) = (&probe, &stop);
+                handles.push(s.spawn(move || {
+                    let mut stopped = || stop.load(Ordering::Relaxed);
+                    let r = decode_into(cursor, probe, part, format, colors, &mut stopped);
+                    if r.is_err() {
+                        stop.store(true, Ordering::Relaxed);
+                    }
+                    r
+                }));
+            }
+            let mut check = || {
+                let hit = stop.load(Ordering::Relaxed) || interrupt();
+                if hit {
+                    stop.store(true, Ordering::Relaxed);
+                }
+                hit
+            };
+            let mut results = vec![decode_into(&mut main, &probe, first, format, colors, &mut check)];
+            if results[0].is_err() {
+                stop.store(true, Ordering::Relaxed);
+            }
+            for h in handles {
+                results.push(h.join().unwrap_or_else(|_| Err(Error::Media("a decoding thread panicked".into()))));
+            }
+            // The first real error wins over the interrupts it caused in the other threads.
+            let mut interrupted = false;
+            for r in results {
+                match r {
+                    Err(Error::Interrupted) => interrupted = true,
+                    Err(e) => return Err(e),
+                    Ok(()) => {}
+                }
+            }
+            if interrupted { Err(Error::Interrupted) } else { Ok(()) }
+        });
+        self.cursor = Some(main);
+        result
+    }
+}
+
+/// Targets (ascending) that decoding reaches from one keyframe.
+struct Group {
+    key: usize,
+    targets: Vec<usize>,
+}
+
+/// Decodes `groups` on one cursor, converting each target into its slot. A target the
+/// seek misses is decoded again from the first frame.
+fn decode_into(
+    c: &mut Cursor,
+    probe: &Probe,
+    work: Vec<(usize, &mut [u8])>,
+    format: OutputFormat,
+    colors: ColorOptions,
+    interrupt: &mut dyn FnMut() -> bool,
+) -> Result<()> {
+    let m = &probe.metadata;
+    let expected = (m.width as usize, m.height as usize);
+    for (k, slot) in work {
+        c.approach(probe, k)?;
+        if !c.decode_to(probe, k, interrupt)? {
+            *c = Cursor::open(probe, 1)?;
+            if !c.decode_to(probe, k, interrupt)? {
+                return Err(Error::Media(format!("{}: frame {k} could not be decoded", m.path.display())));
+            }
+        }
+        if c.frame_size() != expected {
+            let (w, h) = c.frame_size();
+            return Err(Error::Media(format!(
+                "{}: frame {k} is {w}x{h}, not {}x{} as the stream's first frames: read it alone with read()",
+                m.path.display(),
+                expected.0,
+                expected.1
+            )));
+        }
+        c.convert(format, colors, slot)?;
+    }
+    Ok(())
+}

@@ -5,6 +5,8 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 VENV    := .venv
+# The anchors of bench/video_sampling.py (torch, torchcodec, ...) live apart from the project.
+BENCH_VENV := .venv-bench
 PY      := $(VENV)/bin/python
 STAMPS  := .stamps
 PLUGIN_DIR := python/framepipe/gst-plugins
@@ -26,7 +28,7 @@ export FRAMEPIPE_PYTHON := $(abspath $(PY))
 export VIRTUAL_ENV := $(abspath $(VENV))
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: help setup build demo test test-rust test-python bench lint clean
+.PHONY: help setup build demo test test-rust test-python bench imageio-suite lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -75,8 +77,21 @@ $(STAMPS)/bench: requirements-bench.txt | $(PY)
 	$(PY) -m pip install -q -r requirements-bench.txt
 	@touch $@
 
-bench: setup $(STAMPS)/bench ## benchmarks against the anchors (PyAV, imageio, gst-python, Ray+decord); prints tables
+# torch (PyPI's default CUDA build, ~5 GB: torchcodec links libtorch_cuda) and torchcodec,
+# which loads the system's FFmpeg (Debian's ffmpeg package).
+$(STAMPS)/anchors: requirements-anchors.txt $(STAMPS)/apt
+	@mkdir -p $(STAMPS)
+	test -x $(BENCH_VENV)/bin/python || python3 -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install -q --upgrade pip
+	$(BENCH_VENV)/bin/python -m pip install -q -r requirements-anchors.txt
+	@touch $@
+
+bench: setup $(STAMPS)/bench $(STAMPS)/anchors ## benchmarks against the anchors (torchcodec, PyAV, imageio, gst-python, Ray+decord); prints tables
 	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+imageio-suite: setup ## imageio's test_pyav.py on plugin="framepipe" (IMAGEIO=checkout TEST_IMAGES=checkout)
+	@test -n "$(IMAGEIO)" -a -n "$(TEST_IMAGES)" || { echo "usage: make imageio-suite IMAGEIO=<imageio checkout or git dir> TEST_IMAGES=<test_images checkout or git dir>"; exit 2; }
+	bash bench/imageio_suite.sh $(IMAGEIO) $(TEST_IMAGES)
 
 lint: setup ## cargo fmt --check, clippy -D warnings, ruff, mypy
 	cargo fmt --all --check
@@ -86,4 +101,4 @@ lint: setup ## cargo fmt --check, clippy -D warnings, ruff, mypy
 	$(VENV)/bin/mypy
 
 clean: ## remove build products and the virtualenv
-	rm -rf target $(VENV) $(STAMPS) $(PLUGIN_DIR) python/framepipe/*.so out
+	rm -rf target $(VENV) $(BENCH_VENV) $(STAMPS) $(PLUGIN_DIR) python/framepipe/*.so out

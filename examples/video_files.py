@@ -1,6 +1,6 @@
 """The README's video-file calls: write a clip, then read it back in the usual ways.
 
-    python examples/video_files.py    # writes clip.mp4 and out.webm in the current folder
+python examples/video_files.py    # writes clip.mp4 and out.webm in the current folder
 """
 
 import framepipe as fp

@@ -20,8 +20,18 @@ ARGS = {"demo.py": ["--frames", "60"], "detect.py": ["--frames", "30"]}
 def ffprobe(path: Path) -> dict[str, str]:
     """The first video stream's codec and pixel format, as ffprobe reports them."""
     r = subprocess.run(
-        ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "stream=codec_name,pix_fmt,profile"]
-        + ["-of", "json", str(path)],
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "stream=codec_name,pix_fmt,profile",
+            "-of",
+            "json",
+            str(path),
+        ],
         capture_output=True,
         text=True,
         timeout=60,
@@ -46,7 +56,14 @@ def run_example(path: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 def test_examples_are_found():
     names = {p.name for p in EXAMPLES}
-    assert {"quickstart.py", "analytics.py", "detector.py", "pyinvert.py", "video_files.py", "demo.py"} <= names
+    assert {
+        "quickstart.py",
+        "analytics.py",
+        "detector.py",
+        "pyinvert.py",
+        "video_files.py",
+        "demo.py",
+    } <= names
 
 
 @pytest.mark.slow

@@ -21,8 +21,19 @@ from .conftest import ROOT
 
 def ffprobe_stream(path: Path, entries: str = "codec_name,pix_fmt,nb_read_frames") -> dict[str, str]:
     r = subprocess.run(
-        ["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0"]
-        + ["-show_entries", f"stream={entries}", "-of", "json", str(path)],
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-count_frames",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            f"stream={entries}",
+            "-of",
+            "json",
+            str(path),
+        ],
         capture_output=True,
         text=True,
         timeout=60,
@@ -46,7 +57,9 @@ def ffprobe_rotation(path: Path) -> int:
     return 0
 
 
-def cli(*args: str, timeout: float = 60, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def cli(
+    *args: str, timeout: float = 60, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "framepipe", *args],
         capture_output=True,
@@ -85,7 +98,7 @@ def test_appsink_sync_is_off_unless_the_description_sets_it():
     assert p.element("a").get("sync") is False and p.element("b").get("sync") is False
     p = fp.Pipeline(desc.format("sync=true"))
     assert p.element("a").get("sync") is True and p.element("b").get("sync") is False
-    p = fp.Pipeline("videotestsrc num-buffers=1 ! appsink sync = true max-buffers=2 name=\"s\"")
+    p = fp.Pipeline('videotestsrc num-buffers=1 ! appsink sync = true max-buffers=2 name="s"')
     assert p.element("s").get("sync") is True
     # Other sinks keep what the description says.
     p = fp.Pipeline("videotestsrc ! fakesink name=f sync=true")
@@ -162,7 +175,11 @@ def test_a_timeout_with_every_stream_ended_has_no_such_hint():
 
 @pytest.mark.parametrize(
     ("name", "codec", "expected"),
-    [("x.mp4", "h264", {"yuv420p"}), ("x.avi", "mjpeg", {"yuvj420p", "yuv420p"}), ("x.mkv", "hevc", {"yuv420p"})],
+    [
+        ("x.mp4", "h264", {"yuv420p"}),
+        ("x.avi", "mjpeg", {"yuvj420p", "yuv420p"}),
+        ("x.mkv", "hevc", {"yuv420p"}),
+    ],
 )
 def test_imwrite_defaults_to_yuv420p(tmp_path, name, codec, expected):
     if codec not in fp.video_codecs():
@@ -221,8 +238,19 @@ def test_rotation_equals_ffprobe(tmp_path, rotate):
     fp.imwrite(plain, np.zeros((3, 48, 64, 3), np.uint8))
     rotated = tmp_path / f"rot{rotate}.mp4"
     subprocess.run(
-        ["ffmpeg", "-v", "error", "-y", "-i", str(plain), "-c", "copy"]
-        + ["-metadata:s:v:0", f"rotate={rotate}", str(rotated)],
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-i",
+            str(plain),
+            "-c",
+            "copy",
+            "-metadata:s:v:0",
+            f"rotate={rotate}",
+            str(rotated),
+        ],
         check=True,
         timeout=60,
     )
@@ -314,12 +342,14 @@ def test_imwrite_wrong_shape_midstream_leaves_no_partial_file(tmp_path):
 
 
 def test_planar_frames_suggest_videoconvert():
-    p = fp.Pipeline("videotestsrc num-buffers=1 ! video/x-raw,format=I420,width=64,height=48 ! appsink name=out")
+    p = fp.Pipeline(
+        "videotestsrc num-buffers=1 ! video/x-raw,format=I420,width=64,height=48 ! appsink name=out"
+    )
     with p:
         frame = p.pull("out", timeout=10)
         assert frame is not None
         with pytest.raises(ValueError, match=r"planes.*videoconvert ! video/x-raw,format=RGB"):
-            frame.array
+            _ = frame.array
 
 
 def test_unknown_element_names_raise_keyerror_listing_names():
@@ -352,7 +382,9 @@ def test_pyfunc_instances_are_named_like_gstreamer_names_them(py_run):
     assert r.stdout.split() == ["pyfunc", "pyfunc", "False"]
 
 
-@pytest.mark.parametrize(("typo", "meant"), [("videotestscr", "videotestsrc"), ("x246enc", "x264enc"), ("pyfnuc", "pyfunc")])
+@pytest.mark.parametrize(
+    ("typo", "meant"), [("videotestscr", "videotestsrc"), ("x246enc", "x264enc"), ("pyfnuc", "pyfunc")]
+)
 def test_misspelled_element_suggests_the_name(typo, meant):
     with pytest.raises(fp.ParseError, match=f'did you mean "{meant}"') as info:
         fp.Pipeline(f"videotestsrc ! {typo} ! fakesink".replace("videotestsrc !", "videotestsrc !", 1))
@@ -365,7 +397,11 @@ def test_misspelled_element_suggests_the_name(typo, meant):
 def test_inspect_lists_framepipe_and_python_elements_with_their_plugin():
     r = cli("inspect", env={"FRAMEPIPE_PLUGIN_PATH": str(ROOT / "examples" / "audiotestsrc.py")})
     assert r.returncode == 0, r.stderr
-    lines = {line.split(":")[1].strip(): line.split(":")[0] for line in r.stdout.splitlines() if line.count(":") >= 2}
+    lines = {
+        line.split(":")[1].strip(): line.split(":")[0]
+        for line in r.stdout.splitlines()
+        if line.count(":") >= 2
+    }
     for name in ("pyfunc", "fpoverlay", "fpmetawriter", "pyaudiotestsrc"):
         assert name in lines, name
         assert lines[name].strip(), f"{name} has no plugin"
@@ -374,7 +410,10 @@ def test_inspect_lists_framepipe_and_python_elements_with_their_plugin():
 
 def test_inspect_into_a_closed_pipe_is_quiet():
     proc = subprocess.Popen(
-        [sys.executable, "-m", "framepipe", "inspect"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT
+        [sys.executable, "-m", "framepipe", "inspect"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
     )
     assert proc.stdout is not None and proc.stderr is not None
     proc.stdout.readline()
@@ -401,8 +440,13 @@ def test_launch_second_ctrl_c_message_on_its_own_line():
     # stderr is a terminal, so the progress line is rewritten in place without newlines.
     master, slave = pty.openpty()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "framepipe", "launch"]
-        + ["videotestsrc is-live=true ! queue max-size-time=0 max-size-bytes=0 ! identity sleep-time=300000 ! fakesink"],
+        [
+            sys.executable,
+            "-m",
+            "framepipe",
+            "launch",
+            "videotestsrc is-live=true ! queue max-size-time=0 max-size-bytes=0 ! identity sleep-time=300000 ! fakesink",
+        ],
         stdout=subprocess.DEVNULL,
         stderr=slave,
         cwd=ROOT,
@@ -456,7 +500,10 @@ def test_version_and_plain_help():
     [
         (fp.imread, ["index", "format", "filter", "thread_count", "apply_rotation", "kwargs", "Raises"]),
         (fp.imiter, ["format", "filter", "thread_count", "apply_rotation", "kwargs", "Yields"]),
-        (fp.imwrite, ["frames", "fps", "codec", "pixel_format", "quality", "filter", "metadata", "in_pixel_format"]),
+        (
+            fp.imwrite,
+            ["frames", "fps", "codec", "pixel_format", "quality", "filter", "metadata", "in_pixel_format"],
+        ),
         (fp.open, ["uri", "mode", "kwargs", "apply_rotation", "Returns"]),
         (fp.Frame, ["Attributes", "array", "planes", "pts", "writable"]),
         (fp.Pipeline.play, ["Raises"]),

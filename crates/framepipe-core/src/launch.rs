@@ -169,10 +169,8 @@ pub fn suggestions(name: &str, candidates: impl IntoIterator<Item = String>) -> 
 pub fn closest_factories(name: &str) -> Vec<String> {
     // Every feature: factories_with_type(ANY) leaves out classifications it has no type
     // for ("Filter/Analytics", "Filter/Effect", ...).
-    let names = gst::Registry::get()
-        .features(gst::ElementFactory::static_type())
-        .into_iter()
-        .map(|f| f.name().to_string());
+    let names =
+        gst::Registry::get().features(gst::ElementFactory::static_type()).into_iter().map(|f| f.name().to_string());
     suggestions(name, names)
 }
 

@@ -209,7 +209,13 @@ impl Pipeline {
             }
             gst::BusSyncReply::Drop
         });
-        Pipeline { pipeline, shared, sinks: Mutex::default(), sources: Mutex::default(), eos_sent: AtomicBool::new(false) }
+        Pipeline {
+            pipeline,
+            shared,
+            sinks: Mutex::default(),
+            sources: Mutex::default(),
+            eos_sent: AtomicBool::new(false),
+        }
     }
 
     pub fn gst(&self) -> &gst::Pipeline {
@@ -279,8 +285,8 @@ impl Pipeline {
     }
 
     /// Whether an EOS that framepipe was asked to send is still travelling: the pipeline is
-    /// running, no ERROR and no EOS reached the bus, and either `send_eos` was called or
-    /// every source element is an appsrc whose stream was ended.
+    /// running, has no appsink, no ERROR and no EOS reached the bus, and either `send_eos`
+    /// was called or every source element is an appsrc whose stream was ended.
     fn eos_pending(&self) -> bool {
         if self.target_state() < gst::State::Paused {
             return false;
@@ -291,13 +297,19 @@ impl Pipeline {
                 return false;
             }
         }
+        // appsink holds EOS back until its samples are pulled (`wait-on-eos`): nobody will
+        // pull them now, and what it would receive is not a file to finish.
+        if self.pipeline.iterate_recurse().into_iter().flatten().any(|e| e.downcast_ref::<AppSink>().is_some()) {
+            return false;
+        }
         if self.eos_sent.load(Ordering::Relaxed) {
             return true;
         }
         let sources = self.sources.lock().unwrap_or_else(|e| e.into_inner());
         let mut any = false;
         for element in self.pipeline.iterate_sources().into_iter().flatten() {
-            if element.downcast_ref::<AppSrc>().is_none() || !sources.get(element.name().as_str()).is_some_and(|s| s.ended)
+            if element.downcast_ref::<AppSrc>().is_none()
+                || !sources.get(element.name().as_str()).is_some_and(|s| s.ended)
             {
                 return false;
             }

@@ -163,11 +163,7 @@ impl VideoWriter {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
             && !parent.is_dir()
         {
-            return Err(Error::NotFound(format!(
-                "{}: the folder {} does not exist",
-                path.display(),
-                parent.display()
-            )));
+            return Err(Error::NotFound(format!("{}: the folder {} does not exist", path.display(), parent.display())));
         }
         if !(options.fps.is_finite() && options.fps > 0.0) {
             return Err(Error::Value(format!("fps must be a positive number, not {}", options.fps)));
@@ -385,8 +381,14 @@ impl VideoWriter {
         };
         check_even(self.encoder, pix, o.filter.is_some(), *w, *h)?;
         if let Some(pix) = pix {
+            let mut caps = gst::Caps::builder("video/x-raw").field("format", pix);
+            if self.encoder == "jpegenc" && pix != "GRAY8" {
+                // JPEG is full-range YUV (FFmpeg's yuvj420p); jpegenc writes what it gets,
+                // so videoconvert's default limited range would come back 16-235 too bright.
+                caps = caps.field("colorimetry", "1:4:0:0");
+            }
             let filter = gst::ElementFactory::make("capsfilter")
-                .property("caps", gst::Caps::builder("video/x-raw").field("format", pix).build())
+                .property("caps", caps.build())
                 .build()
                 .map_err(|_| Error::Gst("capsfilter is missing".into()))?;
             chain.push(filter);

@@ -2,9 +2,9 @@
 //! class_init installs the class's metadata, pad templates and properties, and an element
 //! factory for it.
 
+use std::collections::HashMap;
 use std::ffi::{CString, c_void};
 use std::str::FromStr;
-use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex, PoisonError, RwLock};
 
 use framepipe_core::{Error, Result};

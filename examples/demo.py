@@ -42,7 +42,8 @@ def main(argv: list[str] | None = None) -> Path:
         "appsink name=frames sync=false max-buffers=8"
     )
     encoder = fp.Pipeline(
-        "appsrc name=src ! videoconvert ! x264enc speed-preset=veryfast tune=zerolatency ! "
+        "appsrc name=src ! videoconvert ! video/x-raw,format=I420 ! "
+        "x264enc speed-preset=veryfast tune=zerolatency ! "
         f"mp4mux ! filesink location={args.output}"
     )
     start = time.perf_counter()

@@ -44,7 +44,8 @@ def main() -> None:
         f"videotestsrc pattern=ball num-buffers={args.frames} "
         "! video/x-raw,format=RGB,width=320,height=240,framerate=30/1 "
         f"! pyfunc module={Path(__file__).resolve()} function=detect "
-        f"! fpmetawriter location={meta} ! fpoverlay ! videoconvert ! x264enc ! mp4mux "
+        f"! fpmetawriter location={meta} ! fpoverlay ! videoconvert ! video/x-raw,format=I420 "
+        "! x264enc ! mp4mux "
         f"! filesink location={video}"
     )
     with pipeline:

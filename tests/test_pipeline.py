@@ -136,7 +136,7 @@ def test_bad_timeout(timeout):
 
 def test_unknown_sink_and_wrong_kind():
     with fp.Pipeline("videotestsrc name=vsrc num-buffers=1 ! appsink name=out") as p:
-        with pytest.raises(ValueError, match="nosink"):
+        with pytest.raises(KeyError, match="nosink"):
             p.pull("nosink")
         with pytest.raises(ValueError, match="not an appsink"):
             p.pull("vsrc")

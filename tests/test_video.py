@@ -236,7 +236,9 @@ def test_rotation_reported_and_applied(tmp_path):
     frames[:, :, : W // 2] = 200
     fp.imwrite(src, frames, fps=10)
     rotate_mp4_90(src)
-    assert fp.immeta(src)["rotation"] == 90
+    # FFmpeg's convention (ffprobe, PyAV, torchcodec): this matrix turns the picture 90
+    # degrees clockwise for display, a display-matrix rotation of -90.
+    assert fp.immeta(src)["rotation"] == -90
     assert fp.imread(src, index=0).shape == (H, W, 3)
     turned = fp.imread(src, index=0, apply_rotation=True)
     assert turned.shape == (W, H, 3)

@@ -25,6 +25,23 @@ from .pipeline import Pipeline
 
 PLUGIN_DIR = Path(__file__).resolve().parent / "gst-plugins"
 
+DESCRIPTION = """\
+GStreamer pipelines and video files from the command line.
+
+  framepipe launch "videotestsrc num-buffers=60 ! videoconvert ! video/x-raw,format=I420 ! x264enc ! mp4mux ! filesink location=out.mp4"
+  framepipe inspect [element]
+  framepipe info clip.mp4
+"""
+
+LAUNCH_EPILOG = """\
+Ctrl-C sends EOS so that muxers finalise their files; the exit status is 0 when the
+pipeline then finishes cleanly, 130 when it does not within 5 s or on a second Ctrl-C
+(which stops at once). Errors exit with 1.
+
+For MP4s that browsers and players accept, put video/x-raw,format=I420 before x264enc
+(from RGB, videoconvert ! x264enc negotiates 4:4:4, which most players refuse).
+"""
+
 
 def _clock(seconds: float | None) -> str:
     if seconds is None:
@@ -50,7 +67,7 @@ class _Progress:
         now = time.monotonic()
         if not final and now - self.last_print < (0.25 if self.tty else 1.0):
             return
-        frames = p.buffers_counted()
+        frames = p.frames_counted()
         dt = now - self.last_time
         fps = (frames - self.last_frames) / dt if dt > 0 else 0.0
         if final:
@@ -78,19 +95,23 @@ def _launch(args: argparse.Namespace) -> int:
     def on_sigint(signum: int, frame: FrameType | None) -> None:
         nonlocal interrupts
         interrupts += 1
+        # The terminal echoed "^C" after the progress line: start a line of our own.
         if interrupts == 1:
             sys.stderr.write("\nInterrupt: sending EOS (Ctrl-C again to stop at once)\n")
+            sys.stderr.flush()
             p.send_eos()
         else:
+            sys.stderr.write("\n")
             raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGINT, on_sigint)
+    finished = False
     try:
-        p.buffers_counted()
+        p.frames_counted()
         p.play()
         deadline = None if args.timeout is None else time.monotonic() + args.timeout
         drain_until: float | None = None
-        while not p.wait(0.1):
+        while not (finished := p.wait(0.1)):
             progress.update(p)
             now = time.monotonic()
             if deadline is not None and now > deadline:
@@ -99,12 +120,14 @@ def _launch(args: argparse.Namespace) -> int:
                 # After Ctrl-C, give the EOS at most 5 s to drain (muxers finalise).
                 drain_until = now + 5.0
             if drain_until is not None and now > drain_until:
+                sys.stderr.write("No EOS within 5 s of the interrupt: stopping without finalising\n")
                 break
         progress.update(p, final=True)
     finally:
         signal.signal(signal.SIGINT, previous)
-        p.stop()
-    return 130 if interrupts else 0
+        p.stop(finish=False)
+    # A Ctrl-C whose EOS drained is a clean finish (the file is complete): exit 0.
+    return 0 if finished else 130
 
 
 def _inspect(args: argparse.Namespace) -> int:
@@ -112,6 +135,7 @@ def _inspect(args: argparse.Namespace) -> int:
     if not args.element:
         for name, long_name, klass, plugin in _framepipe.factories():
             print(f"{plugin}:  {name}: {long_name}  [{klass}]")
+        sys.stdout.flush()
         return 0
     d = _framepipe.describe_factory(args.element)
     print(f"Factory Details:\n  Name: {d['name']}\n  Long-name: {d['long_name']}")
@@ -321,10 +345,23 @@ def _add_ray_options(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="framepipe", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="framepipe", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"framepipe {_framepipe.__version__} ({_framepipe.gstreamer_version})",
+    )
     parser.add_argument("--debug", action="store_true", help="show tracebacks and GStreamer debug details")
     sub = parser.add_subparsers(dest="command", required=True)
-    launch = sub.add_parser("launch", help="run a pipeline like gst-launch-1.0, with a progress line")
+    launch = sub.add_parser(
+        "launch",
+        help="run a pipeline like gst-launch-1.0, with a progress line",
+        description="Run a pipeline like gst-launch-1.0, with a progress line (frames, fps, position).",
+        epilog=LAUNCH_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     launch.add_argument("description", nargs="+", help="the pipeline, e.g. 'videotestsrc ! autovideosink'")
     launch.add_argument("--timeout", type=float, default=None, help="give up after this many seconds")
     launch.set_defaults(func=_launch)
@@ -388,6 +425,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         code: int = args.func(args)
         return code
+    except BrokenPipeError:
+        # The reader went away (`framepipe inspect | head`): stop quietly, as cat does.
+        # Point stdout at devnull so the interpreter's final flush does not fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return 0
     except KeyboardInterrupt:
         sys.stderr.write("Interrupted\n")
         return 130

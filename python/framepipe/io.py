@@ -22,6 +22,8 @@ The keyword names follow imageio's pyav plugin where they overlap.
 from __future__ import annotations
 
 import builtins
+import contextlib
+import errno
 import json
 import os
 from collections.abc import Iterable, Iterator, Sequence
@@ -145,10 +147,17 @@ class VideoFile:
     format : str, optional
         Default pixel format of frames read ("rgb24", "bgr24", "rgba", "bgra", "gray",
         "gray16le", "rgb48le", "yuv444p" or None for the decoder's own).
+    filter : str or sequence of (name, params), optional
+        Applied to every frame read (or, for writing, before encoding); see :func:`imread`.
     thread_count : int
         Decoder threads (0 lets the decoder choose).
     apply_rotation : bool
-        Rotate frames as the file's orientation metadata says.
+        Rotate frames as the file's orientation metadata says (``metadata()["rotation"]``,
+        FFmpeg's convention: counter-clockwise degrees, e.g. 90 or -90). Default False, as
+        imageio's pyav plugin: frames come out as stored.
+    crash_safe : bool
+        Writing MP4/MOV: keep the file playable up to its last ~2 s if the process dies
+        (default True); False writes a plain MP4.
     frame_index : str, path-like or dict, optional
         A frame index saved by :meth:`save_index` (its path, or the parsed JSON), used
         instead of scanning the file. It must have been saved for this file (its size is
@@ -201,6 +210,8 @@ class VideoFile:
         self._closed = False
         if mode == "r":
             self._reader()  # probe now: missing or broken files fail at open
+        else:
+            _check_folder(self.path)  # fail at open, not after the first frame
 
     # -- reading ------------------------------------------------------------------------
 
@@ -614,7 +625,41 @@ class VideoFile:
 
 
 def open(uri: str | os.PathLike[str], mode: str = "r", **kwargs: Any) -> VideoFile:
-    """Open a video file: ``fp.open(path)`` to read, ``fp.open(path, "w")`` to write."""
+    """Open a video file: ``fp.open(path)`` to read, ``fp.open(path, "w")`` to write.
+
+    Parameters
+    ----------
+    uri : str or path-like
+        The file (``file://`` URIs are accepted). For writing, the container follows the
+        extension: .mp4, .mov, .mkv, .webm, .avi or .ts.
+    mode : {"r", "w"}
+        Read (default) or write.
+    **kwargs
+        Passed to :class:`VideoFile`: ``format`` (default pixel format of frames read),
+        ``filter`` (applied to every frame read), ``thread_count`` (decoder threads, 0 lets
+        the decoder choose), ``apply_rotation`` (rotate frames as the file's orientation
+        metadata asks; default False, as imageio's pyav plugin) and, for writing,
+        ``crash_safe`` (MP4/MOV stay playable up to their last ~2 s if the process dies;
+        default True).
+
+    Returns
+    -------
+    VideoFile
+        Use it as a context manager (``with fp.open(path) as f:``) or call ``close()``; a
+        writer finalises its file on close.
+
+    Raises
+    ------
+    FileNotFoundError
+        Reading a file that does not exist, or writing into a folder that does not exist.
+    MediaError
+        Reading a file that cannot be demuxed or decoded.
+
+    Examples
+    --------
+    >>> with fp.open("clip.ts") as f:                                  # doctest: +SKIP
+    ...     small = f.read(index=10, filter=[("scale", "320:-1"), ("hflip", "")])
+    """
     return VideoFile(uri, mode, **kwargs)
 
 
@@ -631,11 +676,63 @@ def imread(
     color_range: str | None = None,
     **kwargs: Any,
 ) -> npt.NDArray[Any]:
-    """Read frame ``index`` of a video, all frames stacked as (N, H, W, C) (``index=...``),
-    or the frames of a list or integer array of indices (any order, repeats, negatives;
-    IndexError naming an index out of range, TypeError for a non-int).
+    """Read one frame of a video, or all of its frames stacked.
 
-    ``frame_index``, ``colorspace`` and ``color_range`` are as for :class:`VideoFile`.
+    Parameters
+    ----------
+    uri : str or path-like
+        The video file (MP4, MOV, MKV, WebM, MPEG-TS, AVI, ...).
+    index : int or Ellipsis or sequence of int
+        ``...`` (default) reads every frame as one (N, H, W, C) array; an int ``k`` reads
+        exactly the k-th frame in presentation order (negative counts from the end), the
+        same frame sequential iteration gives, also on VFR and B-frame files; a list or
+        integer array of indices reads those frames as (N, H, W, C) in the order asked
+        (any order, repeats, negatives), decoding each GOP at most once.
+    format : str or None
+        Pixel format of the result: "rgb24" (default, (H, W, 3) uint8), "bgr24", "rgba",
+        "bgra" ((H, W, 4)), "gray" (full-range luma, (H, W) uint8), "gray16le" ((H, W)
+        uint16), "rgb48le" ((H, W, 3) uint16), "yuv444p" ((3, H, W)) or None for the
+        decoder's own format when it is packed.
+    filter : str or sequence of (name, params), optional
+        Applied to every frame after decoding: a GStreamer fragment
+        (``"videoflip video-direction=90r ! videoscale ! video/x-raw,width=320"``) or FFmpeg-style
+        ``(name, params)`` pairs, e.g. ``[("scale", "320:-1"), ("hflip", "")]``; scale, crop,
+        hflip, vflip, transpose, fps, rotate and format are understood, other names are
+        GStreamer elements with ``params`` as their properties.
+    thread_count : int
+        Decoder threads; 0 (default) lets the decoder choose.
+    apply_rotation : bool
+        Rotate frames as the file's orientation metadata (``immeta(uri)["rotation"]``) asks,
+        so that phone videos come out upright. Default False, as in imageio's pyav plugin:
+        frames come out as stored.
+    frame_index : str, path-like or dict, optional
+        A frame index saved by :meth:`VideoFile.save_index`, used instead of scanning the
+        file.
+    colorspace : {"bt601", "bt709", "bt2020"}, optional
+        The YUV matrix, overriding what the stream signals (default: as signalled; BT.601
+        when the stream does not say, as FFmpeg does).
+    color_range : {"limited", "full"}, optional
+        The YUV range, overriding what the stream signals.
+    **kwargs
+        Passed to :meth:`VideoFile.read` (imageio compatibility: ``filter_sequence``,
+        ``filter_graph``, ``constant_framerate``, ``thread_type``).
+
+    Returns
+    -------
+    numpy.ndarray
+        (N, H, W, C) for ``index=...``; (H, W, C) (or (H, W) for gray) for one frame. The
+        result is writable and owns its memory.
+
+    Raises
+    ------
+    FileNotFoundError
+        The file does not exist.
+    MediaError
+        The file cannot be demuxed or decoded.
+    IndexError
+        An index is out of range (named in the message; nothing is decoded).
+    TypeError
+        An index that is not an integer.
     """
     with VideoFile(
         uri,
@@ -666,9 +763,43 @@ def imiter(
     color_range: str | None = None,
     **kwargs: Any,
 ) -> Iterator[npt.NDArray[Any]]:
-    """Yield the frames of a video in order (or frames ``start:stop:step``, decoding only
-    what they need), as read-only arrays. ``frame_index``, ``colorspace`` and
-    ``color_range`` are as for :class:`VideoFile`."""
+    """Yield the frames of a video in presentation order.
+
+    Parameters
+    ----------
+    uri : str or path-like
+        The video file.
+    format : str or None
+        Pixel format of each frame, as for :func:`imread` ("rgb24" by default, "gray",
+        "bgr24", "rgba", "gray16le", "rgb48le", "yuv444p", None).
+    filter : str or sequence of (name, params), optional
+        Applied to every frame, as for :func:`imread`.
+    thread_count : int
+        Decoder threads; 0 (default) lets the decoder choose.
+    apply_rotation : bool
+        Rotate frames as the file's orientation metadata asks (default False).
+    start, stop, step : int
+        Yield frames ``start:stop:step`` only, decoding just what they need (default: all).
+    frame_index, colorspace, color_range
+        As for :func:`imread`.
+    **kwargs
+        Passed to :meth:`VideoFile.iter` (``filter_sequence``, ``filter_graph``,
+        ``thread_type``).
+
+    Yields
+    ------
+    numpy.ndarray
+        Read-only zero-copy views of the decoded frames; ``.copy()`` one to keep or modify
+        it.
+
+    Raises
+    ------
+    FileNotFoundError
+        The file does not exist.
+    MediaError
+        The file cannot be opened, or decoding fails (raised after the frames that did
+        decode).
+    """
     with VideoFile(
         uri,
         format=format,
@@ -695,17 +826,80 @@ def imwrite(
     in_pixel_format: str = "rgb24",
     bitrate: int | None = None,
 ) -> None:
-    """Write frames ((N, H, W, C) array or an iterable of (H, W, C) arrays) to a video file.
+    """Write frames to a video file, all at once.
+
+    Parameters
+    ----------
+    uri : str or path-like
+        The file to write; its folder must exist. The container follows the extension:
+        .mp4, .mov, .mkv, .webm, .avi or .ts.
+    frames : array-like or iterable of array-like
+        An (N, H, W, C) array or any iterable of (H, W, C) frames (a generator works), all
+        of the same shape and dtype, uint8 (uint16 for gray16le). A 2-D uint8 frame (H, W)
+        is written as gray (and a 2-D uint16 one as gray16le).
+    fps : float
+        Frames per second (default 24).
+    codec : str
+        "h264" (default), "hevc", "vp8", "vp9", "av1" or "mjpeg" (FFmpeg encoder names such
+        as "libx264" are accepted); ``fp.video_codecs()`` lists those installed.
+    pixel_format : str, optional
+        Encoded pixel format by FFmpeg name: "yuv420p" (the default for every codec; what
+        browsers and players accept), "yuv422p", "yuv444p", "nv12", "gray",
+        "yuv420p10le". H.264 and HEVC in yuv420p need an even width and height.
+    quality : float, optional
+        0 (worst) to 10 (best); the default is the codec's usual quality (x264: CRF 23).
+    filter : str or sequence of (name, params), optional
+        Applied before encoding, as for :func:`imread`.
+    metadata : dict, optional
+        Container tags by GStreamer tag name or FFmpeg key ("title", "comment", ...).
+    in_pixel_format : str
+        Layout of the arrays: "rgb24" (default), "bgr24", "rgba", "bgra", "gray",
+        "gray16le" or "yuv444p" ((3, H, W)).
+    bitrate : int, optional
+        Target bit rate in bits per second (overrides ``quality``).
 
     Raises
     ------
     ValueError
-        An unknown codec (the message lists the available ones), or a frame whose shape
-        differs from the first (the message names its index).
+        No frames; an unknown codec (the message lists the available ones); a frame whose
+        shape or dtype does not fit (float arrays: convert with ``astype(np.uint8)``); a
+        frame whose shape differs from the first (the message names its index); an odd
+        size for H.264/HEVC in yuv420p.
+    FileNotFoundError
+        The folder of ``uri`` does not exist (raised before anything is encoded).
+
+    Notes
+    -----
+    If writing fails, no partial file is left behind: a file this call created is removed.
+    Ctrl-C (KeyboardInterrupt) instead finalises what was written, as closing a
+    :class:`VideoFile` does.
     """
-    with VideoFile(uri, "w") as f:
-        f.init_video_stream(codec, fps=fps, pixel_format=pixel_format, quality=quality, bitrate=bitrate)
-        f.write(frames, fps=fps, in_pixel_format=in_pixel_format, filter=filter, metadata=metadata)
+    path = _path(uri)
+    _check_folder(path)
+    f = VideoFile(path, "w")
+    try:
+        with f:
+            f.init_video_stream(codec, fps=fps, pixel_format=pixel_format, quality=quality, bitrate=bitrate)
+            f.write(frames, fps=fps, in_pixel_format=in_pixel_format, filter=filter, metadata=metadata)
+            if f._writer is None:
+                raise ValueError(
+                    "no frames to write: imwrite needs at least one frame "
+                    "(an (N, H, W, C) array with N > 0, or a non-empty iterable of frames)"
+                )
+    except Exception:
+        # The writer truncated or created the file once it started: leave nothing partial.
+        if f._writer is not None:
+            with contextlib.suppress(OSError):
+                os.remove(path)
+        raise
+
+
+def _check_folder(path: str) -> None:
+    folder = os.path.dirname(path)
+    if folder and not os.path.isdir(folder):
+        raise FileNotFoundError(
+            errno.ENOENT, f"cannot write {os.path.basename(path)!r}: the folder does not exist", folder
+        )
 
 
 def improps(

@@ -41,20 +41,34 @@ class Pipeline(_framepipe.Pipeline):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.stop()
+        # A clean exit finishes a stream that was ended but not run (the file gets written);
+        # after an exception, stop at once and let that exception through.
+        self.stop(finish=exc_type is None)
 
     def frames(self, sink: str, *, timeout: float | None = None) -> Iterator[Frame]:
         """Yield frames from appsink ``sink`` until EOS, starting the pipeline.
 
+        Pulling runs as fast as the pipeline can: framepipe turns off clock sync on every
+        appsink whose ``sync`` the description does not set, so a 20 s file is read in
+        the time decoding takes, not in 20 s. Write ``appsink sync=true`` to pace frames
+        in real time; live sources (``is-live=true``, cameras) set the pace anyway.
+
         Parameters
         ----------
         sink : str
-            Name of an appsink in the pipeline.
+            Name of an appsink in the pipeline (``appsink name=out``).
         timeout : float, optional
             Seconds to wait for each frame; TimeoutError (pipeline stopped) after that.
 
+        Yields
+        ------
+        Frame
+            Read-only zero-copy frames; ``frame.copy()`` gives a writable one.
+
         Raises
         ------
+        KeyError
+            No element is called ``sink`` (the message lists the names there are).
         PipelineError
             When an element posts an ERROR.
         """

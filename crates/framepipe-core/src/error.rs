@@ -17,11 +17,40 @@ pub struct BusError {
     pub debug: Option<String>,
 }
 
+impl BusError {
+    /// The part of `debug` a user needs, as gst-launch-1.0's "Additional debug info" shows
+    /// it without the source location: `No such file "/tmp/x.mp4"` for filesrc's "Resource
+    /// not found.", `streaming stopped, reason not-negotiated (-4)`. `None` when the debug
+    /// text is not GStreamer's `file.c(line): function (): /path:` form (Python elements
+    /// put a traceback there, whose last line is already the message).
+    pub fn detail(&self) -> Option<String> {
+        let debug = self.debug.as_deref()?;
+        let (location, rest) = debug.split_once('\n')?;
+        let is_location = location.contains("): ") && location.trim_end().ends_with(':');
+        let rest = rest.trim();
+        if !is_location || rest.is_empty() || self.message.contains(rest) {
+            return None;
+        }
+        const MAX: usize = 300;
+        let mut detail: String = rest.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ");
+        if detail.len() > MAX {
+            let cut = (0..=MAX).rev().find(|&i| detail.is_char_boundary(i)).unwrap_or(0);
+            detail.truncate(cut);
+            detail.push_str("...");
+        }
+        Some(detail)
+    }
+}
+
 impl std::fmt::Display for BusError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.element {
-            Some(e) => write!(f, "{e}: {}", self.message),
-            None => f.write_str(&self.message),
+        if let Some(e) = &self.element {
+            write!(f, "{e}: ")?;
+        }
+        f.write_str(&self.message)?;
+        match self.detail() {
+            Some(detail) => write!(f, " ({detail})"),
+            None => Ok(()),
         }
     }
 }
@@ -50,6 +79,13 @@ pub enum Error {
     /// A wait ran out of time.
     #[error("timed out after {0:.3?}")]
     Timeout(Duration),
+    /// A wait ran out of time, with what is probably missing (e.g. an appsrc that never got
+    /// `end_of_stream()`).
+    #[error("timed out after {after:.3?}: {hint}")]
+    TimeoutHint { after: Duration, hint: String },
+    /// A name that is not there (an element of a pipeline); the message lists those that are.
+    #[error("{0}")]
+    Key(String),
     /// The caller's interrupt check asked to stop (Ctrl-C).
     #[error("interrupted")]
     Interrupted,

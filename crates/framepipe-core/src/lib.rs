@@ -4,6 +4,7 @@
 
 pub mod buffer;
 pub mod error;
+pub mod launch;
 pub mod layout;
 pub mod log;
 pub mod media;

@@ -76,7 +76,9 @@ impl MediaInfo {
                 };
                 if !layout::is_packed(&finfo) {
                     return Err(Error::Value(format!(
-                        "{} is a planar or packed-subsampled format: use frame.planes for one array per plane",
+                        "{} is a planar or packed-subsampled format: use frame.planes for one array per plane, \
+                         or end the pipeline with `videoconvert ! video/x-raw,format=RGB ! appsink` for (H, W, 3) \
+                         arrays",
                         finfo.name()
                     )));
                 }

@@ -3,7 +3,7 @@
 //! wait is a loop of short sleeps that calls the caller's interrupt check (Ctrl-C).
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -105,6 +105,8 @@ pub struct Pipeline {
     shared: Arc<Shared>,
     sinks: Mutex<HashMap<String, AppSink>>,
     sources: Mutex<HashMap<String, SourceState>>,
+    /// `send_eos` was called since the pipeline was last stopped.
+    eos_sent: AtomicBool,
 }
 
 fn parse_error(err: gst::glib::Error, ctx: &gst::ParseContext) -> Error {
@@ -115,7 +117,17 @@ fn parse_error(err: gst::glib::Error, ctx: &gst::ParseContext) -> Error {
             gst::ParseError::NoSuchElement => {
                 let token = missing.first().map(|s| s.to_string()).or_else(|| quoted(&message));
                 let message = match &token {
-                    Some(t) => format!("no element \"{t}\": no such element or plugin is installed"),
+                    Some(t) => {
+                        let hint = match crate::launch::closest_factories(t).as_slice() {
+                            [] => String::new(),
+                            [one] => format!("; did you mean \"{one}\"?"),
+                            several => format!(
+                                "; did you mean {}?",
+                                several.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(" or ")
+                            ),
+                        };
+                        format!("no element \"{t}\": no such element or plugin is installed{hint}")
+                    }
                     None => message,
                 };
                 return Error::Parse { message, token };
@@ -128,6 +140,22 @@ fn parse_error(err: gst::glib::Error, ctx: &gst::ParseContext) -> Error {
         }
     }
     Error::Parse { token: quoted(&message), message }
+}
+
+/// Pulling runs as fast as the pipeline can: every appsink of `pipeline` stops syncing to
+/// the clock unless `description` sets its `sync` explicitly. (appsink inherits basesink's
+/// `sync=true`, which made `frames()` on a file as slow as playing it; live sources still
+/// set the pace, as they produce in real time.)
+fn unsync_appsinks(pipeline: &gst::Pipeline, description: &str) {
+    for element in pipeline.iterate_recurse().into_iter().flatten() {
+        if element.downcast_ref::<AppSink>().is_none() {
+            continue;
+        }
+        let factory = element.factory().map_or_else(|| "appsink".to_string(), |f| f.name().to_string());
+        if !crate::launch::sets_property(description, &factory, &element.name(), "sync") {
+            element.set_property("sync", false);
+        }
+    }
 }
 
 /// The first double-quoted token of a GStreamer parse message, which names the culprit.
@@ -166,6 +194,7 @@ impl Pipeline {
                 p
             }
         };
+        unsync_appsinks(&pipeline, description);
         Ok(Self::wrap(pipeline))
     }
 
@@ -180,7 +209,13 @@ impl Pipeline {
             }
             gst::BusSyncReply::Drop
         });
-        Pipeline { pipeline, shared, sinks: Mutex::default(), sources: Mutex::default() }
+        Pipeline {
+            pipeline,
+            shared,
+            sinks: Mutex::default(),
+            sources: Mutex::default(),
+            eos_sent: AtomicBool::new(false),
+        }
     }
 
     pub fn gst(&self) -> &gst::Pipeline {
@@ -211,6 +246,7 @@ impl Pipeline {
                 s.next_pts = None;
                 s.ended = false;
             });
+            self.eos_sent.store(false, Ordering::Relaxed);
             r.map_err(|_| Error::Gst(format!("could not change the pipeline's state to {}", state_name(state))))?;
             return Ok(());
         }
@@ -224,6 +260,75 @@ impl Pipeline {
                 Err(err)
             }
         }
+    }
+
+    /// Stops the pipeline (NULL). If an EOS is on its way (`end_of_stream()` was called on
+    /// every source of the pipeline, all of them appsrcs, or [`Self::send_eos`] was called)
+    /// and has not reached the bus, first waits up to `finish` for it, so that muxers
+    /// finish their files. The pipeline ends in NULL whatever happens; an ERROR during the
+    /// wait is returned, and so is a wait that runs out of time ([`Error::TimeoutHint`]).
+    pub fn stop(&self, finish: Option<Duration>, interrupt: Interrupt<'_>) -> Result<()> {
+        let result = match finish {
+            Some(t) if self.eos_pending() => match self.wait_eos(Some(t), interrupt) {
+                Err(Error::Timeout(after)) => Err(Error::TimeoutHint {
+                    after,
+                    hint: "the stream was ended but EOS did not reach the end of the pipeline, so its output \
+                           may be incomplete; call run() after end_of_stream() to wait for it"
+                        .into(),
+                }),
+                other => other,
+            },
+            _ => Ok(()),
+        };
+        let stopped = self.set_state(gst::State::Null);
+        result.and(stopped)
+    }
+
+    /// Whether an EOS that framepipe was asked to send is still travelling: the pipeline is
+    /// running, has no appsink, no ERROR and no EOS reached the bus, and either `send_eos`
+    /// was called or every source element is an appsrc whose stream was ended.
+    fn eos_pending(&self) -> bool {
+        if self.target_state() < gst::State::Paused {
+            return false;
+        }
+        {
+            let st = self.shared.lock();
+            if st.eos || st.error.is_some() {
+                return false;
+            }
+        }
+        // appsink holds EOS back until its samples are pulled (`wait-on-eos`): nobody will
+        // pull them now, and what it would receive is not a file to finish.
+        if self.pipeline.iterate_recurse().into_iter().flatten().any(|e| e.downcast_ref::<AppSink>().is_some()) {
+            return false;
+        }
+        if self.eos_sent.load(Ordering::Relaxed) {
+            return true;
+        }
+        let sources = self.sources.lock().unwrap_or_else(|e| e.into_inner());
+        let mut any = false;
+        for element in self.pipeline.iterate_sources().into_iter().flatten() {
+            if element.downcast_ref::<AppSrc>().is_none()
+                || !sources.get(element.name().as_str()).is_some_and(|s| s.ended)
+            {
+                return false;
+            }
+            any = true;
+        }
+        any
+    }
+
+    /// The appsrcs of the pipeline whose stream was not ended, by name.
+    fn open_appsrcs(&self) -> Vec<String> {
+        let sources = self.sources.lock().unwrap_or_else(|e| e.into_inner());
+        self.pipeline
+            .iterate_recurse()
+            .into_iter()
+            .flatten()
+            .filter(|e| e.downcast_ref::<AppSrc>().is_some())
+            .map(|e| e.name().to_string())
+            .filter(|name| !sources.get(name).is_some_and(|s| s.ended))
+            .collect()
     }
 
     /// Starts playing unless the pipeline is already paused or playing (or on its way).
@@ -265,8 +370,28 @@ impl Pipeline {
 
     /// Plays until EOS, then stops. An ERROR, a timeout or an interrupt also stop the
     /// pipeline (it always ends in NULL) before the error is returned.
+    ///
+    /// A timeout while an appsrc of the pipeline has not been given `end_of_stream()` says
+    /// so ([`Error::TimeoutHint`]): EOS cannot come before it.
     pub fn run(&self, timeout: Option<Duration>, interrupt: Interrupt<'_>) -> Result<()> {
         let result = self.ensure_started().and_then(|_| self.wait_eos(timeout, interrupt));
+        let result = match result {
+            Err(Error::Timeout(after)) => {
+                let open = self.open_appsrcs();
+                match open.as_slice() {
+                    [] => Err(Error::Timeout(after)),
+                    names => Err(Error::TimeoutHint {
+                        after,
+                        hint: format!(
+                            "no EOS: {} never got end_of_stream(); call {} after the last push",
+                            names.iter().map(|n| format!("appsrc {n:?}")).collect::<Vec<_>>().join(", "),
+                            names.iter().map(|n| format!("end_of_stream({n:?})")).collect::<Vec<_>>().join(", "),
+                        ),
+                    }),
+                }
+            }
+            other => other,
+        };
         let stopped = self.set_state(gst::State::Null);
         result.and(stopped)
     }
@@ -308,10 +433,12 @@ impl Pipeline {
     }
 
     fn named<T: IsA<gst::Element>>(&self, name: &str, kind: &str) -> Result<T> {
-        let element = self
-            .pipeline
-            .by_name(name)
-            .ok_or_else(|| Error::Value(format!("the pipeline has no element named {name:?}")))?;
+        let element = self.pipeline.by_name(name).ok_or_else(|| {
+            let mut names: Vec<String> =
+                self.pipeline.iterate_recurse().into_iter().flatten().map(|e| e.name().to_string()).collect();
+            names.sort();
+            Error::Key(format!("the pipeline has no element named {name:?} (it has {})", names.join(", ")))
+        })?;
         let factory = element.factory().map(|f| f.name().to_string()).unwrap_or_default();
         element.downcast::<T>().map_err(|_| Error::Value(format!("element {name:?} is a {factory}, not an {kind}")))
     }
@@ -471,9 +598,16 @@ impl Pipeline {
     /// Ends the stream of appsrc `source`.
     pub fn end_of_stream(&self, source: &str) -> Result<()> {
         let appsrc: AppSrc = self.named(source, "appsrc")?;
-        if let Some(st) = self.sources.lock().unwrap_or_else(|e| e.into_inner()).get_mut(source) {
-            st.ended = true;
-        }
+        self.sources
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(source.to_string())
+            .or_insert_with(|| SourceState {
+                media: MediaInfo::from_caps(appsrc.caps().as_deref()),
+                next_pts: None,
+                ended: false,
+            })
+            .ended = true;
         appsrc
             .end_of_stream()
             .map(|_| ())
@@ -482,7 +616,11 @@ impl Pipeline {
 
     /// Sends EOS into the whole pipeline (sources stop, muxers finalise).
     pub fn send_eos(&self) -> bool {
-        self.pipeline.send_event(gst::event::Eos::new())
+        let sent = self.pipeline.send_event(gst::event::Eos::new());
+        if sent {
+            self.eos_sent.store(true, Ordering::Relaxed);
+        }
+        sent
     }
 
     /// Whether EOS reached the bus since the pipeline was last stopped.
@@ -541,6 +679,27 @@ impl Pipeline {
         self.pipeline.debug_to_dot_data(gst::DebugGraphDetails::all()).to_string()
     }
 
+    /// Counts the video frames flowing through the pipeline, for progress reports: every
+    /// sink pad (of elements there now and of those added later, inside decodebin too)
+    /// counts its buffers, and [`FrameCounter::frames`] reports the busiest pad carrying
+    /// raw video (encoded video if there is no raw video, buffers at the sinks if there is
+    /// no video at all). So `videotestsrc num-buffers=60 ! x264enc ! mp4mux ! filesink`
+    /// counts 60 frames, not the muxer's 64 buffers. Counting happens in pad probes, with
+    /// no Python involved.
+    pub fn count_frames(&self) -> Arc<FrameCounter> {
+        let counter = Arc::new(FrameCounter::default());
+        for element in self.pipeline.iterate_recurse().into_iter().flatten() {
+            counter.watch(&element);
+        }
+        let weak = Arc::downgrade(&counter);
+        self.pipeline.connect_deep_element_added(move |_, _, element| {
+            if let Some(counter) = weak.upgrade() {
+                counter.watch(element);
+            }
+        });
+        counter
+    }
+
     /// Counts the buffers reaching the pipeline's sinks (elements without source pads),
     /// for progress reports. Counting happens in pad probes, with no Python involved.
     pub fn count_sink_buffers(&self) -> Arc<AtomicU64> {
@@ -565,6 +724,81 @@ impl Pipeline {
             }
         }
         counter
+    }
+}
+
+/// What [`Pipeline::count_frames`] returns: buffer counts per sink pad, by what they carry.
+#[derive(Default)]
+pub struct FrameCounter {
+    pads: Mutex<Vec<Arc<PadCount>>>,
+}
+
+#[derive(Default)]
+struct PadCount {
+    /// 0: not known yet, 1: raw video, 2: other video, 3: anything else.
+    kind: std::sync::atomic::AtomicU8,
+    /// The pad's element has no source pads.
+    at_sink: bool,
+    buffers: AtomicU64,
+}
+
+fn caps_kind(caps: Option<&gst::CapsRef>) -> u8 {
+    match caps.and_then(|c| c.structure(0)).map(|s| s.name().to_string()) {
+        Some(n) if n == "video/x-raw" => 1,
+        Some(n) if n.starts_with("video/") || n.starts_with("image/") => 2,
+        Some(_) => 3,
+        None => 0,
+    }
+}
+
+impl FrameCounter {
+    /// Frames counted so far (see [`Pipeline::count_frames`]).
+    pub fn frames(&self) -> u64 {
+        let pads = self.pads.lock().unwrap_or_else(|e| e.into_inner());
+        let busiest = |keep: &dyn Fn(&PadCount) -> bool| {
+            pads.iter().filter(|p| keep(p)).map(|p| p.buffers.load(Ordering::Relaxed)).max()
+        };
+        busiest(&|p| p.kind.load(Ordering::Relaxed) == 1)
+            .or_else(|| busiest(&|p| p.kind.load(Ordering::Relaxed) == 2))
+            .or_else(|| busiest(&|p| p.at_sink))
+            .unwrap_or(0)
+    }
+
+    fn watch(self: &Arc<Self>, element: &gst::Element) {
+        for pad in element.sink_pads() {
+            self.probe(element, &pad);
+        }
+        let weak = Arc::downgrade(self);
+        element.connect_pad_added(move |element, pad| {
+            if pad.direction() == gst::PadDirection::Sink
+                && let Some(counter) = weak.upgrade()
+            {
+                counter.probe(element, pad);
+            }
+        });
+    }
+
+    fn probe(&self, element: &gst::Element, pad: &gst::Pad) {
+        let count = Arc::new(PadCount { at_sink: element.src_pads().is_empty(), ..PadCount::default() });
+        self.pads.lock().unwrap_or_else(|e| e.into_inner()).push(count.clone());
+        let types = gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST | gst::PadProbeType::EVENT_DOWNSTREAM;
+        pad.add_probe(types, move |pad, info| {
+            let n = match &info.data {
+                Some(gst::PadProbeData::Event(e)) => {
+                    if let gst::EventView::Caps(c) = e.view() {
+                        count.kind.store(caps_kind(Some(c.caps())), Ordering::Relaxed);
+                    }
+                    return gst::PadProbeReturn::Ok;
+                }
+                Some(gst::PadProbeData::BufferList(l)) => l.len() as u64,
+                _ => 1,
+            };
+            if count.kind.load(Ordering::Relaxed) == 0 {
+                count.kind.store(caps_kind(pad.current_caps().as_deref()), Ordering::Relaxed);
+            }
+            count.buffers.fetch_add(n, Ordering::Relaxed);
+            gst::PadProbeReturn::Ok
+        });
     }
 }
 

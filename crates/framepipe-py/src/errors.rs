@@ -4,7 +4,7 @@
 use framepipe_core::{BusError, Error};
 use pyo3::exceptions::PyBaseException;
 use pyo3::exceptions::{
-    PyBufferError, PyFileNotFoundError, PyKeyboardInterrupt, PyTimeoutError, PyTypeError, PyValueError,
+    PyBufferError, PyFileNotFoundError, PyKeyError, PyKeyboardInterrupt, PyTimeoutError, PyTypeError, PyValueError,
 };
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -60,6 +60,10 @@ pub fn to_py(err: Error) -> PyErr {
         Error::Media(m) => with_class(py, &MEDIA_ERROR, "MediaError", m),
         Error::NotFound(m) => PyFileNotFoundError::new_err(m),
         Error::Timeout(d) => PyTimeoutError::new_err(format!("timed out after {:.3} s", d.as_secs_f64())),
+        Error::TimeoutHint { after, hint } => {
+            PyTimeoutError::new_err(format!("timed out after {:.3} s: {hint}", after.as_secs_f64()))
+        }
+        Error::Key(m) => PyKeyError::new_err(m),
         Error::Interrupted => PyKeyboardInterrupt::new_err(()),
         Error::Value(m) => PyValueError::new_err(m),
         Error::Type(m) => PyTypeError::new_err(m),

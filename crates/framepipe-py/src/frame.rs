@@ -31,6 +31,50 @@ enum FrameBuf {
 const RELEASED: &str = "this frame's buffer went on downstream when the callback returned; \
                         keep frame.copy() (or the arrays you took) to use it later";
 
+/// One GStreamer buffer with its caps: a video frame or a chunk of audio, seen from numpy
+/// without copies.
+///
+/// Frames come from ``Pipeline.frames()`` / ``Pipeline.pull()`` (read-only), from
+/// callbacks (``add_probe``, ``pyfunc``, Python elements; writable for the call) and from
+/// ``Frame.from_array`` / ``frame.copy()`` (writable, owning their buffer). There is no
+/// public constructor.
+///
+/// Attributes
+/// ----------
+/// array : numpy.ndarray
+///     Packed video as (H, W, C) or (H, W) with the buffer's real row stride (a padded row
+///     gives a non-contiguous view, never a copy); interleaved audio as (samples,
+///     channels). Read-only unless the frame is writable. Planar formats (I420, NV12, ...)
+///     raise ValueError: use ``planes``, or convert in the pipeline
+///     (``videoconvert ! video/x-raw,format=RGB``).
+/// planes : list of numpy.ndarray
+///     One view per plane with its subsampled size and real stride.
+/// width, height : int or None
+///     Video size in pixels (None for audio).
+/// format : str or None
+///     GStreamer's format name: "RGB", "BGR", "RGBA", "GRAY8", "I420", "NV12", "F32LE",
+///     "S16LE", ...
+/// rate, channels, samples : int or None
+///     Audio sample rate, channel count and samples in this buffer (None for video).
+/// caps : str or None
+///     The full caps, as GStreamer prints them.
+/// pts, dts, duration : int or None
+///     Timestamps in nanoseconds (``fp.SECOND`` per second); None when unset.
+/// time : float or None
+///     ``pts`` in seconds.
+/// keyframe : bool
+///     False for buffers flagged DELTA_UNIT.
+/// writable : bool
+///     Whether ``array`` and the metadata methods may change the frame.
+/// buffer : Buffer
+///     The underlying buffer.
+///
+/// Notes
+/// -----
+/// Arrays keep the buffer mapped and alive, so they stay valid after the frame is gone.
+/// ``np.asarray(frame)`` equals ``frame.array``; ``np.from_dlpack(frame)`` is zero-copy.
+/// Metadata: ``regions``, ``add_region``, ``tensors``, ``add_tensor``, ``messages``,
+/// ``add_message``.
 #[pyclass(frozen, name = "Frame", module = "framepipe._framepipe")]
 pub struct PyFrame {
     caps: Option<gst::Caps>,

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use framepipe_core::media::MediaInfo;
+use framepipe_core::pipeline::FrameCounter;
 use framepipe_core::{Error, Pipeline, pack};
 use gst::prelude::*;
 use numpy::PyUntypedArray;
@@ -37,6 +38,7 @@ pub struct PyPipeline {
     /// parsed once per change rather than once per frame.
     media: Mutex<HashMap<String, (gst::Caps, MediaInfo)>>,
     counter: Mutex<Option<Arc<AtomicU64>>>,
+    frame_counter: Mutex<Option<Arc<FrameCounter>>>,
     /// Probes added from Python, by the id `add_probe` returned.
     probes: Mutex<HashMap<u64, (gst::Pad, gst::PadProbeId)>>,
 }
@@ -132,6 +134,7 @@ impl PyPipeline {
             description: description.to_string(),
             media: Mutex::default(),
             counter: Mutex::default(),
+            frame_counter: Mutex::default(),
             probes: Mutex::default(),
         })
     }
@@ -141,22 +144,71 @@ impl PyPipeline {
         &self.description
     }
 
+    /// Start playing (state PLAYING) without waiting for the pipeline to get there.
+    ///
+    /// A pipeline with an appsrc cannot preroll before data is pushed, so this returns as
+    /// soon as the state change is under way; `frames()`, `pull()`, `push()` and `run()`
+    /// start the pipeline themselves, so calling it is rarely needed.
+    ///
+    /// Raises
+    /// ------
+    /// PipelineError
+    ///     When an element refuses to start (e.g. filesrc on a missing file).
     fn play(&self, py: Python<'_>) -> PyResult<()> {
         let inner = self.inner.clone();
         py.detach(move || inner.set_state(gst::State::Playing)).map_err(to_py)
     }
 
+    /// Pause (state PAUSED): sources preroll one buffer and stop; the clock stops.
+    ///
+    /// Like `play()`, this does not wait for the state change to complete. `play()`
+    /// resumes.
+    ///
+    /// Raises
+    /// ------
+    /// PipelineError
+    ///     When an element refuses the state change.
     fn pause(&self, py: Python<'_>) -> PyResult<()> {
         let inner = self.inner.clone();
         py.detach(move || inner.set_state(gst::State::Paused)).map_err(to_py)
     }
 
-    /// Stops the pipeline (state NULL). Always safe to call.
-    fn stop(&self, py: Python<'_>) -> PyResult<()> {
+    /// Stop the pipeline (state NULL); safe to call at any time. Leaving a ``with`` block
+    /// calls it.
+    ///
+    /// If an EOS is still on its way (``end_of_stream()`` was called on every source, or
+    /// ``send_eos()`` was called, but ``run()`` was not), this first waits for it, up to
+    /// ``timeout`` seconds with the GIL released, so that muxers finish their files.
+    ///
+    /// Parameters
+    /// ----------
+    /// finish : bool
+    ///     Wait for a pending EOS (default). False stops at once.
+    /// timeout : float
+    ///     Longest wait for the pending EOS, in seconds.
+    ///
+    /// Raises
+    /// ------
+    /// TimeoutError
+    ///     The pending EOS did not arrive in time (the output may be incomplete).
+    /// PipelineError
+    ///     An element posted an ERROR while the stream finished.
+    ///
+    /// The pipeline is in NULL afterwards in every case.
+    #[pyo3(signature = (*, finish=true, timeout=30.0))]
+    fn stop(&self, py: Python<'_>, finish: bool, timeout: f64) -> PyResult<()> {
+        let t = self::timeout(Some(timeout))?.filter(|_| finish);
         let inner = self.inner.clone();
-        py.detach(move || inner.set_state(gst::State::Null)).map_err(to_py)
+        detach_interruptible(py, move |check| inner.stop(t, check)).inspect_err(|_| {
+            let inner = self.inner.clone();
+            let _ = py.detach(move || inner.set_state(gst::State::Null));
+        })
     }
 
+    /// The current state: "NULL", "READY", "PAUSED" or "PLAYING".
+    ///
+    /// State changes are asynchronous: right after ``play()`` this may still be
+    /// "PAUSED" (or "READY") while the pipeline prerolls.
     #[getter]
     fn state(&self) -> &'static str {
         self.inner.state()
@@ -183,6 +235,10 @@ impl PyPipeline {
     }
 
     /// The next frame from appsink `sink`, or None at EOS. Starts the pipeline if needed.
+    ///
+    /// Pulling runs as fast as the pipeline can: an appsink whose `sync` the description
+    /// does not set does not sync to the clock (`appsink sync=true` paces frames in real
+    /// time; live sources set the pace anyway). KeyError for an unknown sink name.
     #[pyo3(signature = (sink, timeout=None))]
     fn pull(&self, py: Python<'_>, sink: &str, timeout: Option<f64>) -> PyResult<Option<PyFrame>> {
         let t = self::timeout(timeout)?;
@@ -364,6 +420,13 @@ impl PyPipeline {
     fn buffers_counted(&self) -> u64 {
         let mut c = self.counter.lock().unwrap_or_else(|e| e.into_inner());
         c.get_or_insert_with(|| self.inner.count_sink_buffers()).load(Ordering::Relaxed)
+    }
+
+    /// Video frames counted since counting began (the first call starts it): buffers of
+    /// the busiest raw-video pad, as `framepipe launch` reports them.
+    fn frames_counted(&self) -> u64 {
+        let mut c = self.frame_counter.lock().unwrap_or_else(|e| e.into_inner());
+        c.get_or_insert_with(|| self.inner.count_frames()).frames()
     }
 
     fn __repr__(&self) -> String {

@@ -516,11 +516,15 @@ pub fn register_element(py: Python<'_>, cls: Bound<'_, PyType>, spec: Bound<'_, 
         let mut enums = ENUMS.lock().unwrap_or_else(PoisonError::into_inner);
         for (name, enum_class) in enum_classes {
             if let Some(pspec) = class.find_property(&name) {
+                enums.retain(|(t, _)| *t != pspec.value_type());
                 enums.push((pspec.value_type(), enum_class));
             }
         }
     }
-    REGISTERED.lock().unwrap_or_else(PoisonError::into_inner).push(for_plugin);
+    // A class decorated again replaces the earlier one, for the plugin loader too.
+    let mut registered = REGISTERED.lock().unwrap_or_else(PoisonError::into_inner);
+    registered.retain(|(d, _, _)| d.factory_name != for_plugin.0.factory_name);
+    registered.push(for_plugin);
     Ok(())
 }
 

@@ -9,16 +9,26 @@ use crate::element::PyElement;
 use crate::errors::to_py;
 
 /// (name, long name, classification, plugin) of every element factory, sorted by name.
+/// framepipe's own elements and Python-written ones, registered in this process without a
+/// plugin file, show as plugin "framepipe" (the plugin that serves them to gst-launch-1.0).
 #[pyfunction]
 pub fn factories() -> Vec<(String, String, String, String)> {
-    let mut all: Vec<_> = gst::ElementFactory::factories_with_type(gst::ElementFactoryType::ANY, gst::Rank::NONE)
+    // Every feature: factories_with_type(ANY) leaves out classifications it has no type for
+    // ("Filter/Analytics", "Filter/Effect", ...), pyfunc and fpoverlay among them.
+    let mut all: Vec<_> = gst::Registry::get()
+        .features(gst::ElementFactory::static_type())
         .into_iter()
+        .filter_map(|f| f.downcast::<gst::ElementFactory>().ok())
         .map(|f| {
+            let plugin = f.plugin_name().map(|p| p.to_string()).unwrap_or_else(|| {
+                let ours = f.load().ok().is_some_and(|f| f.element_type().name().starts_with("GstFp"));
+                if ours { "framepipe".to_string() } else { String::new() }
+            });
             (
                 f.name().to_string(),
                 f.metadata(gst::ELEMENT_METADATA_LONGNAME).unwrap_or_default().to_string(),
                 f.metadata(gst::ELEMENT_METADATA_KLASS).unwrap_or_default().to_string(),
-                f.plugin_name().map(|p| p.to_string()).unwrap_or_default(),
+                plugin,
             )
         })
         .collect();

@@ -194,9 +194,10 @@ pub struct Metadata {
     pub caps: String,
     pub width: u32,
     pub height: u32,
-    /// Clockwise rotation in degrees (0, 90, 180, 270) that the image-orientation tag asks
-    /// a player to apply.
-    pub rotation: u32,
+    /// Rotation in degrees as FFmpeg reports it (ffprobe, PyAV, torchcodec): the display
+    /// matrix's counter-clockwise angle in [-180, 180) (0, 90, -90, -180). GStreamer's
+    /// image-orientation tag `rotate-N` (clockwise) is -N here: `rotate-270` is 90.
+    pub rotation: i32,
     /// The true number of frames (packets of the video stream).
     pub n_frames: usize,
     /// Global (container) tags by GStreamer tag name ("title", "comment", "encoder", ...).
@@ -283,7 +284,7 @@ pub fn probe(path: &Path, interrupt: Interrupt<'_>) -> Result<(Metadata, FrameIn
         caps: caps.to_string(),
         width,
         height,
-        rotation: orientation.map_or(0, |o| rotation_degrees(o)),
+        rotation: orientation.map_or(0, |o| (180 - rotation_degrees(o) as i32).rem_euclid(360) - 180),
         n_frames: index.len(),
         container_tags: st.container_tags.clone(),
         stream_tags: st.stream_tags.clone(),

@@ -75,10 +75,12 @@ pub struct WriterOptions {
     /// FFmpeg codec name: "h264", "hevc", "vp8", "vp9", "av1", "mjpeg" (or "libx264", ...).
     pub codec: String,
     pub fps: f64,
-    /// Pixel format of the arrays written.
+    /// Pixel format of the arrays written. With rgb24 (the default), a 2-D uint8 first frame
+    /// is taken as gray and a 2-D uint16 one as gray16le, as `Pipeline.push` does.
     pub input_format: OutputFormat,
     /// Encoded pixel format by FFmpeg name ("yuv420p", "yuv444p", ...); `None` picks
-    /// yuv420p for h264/hevc/vp8/vp9/av1, the encoder's choice otherwise.
+    /// yuv420p (4:2:0, what browsers and players accept) for every codec, mjpeg included
+    /// (else `videoconvert ! x264enc` negotiates 4:4:4 from RGB, and jpegenc RGB).
     pub pixel_format: Option<String>,
     /// Quality from 0 (worst) to 10 (best); ignored when `bitrate` is set.
     pub quality: Option<f64>,
@@ -129,6 +131,8 @@ struct Running {
     pipeline: Pipeline,
     appsrc: AppSrc,
     media: MediaInfo,
+    /// `options.input_format`, or gray for 2-D frames given as rgb24.
+    input_format: OutputFormat,
     shape: Vec<usize>,
     dtype: Dtype,
 }
@@ -156,6 +160,11 @@ impl VideoWriter {
     pub fn create(path: &Path, options: WriterOptions) -> Result<VideoWriter> {
         crate::init()?;
         path_str(path)?;
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
+            && !parent.is_dir()
+        {
+            return Err(Error::NotFound(format!("{}: the folder {} does not exist", path.display(), parent.display())));
+        }
         if !(options.fps.is_finite() && options.fps > 0.0) {
             return Err(Error::Value(format!("fps must be a positive number, not {}", options.fps)));
         }
@@ -265,7 +274,7 @@ impl VideoWriter {
                 running.dtype.name()
             )));
         }
-        let mut buffer = match self.options.input_format {
+        let mut buffer = match running.input_format {
             OutputFormat::Yuv444p => {
                 let planar = ArrayRef { data: array.data, shape: &[array.data.len()], strides: &[1], dtype: Dtype::U8 };
                 if !is_c_contiguous(&array) {
@@ -278,7 +287,7 @@ impl VideoWriter {
         if let Some(b) = buffer.get_mut()
             && let Ok(mut map) = b.map_writable()
         {
-            match self.options.input_format {
+            match running.input_format {
                 OutputFormat::Gray => compress_gray8(map.as_mut_slice()),
                 OutputFormat::Gray16le => compress_gray16(map.as_mut_slice()),
                 _ => {}
@@ -312,7 +321,12 @@ impl VideoWriter {
 
     fn start(&self, first: &ArrayRef<'_>) -> Result<Running> {
         let o = &self.options;
-        let (format, h, w) = match (o.input_format, first.shape, first.dtype) {
+        let input_format = match (o.input_format, first.shape, first.dtype) {
+            (OutputFormat::Rgb24, [_, _], Dtype::U8) => OutputFormat::Gray,
+            (OutputFormat::Rgb24, [_, _], Dtype::U16) => OutputFormat::Gray16le,
+            (f, _, _) => f,
+        };
+        let (format, h, w) = match (input_format, first.shape, first.dtype) {
             (OutputFormat::Rgb24, [h, w, 3], Dtype::U8) => (VideoFormat::Rgb, h, w),
             (OutputFormat::Bgr24, [h, w, 3], Dtype::U8) => (VideoFormat::Bgr, h, w),
             (OutputFormat::Rgba, [h, w, 4], Dtype::U8) => (VideoFormat::Rgba, h, w),
@@ -321,8 +335,19 @@ impl VideoWriter {
             (OutputFormat::Gray16le, [h, w] | [h, w, 1], Dtype::U16) => (VideoFormat::Gray16Le, h, w),
             (OutputFormat::Yuv444p, [3, h, w], Dtype::U8) => (VideoFormat::Y444, h, w),
             (f, shape, dtype) => {
+                let hint = match dtype {
+                    Dtype::F32 | Dtype::F64 => {
+                        " (video frames are integers: convert with `(frames * 255).astype(np.uint8)` for values in \
+                         0..1, or `frames.astype(np.uint8)` for values in 0..255)"
+                    }
+                    _ if matches!(shape, [_, _] | [_, _, 1]) => {
+                        " (for gray frames pass in_pixel_format=\"gray\" (uint8) or \"gray16le\" (uint16))"
+                    }
+                    _ if matches!(shape, [_, _, 4]) => " (for 4 channels pass in_pixel_format=\"rgba\" or \"bgra\")",
+                    _ => "",
+                };
                 return Err(Error::Value(format!(
-                    "frame 0 of shape {shape:?} and dtype {} is not a {} image",
+                    "frame 0 of shape {shape:?} and dtype {} is not a {} image{hint}",
                     dtype.name(),
                     f.name()
                 )));
@@ -350,14 +375,20 @@ impl VideoWriter {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
         convert.set_property("n-threads", cores);
         chain.push(convert);
-        let pix = match (&o.pixel_format, canonical_codec(&o.codec).as_str()) {
-            (Some(p), _) => Some(encoded_format(p)?),
-            (None, "mjpeg") => None,
-            (None, _) => Some("I420"),
+        let pix = match &o.pixel_format {
+            Some(p) => Some(encoded_format(p)?),
+            None => Some("I420"),
         };
+        check_even(self.encoder, pix, o.filter.is_some(), *w, *h)?;
         if let Some(pix) = pix {
+            let mut caps = gst::Caps::builder("video/x-raw").field("format", pix);
+            if self.encoder == "jpegenc" && pix != "GRAY8" {
+                // JPEG is full-range YUV (FFmpeg's yuvj420p); jpegenc writes what it gets,
+                // so videoconvert's default limited range would come back 16-235 too bright.
+                caps = caps.field("colorimetry", "1:4:0:0");
+            }
             let filter = gst::ElementFactory::make("capsfilter")
-                .property("caps", gst::Caps::builder("video/x-raw").field("format", pix).build())
+                .property("caps", caps.build())
                 .build()
                 .map_err(|_| Error::Gst("capsfilter is missing".into()))?;
             chain.push(filter);
@@ -419,7 +450,7 @@ impl VideoWriter {
         }
         let pipeline = Pipeline::wrap(pipeline);
         pipeline.set_state(gst::State::Playing).map_err(|e| media_error(&self.path, e))?;
-        Ok(Running { pipeline, appsrc, media, shape: first.shape.to_vec(), dtype: first.dtype })
+        Ok(Running { pipeline, appsrc, media, input_format, shape: first.shape.to_vec(), dtype: first.dtype })
     }
 }
 
@@ -428,6 +459,35 @@ impl Drop for VideoWriter {
     fn drop(&mut self) {
         let _ = self.close(&mut || false);
     }
+}
+
+/// x264 and x265 refuse odd sizes in chroma-subsampled formats ("Can not initialize x264
+/// encoder" after the file was created): say so before anything is written. With a filter
+/// the encoded size is the filter's, known only once it runs.
+fn check_even(encoder: &str, pix: Option<&str>, filtered: bool, w: usize, h: usize) -> Result<()> {
+    if filtered || !matches!(encoder, "x264enc" | "x265enc") {
+        return Ok(());
+    }
+    let (odd_w, odd_h) = match pix {
+        Some("I420" | "NV12" | "I420_10LE") => (w % 2 == 1, h % 2 == 1),
+        Some("Y42B") => (w % 2 == 1, false),
+        _ => (false, false),
+    };
+    if !(odd_w || odd_h) {
+        return Ok(());
+    }
+    let (ffname, what) = match pix {
+        Some("Y42B") => ("yuv422p", "an even width"),
+        Some("NV12") => ("nv12", "an even width and height"),
+        Some("I420_10LE") => ("yuv420p10le", "an even width and height"),
+        _ => ("yuv420p", "an even width and height"),
+    };
+    let codec = if encoder == "x265enc" { "hevc" } else { "h264" };
+    let (ew, eh) = (w - w % 2, h - h % 2);
+    Err(Error::Value(format!(
+        "frames of {w}x{h}: {codec} in {ffname} needs {what}; crop them (e.g. frames[:, :{eh}, :{ew}] or \
+         filter=[(\"crop\", \"{ew}:{eh}:0:0\")]), pad them, or pass pixel_format=\"yuv444p\""
+    )))
 }
 
 fn media_size(media: &MediaInfo) -> usize {

@@ -21,7 +21,9 @@ pub(crate) static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
 /// the process.
 pub(crate) struct ClassData {
     pub desc: ElementClassDesc,
-    pub factory: Arc<dyn HooksFactory>,
+    /// Makes each new instance's hooks. Registering the class again with the same
+    /// description swaps it, so that new instances run the new (Python) class.
+    pub factory: RwLock<Arc<dyn HooksFactory>>,
     pub templates: Vec<gst::PadTemplate>,
     /// One per `desc.properties`, installed with property id = index + 1.
     pub pspecs: Vec<glib::ParamSpec>,
@@ -39,9 +41,9 @@ impl ClassData {
 pub(crate) fn unregistered() -> &'static ClassData {
     static UNREGISTERED: LazyLock<ClassData> = LazyLock::new(|| ClassData {
         desc: ElementClassDesc::new("unregistered", ElementKind::Sink),
-        factory: Arc::new(|_: &gst::Element| -> HookResult<Box<dyn ElementHooks>> {
+        factory: RwLock::new(Arc::new(|_: &gst::Element| -> HookResult<Box<dyn ElementHooks>> {
             Err(HookError::new("this element type was not registered with framepipe's register_element"))
-        }),
+        })),
         templates: Vec::new(),
         pspecs: Vec::new(),
     });
@@ -141,7 +143,7 @@ impl HostCore {
     /// Makes this instance's hooks; called from `constructed`.
     pub fn create_hooks(&self, element: &gst::Element) {
         self.rename_default(element);
-        let factory = &self.class.factory;
+        let factory = self.class.factory.read().unwrap_or_else(PoisonError::into_inner).clone();
         let hooks = match catch_unwind(AssertUnwindSafe(|| factory.create_hooks(element))) {
             Ok(result) => result,
             Err(payload) => Err(HookError::from_panic("create_hooks", payload)),
@@ -155,10 +157,12 @@ impl HostCore {
     /// GStreamer names an unnamed instance after its GType (`GstFpPyinvert` ->
     /// `fppyinvert0`); name it after its factory instead (`pyinvert0`), as users expect.
     fn rename_default(&self, element: &gst::Element) {
-        let type_name = self.class.desc.gtype_name();
-        let prefix = type_name.strip_prefix("Gst").unwrap_or(&type_name).to_lowercase();
+        // The instance's own type: a class registered again with another description has a
+        // type of its own (`GstFpPyinvert_2`, whose instances GStreamer names `fppyinvert_2-0`).
+        let type_name = element.type_().name();
+        let prefix = type_name.strip_prefix("Gst").unwrap_or(type_name).to_lowercase();
         let name = element.name();
-        if let Some(number) = name.strip_prefix(prefix.as_str())
+        if let Some(number) = name.strip_prefix(prefix.as_str()).map(|n| n.strip_prefix('-').unwrap_or(n))
             && number.bytes().all(|b| b.is_ascii_digit())
             && element.parent().is_none()
         {

@@ -97,7 +97,7 @@ impl PropertyDesc {
 }
 
 /// Everything about an element class that is fixed when it is registered.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ElementClassDesc {
     /// Factory name used in launch strings (`pyinvert`).
     pub factory_name: String,

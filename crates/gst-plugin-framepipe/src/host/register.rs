@@ -2,9 +2,10 @@
 //! class_init installs the class's metadata, pad templates and properties, and an element
 //! factory for it.
 
+use std::collections::HashMap;
 use std::ffi::{CString, c_void};
 use std::str::FromStr;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, LazyLock, Mutex, PoisonError, RwLock};
 
 use framepipe_core::{Error, Result};
 use gst::glib;
@@ -21,6 +22,10 @@ use super::{SinkHost, SourceHost, TransformHost};
 /// Serialises registrations so that two threads registering one name agree on its type.
 static REGISTER_LOCK: Mutex<()> = Mutex::new(());
 
+/// The latest type registered for a GType name whose description changed (see
+/// [`register_element`]).
+static LATEST: LazyLock<Mutex<HashMap<String, glib::Type>>> = LazyLock::new(Default::default);
+
 /// The abstract host type that elements of `kind` derive from.
 pub fn host_type(kind: ElementKind) -> glib::Type {
     match kind {
@@ -34,9 +39,13 @@ pub fn host_type(kind: ElementKind) -> glib::Type {
 /// its element factory (in `plugin`, or in no plugin for in-process registration).
 ///
 /// If a type named `desc.gtype_name()` already exists in the process (the class was
-/// registered before, e.g. by `import framepipe` before the plugin file was loaded), no
-/// new type is made: the factory is registered for the existing type, which keeps its
-/// first description and hooks factory. Returns the element's GType.
+/// registered before: by `import framepipe` before the plugin file was loaded, or a class
+/// decorated again, as a notebook cell run twice does), the latest type registered for
+/// that name is reused when its description is the same, and `factory` replaces its hooks
+/// factory, so new instances run the new class; with a different description
+/// (properties, caps, metadata) a new type `<name>_<n>` is made, and the element factory
+/// makes that type from now on. Instances made before keep the class they were made with.
+/// Returns the element's GType.
 pub fn register_element(
     plugin: Option<&gst::Plugin>,
     desc: ElementClassDesc,
@@ -76,8 +85,29 @@ pub fn register_element(
                     existing.parent().map(|p| p.name()).unwrap_or("fundamental type")
                 )));
             }
-            gst::debug!(CAT, "{type_name} exists; registering {} for it", desc.factory_name);
-            existing
+            let mut latest = LATEST.lock().unwrap_or_else(PoisonError::into_inner);
+            let current = latest.get(&type_name).copied().unwrap_or(existing);
+            match core::class_data(current).filter(|data| data.desc == desc) {
+                Some(data) => {
+                    gst::debug!(CAT, "{} exists with this description; swapping its class", current.name());
+                    *data.factory.write().unwrap_or_else(PoisonError::into_inner) = factory;
+                    current
+                }
+                None if core::class_data(current).is_none() => existing,
+                None => {
+                    let name = (2..)
+                        .map(|n| format!("{type_name}_{n}"))
+                        .find(|n| glib::Type::from_name(n).is_none())
+                        .unwrap_or_else(|| type_name.clone());
+                    gst::debug!(CAT, "{type_name} exists with another description; registering {name}");
+                    let data: &'static ClassData = Box::leak(Box::new(class_data(desc.clone(), factory, host)?));
+                    // SAFETY: `host` is a registered, classed, derivable type and `data` lives forever.
+                    let type_ = unsafe { register_subtype(host, &name, data)? };
+                    core::insert_class(type_, data);
+                    latest.insert(type_name.clone(), type_);
+                    type_
+                }
+            }
         }
         None => {
             let data: &'static ClassData = Box::leak(Box::new(class_data(desc.clone(), factory, host)?));
@@ -207,7 +237,7 @@ fn class_data(desc: ElementClassDesc, factory: Arc<dyn HooksFactory>, host: glib
         }
         pspecs.push(param_spec(&desc, prop)?);
     }
-    Ok(ClassData { desc, factory, templates, pspecs })
+    Ok(ClassData { desc, factory: RwLock::new(factory), templates, pspecs })
 }
 
 /// Hosted properties can be read and written in any state.

@@ -70,6 +70,20 @@ impl ObjectSubclass for PyFunc {
 }
 
 impl ObjectImpl for PyFunc {
+    /// GStreamer names an unnamed instance after its GType (`GstFpPyFunc` -> `fppyfunc0`);
+    /// name it after its factory instead (`pyfunc0`), as every other element is named.
+    fn constructed(&self) {
+        self.parent_constructed();
+        let obj = self.obj();
+        let name = obj.name();
+        if let Some(number) = name.strip_prefix("fppyfunc")
+            && number.bytes().all(|b| b.is_ascii_digit())
+            && obj.parent().is_none()
+        {
+            obj.set_property("name", format!("pyfunc{number}"));
+        }
+    }
+
     fn properties() -> &'static [glib::ParamSpec] {
         static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
             vec![

@@ -219,8 +219,9 @@ impl Input {
         out
     }
 
-    /// Clockwise rotation in degrees from the stream's display matrix.
-    fn rotation(&self) -> u32 {
+    /// The display matrix's rotation as FFmpeg reports it (counter-clockwise degrees in
+    /// [-180, 180), see `Metadata::rotation`).
+    fn rotation(&self) -> i32 {
         let mut size = 0usize;
         // SAFETY: the stream is valid; the returned pointer (if any) points at `size` bytes
         // owned by the stream.
@@ -235,7 +236,7 @@ impl Input {
         if !ccw.is_finite() {
             return 0;
         }
-        ((-ccw).round() as i64).rem_euclid(360) as u32
+        ((ccw.round() as i64 + 180).rem_euclid(360) - 180) as i32
     }
 }
 

@@ -395,3 +395,40 @@ def test_compact_and_sampling_select():
         fpray._Sampling.make(None, 0, None)
     with pytest.raises(ValueError):
         fpray._Sampling.make(None, None, [-1.0])
+
+
+class BatchReadsVideoFile(fp.VideoFile):
+    """A VideoFile with the batch-read names framepipe's reader is getting (iter with
+    start/stop/step, read_batch), built on today's calls, recording which were used."""
+
+    used: list[str]
+
+    def iter(self, *, start=0, stop=None, step=1, format="rgb24", filter=None, **kw):
+        self.used.append("iter")
+        stop = len(self) if stop is None else stop
+        return (self.read(index=k, format=format, filter=filter) for k in range(start, stop, step))
+
+    def read_batch(self, indices, *, format="rgb24", filter=None):
+        self.used.append("read_batch")
+        return np.stack([self.read(index=k, format=format, filter=filter) for k in indices])
+
+
+def test_decode_uses_batch_reads_when_the_video_file_has_them(clips):
+    path = clips["vfr.mp4"]
+    want = fp.imread(path)
+    options = fpray._ReadOptions("rgb24", None, 1, True, "raise", fpray._Sampling())
+    for frames, call in [
+        (range(2, 20, 3), "iter"),
+        ((1, 4, 5, 17), "read_batch"),
+        (range(len(want)), "iter"),
+    ]:
+        with BatchReadsVideoFile(path) as video:
+            video.used = []
+            got = list(fpray._decode(video, frames, options))
+            assert video.used[0] == call
+        assert [k for k, _ in got] == list(frames)
+        for k, frame in got:
+            np.testing.assert_array_equal(frame, want[k])
+    with fp.open(path) as video:  # today's VideoFile: read(index=k), or the sequential decode
+        assert [k for k, _ in fpray._decode(video, (1, 4, 5, 17), options)] == [1, 4, 5, 17]
+        assert len(list(fpray._decode(video, range(len(want)), options))) == len(want)

@@ -6,6 +6,7 @@ corrupt, a truncated and a missing file among good ones."""
 from __future__ import annotations
 
 import bisect
+import itertools
 import json
 import os
 import re
@@ -18,6 +19,8 @@ import framepipe as fp
 import numpy as np
 import pytest
 from framepipe import MediaError
+from hypothesis import given
+from hypothesis import strategies as st
 
 from .conftest import ROOT
 from .test_video import CLIPS, X264_B, encode
@@ -354,3 +357,78 @@ def test_cli_ray_read_and_ray_process(ray_cluster, clips, bad_files, tmp_path):
 def test_import_framepipe_does_not_import_ray(py_run):
     r = py_run("import sys, framepipe; assert 'ray' not in sys.modules, 'ray imported'; print('ok')")
     assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr
+
+
+@given(
+    n=st.integers(1, 300),
+    gop=st.integers(1, 40),
+    frames_per_task=st.integers(1, 200),
+    data=st.data(),
+)
+def test_split_keeps_every_selected_frame_once_and_gops_whole(n, gop, frames_per_task, data):
+    keyframes = list(range(0, n, gop))
+    selected = sorted(data.draw(st.sets(st.integers(0, n - 1), min_size=1)))
+    parts = fpray._split(selected, keyframes, n, frames_per_task)
+    assert [k for part in parts for k in part] == selected
+    assert all(len(part) for part in parts)
+    # A GOP is never shared by two tasks (each would decode it), and a task stops soon after
+    # its budget: before its last GOP it had decoded less than frames_per_task frames.
+    gops = [[k // gop for k in part] for part in parts]
+    assert all(a[-1] < b[0] for a, b in itertools.pairwise(gops))
+    for part in parts:
+        last_gop = part[-1] // gop
+        before = [k for k in part if k // gop < last_gop]
+        cost = sum(max(k for k in before if k // gop == g) - g * gop + 1 for g in {k // gop for k in before})
+        assert cost < frames_per_task or not before
+
+
+def test_compact_and_sampling_select():
+    assert fpray._compact([3, 5, 7]) == range(3, 9, 2)
+    assert fpray._compact([1, 2, 4]) == (1, 2, 4)
+    assert fpray._compact([]) == ()
+    s = fpray._Sampling.make([0, -1, 50, 2, 2], None, None)
+    assert s.select(10, list, 1.0) == [0, 2, 9]
+    s = fpray._Sampling.make(None, None, [0.0, 0.05, 0.1, 0.35, 0.4])
+    times = [0.0, 0.1, 0.2, 0.3]
+    assert s.select(4, lambda: times, 0.4) == [0, 1, 3]  # 0.4 is the end: no frame shows then
+    with pytest.raises(ValueError):
+        fpray._Sampling.make(None, 0, None)
+    with pytest.raises(ValueError):
+        fpray._Sampling.make(None, None, [-1.0])
+
+
+class BatchReadsVideoFile(fp.VideoFile):
+    """A VideoFile with the batch-read names framepipe's reader is getting (iter with
+    start/stop/step, read_batch), built on today's calls, recording which were used."""
+
+    used: list[str]
+
+    def iter(self, *, start=0, stop=None, step=1, format="rgb24", filter=None, **kw):
+        self.used.append("iter")
+        stop = len(self) if stop is None else stop
+        return (self.read(index=k, format=format, filter=filter) for k in range(start, stop, step))
+
+    def read_batch(self, indices, *, format="rgb24", filter=None):
+        self.used.append("read_batch")
+        return np.stack([self.read(index=k, format=format, filter=filter) for k in indices])
+
+
+def test_decode_uses_batch_reads_when_the_video_file_has_them(clips):
+    path = clips["vfr.mp4"]
+    want = fp.imread(path)
+    options = fpray._ReadOptions("rgb24", None, 1, True, "raise", fpray._Sampling())
+    for frames, call in [
+        (range(2, 20, 3), "iter"),
+        ((1, 4, 5, 17), "read_batch"),
+        (range(len(want)), "iter"),
+    ]:
+        with BatchReadsVideoFile(path) as video:
+            video.used = []
+            got = list(fpray._decode(video, frames, options))
+            assert video.used[0] == call
+        assert [k for k, _ in got] == list(frames)
+        for k, frame in got:
+            np.testing.assert_array_equal(frame, want[k])
+    with fp.open(path) as video:  # today's VideoFile: read(index=k), or the sequential decode
+        assert [k for k, _ in fpray._decode(video, (1, 4, 5, 17), options)] == [1, 4, 5, 17]
+        assert len(list(fpray._decode(video, range(len(want)), options))) == len(want)

@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> Path:
     metadata = args.output.with_suffix(".jsonl")
 
     pipeline = fp.Pipeline(
-        f"videotestsrc num-buffers={args.frames} pattern=ball motion=sweep "
+        f"videotestsrc num-buffers={args.frames} pattern=ball "
         f"! video/x-raw,format=RGB,width={args.width},height={args.height},framerate=30/1 "
         "! pyballtracker threshold=128 "
         f"! fpmetawriter location={metadata} "

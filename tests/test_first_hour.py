@@ -154,6 +154,26 @@ def test_stop_after_send_eos_finishes_the_file(tmp_path):
     assert int(ffprobe_stream(out)["nb_read_frames"]) > 0
 
 
+def test_stop_says_why_when_the_pending_eos_does_not_arrive():
+    p = fp.Pipeline("appsrc name=src ! identity sleep-time=1000000 ! fakesink")
+    p.push("src", np.zeros((8, 8, 3), np.uint8))
+    p.end_of_stream("src")
+    with pytest.raises(TimeoutError, match="incomplete"):
+        p.stop(timeout=0.3)
+    assert p.state == "NULL"
+
+
+def test_leaving_with_on_an_exception_does_not_wait(tmp_path):
+    enc = fp.Pipeline("appsrc name=src ! identity sleep-time=1000000 ! fakesink")
+    start = time.monotonic()
+    with pytest.raises(RuntimeError, match="boom"), enc:
+        enc.push("src", np.zeros((8, 8, 3), np.uint8))
+        enc.end_of_stream("src")
+        raise RuntimeError("boom")
+    assert enc.state == "NULL"
+    assert time.monotonic() - start < 30
+
+
 def test_run_timeout_says_end_of_stream_is_missing(tmp_path):
     enc = encoder(tmp_path / "out.mp4")
     with enc:

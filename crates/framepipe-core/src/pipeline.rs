@@ -861,10 +861,40 @@ mod tests {
     }
 
     #[test]
+    fn appsinks_unsync_unless_the_description_says() {
+        let p = Pipeline::new("videotestsrc ! appsink name=a  videotestsrc ! appsink name=b sync=true").unwrap();
+        assert!(!p.element("a").unwrap().property::<bool>("sync"));
+        assert!(p.element("b").unwrap().property::<bool>("sync"));
+    }
+
+    #[test]
+    fn counts_frames_not_muxer_buffers() {
+        let p = Pipeline::new(
+            "videotestsrc num-buffers=12 ! video/x-raw,width=32,height=24 ! videoconvert ! x264enc ! mp4mux ! fakesink",
+        )
+        .unwrap();
+        let counter = p.count_frames();
+        p.run(Some(Duration::from_secs(30)), &mut never()).unwrap();
+        assert_eq!(counter.frames(), 12);
+    }
+
+    #[test]
+    fn unknown_names_list_the_elements() {
+        let p = Pipeline::new("videotestsrc name=src ! fakesink name=sink").unwrap();
+        match p.element("nope") {
+            Err(Error::Key(m)) => assert!(m.contains("\"nope\"") && m.contains("sink") && m.contains("src"), "{m}"),
+            other => panic!("expected a key error, got {:?}", other.err()),
+        }
+    }
+
+    #[test]
     fn missing_file_names_the_filesrc() {
         let p = Pipeline::new("filesrc name=reader location=/nonexistent/x.mp4 ! fakesink").unwrap();
         match p.run(Some(Duration::from_secs(10)), &mut never()) {
-            Err(Error::Pipeline(e)) => assert_eq!(e.element.as_deref(), Some("reader")),
+            Err(Error::Pipeline(e)) => {
+                assert_eq!(e.element.as_deref(), Some("reader"));
+                assert!(e.to_string().contains("/nonexistent/x.mp4"), "{e}");
+            }
             other => panic!("expected a pipeline error, got {other:?}"),
         }
         assert_eq!(p.state(), "NULL");

@@ -546,7 +546,8 @@ fn rotation_metadata() {
     write(&path, WriterOptions::default(), &frames(4, 64, 48), 64, 48).unwrap();
     rotate_mp4_90(&path);
     let (meta, index) = probe(&path, &mut never()).unwrap();
-    assert_eq!(meta.rotation, 90);
+    // FFmpeg's convention (what ffprobe reports for this matrix): -90.
+    assert_eq!(meta.rotation, -90);
     let opts = ReaderOptions { apply_rotation: true, ..ReaderOptions::default() };
     let mut r = VideoReader::with_index(meta.clone(), index.clone(), opts).unwrap();
     let f = r.read(1, &mut never()).unwrap();

@@ -422,8 +422,18 @@ fn registering_an_existing_type_name_reuses_it() {
     let first = register_invert();
     let factory: Arc<dyn gstframepipe::host::HooksFactory> =
         Arc::new(|_: &gst::Element| -> HookResult<Box<dyn ElementHooks>> { Err("never called".into()) });
-    // Same class again (what the plugin loader does in a process that already has it).
-    let again = register_element(None, invert_desc(), factory.clone()).unwrap();
+    // Same class again (what the plugin loader does in a process that already has it, and
+    // a notebook cell decorating the class again): the type stays, the hooks factory is
+    // swapped for the new one (here one making the same Invert, as other tests use it).
+    let same: Arc<dyn gstframepipe::host::HooksFactory> =
+        Arc::new(|_: &gst::Element| -> HookResult<Box<dyn ElementHooks>> {
+            Ok(Box::new(Invert {
+                strength: AtomicU64::new(1.0f64.to_bits()),
+                mode: Mutex::new(MODE_INVERT),
+                caps_seen: caps_seen().clone(),
+            }))
+        });
+    let again = register_element(None, invert_desc(), same).unwrap();
     assert_eq!(first, again);
     // The same type under a second factory name.
     let mut alias = invert_desc();

@@ -45,7 +45,8 @@ pub fn host_type(kind: ElementKind) -> glib::Type {
 /// factory, so new instances run the new class; with a different description
 /// (properties, caps, metadata) a new type `<name>_<n>` is made, and the element factory
 /// makes that type from now on. Instances made before keep the class they were made with.
-/// Returns the element's GType.
+/// A description with another factory name registers an alias of the existing type,
+/// which keeps its class. Returns the element's GType.
 pub fn register_element(
     plugin: Option<&gst::Plugin>,
     desc: ElementClassDesc,
@@ -87,13 +88,15 @@ pub fn register_element(
             }
             let mut latest = LATEST.lock().unwrap_or_else(PoisonError::into_inner);
             let current = latest.get(&type_name).copied().unwrap_or(existing);
-            match core::class_data(current).filter(|data| data.desc == desc) {
+            let data = core::class_data(current).filter(|d| d.desc.factory_name == desc.factory_name);
+            match data.filter(|data| data.desc == desc) {
                 Some(data) => {
                     gst::debug!(CAT, "{} exists with this description; swapping its class", current.name());
                     *data.factory.write().unwrap_or_else(PoisonError::into_inner) = factory;
                     current
                 }
-                None if core::class_data(current).is_none() => existing,
+                // Another factory name for the type (an alias), or a type of another copy.
+                None if data.is_none() => current,
                 None => {
                     let name = (2..)
                         .map(|n| format!("{type_name}_{n}"))

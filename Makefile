@@ -24,7 +24,7 @@ export FRAMEPIPE_PYTHON := $(abspath $(PY))
 export VIRTUAL_ENV := $(abspath $(VENV))
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: help setup build demo test test-rust test-python bench lint clean
+.PHONY: help setup build demo test test-rust test-python bench soak fuzz lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -67,7 +67,7 @@ test-rust: setup
 	cargo test --workspace --quiet
 
 test-python: setup
-	$(PY) -m pytest -q
+	G_DEBUG=fatal-criticals $(PY) -m pytest -q
 
 test: test-rust test-python ## all tests: cargo test --workspace and pytest
 
@@ -77,6 +77,14 @@ $(STAMPS)/bench: requirements-bench.txt | $(PY)
 
 bench: setup $(STAMPS)/bench ## benchmarks against the anchors (PyAV, imageio, gst-python); prints tables
 	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+soak: setup ## reliability: soak (100k pulls, 2000 files, 1000 writes, 1000 pipelines), shutdown stress, 60 s concurrency
+	$(PY) tests/battery/soak.py
+	$(PY) tests/battery/stress.py shutdown --cycles 1000 --seed 1
+	$(PY) tests/battery/stress.py concurrency --seconds 60
+
+fuzz: setup ## reliability: 10 minutes of seeded mutations of MP4/MKV/WebM/TS/AVI clips through fp.open/imread/improps
+	$(PY) tests/battery/fuzz_media.py --seconds 600 --seed 1 --out out/fuzz
 
 lint: setup ## cargo fmt --check, clippy -D warnings, ruff, mypy
 	cargo fmt --all --check

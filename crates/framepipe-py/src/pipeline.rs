@@ -222,7 +222,7 @@ impl PyPipeline {
             if let Some(caps) = frame.caps() {
                 self.inner.adopt_caps(source, caps).map_err(to_py)?;
             }
-            frame.gst_buffer()
+            frame.gst_buffer()?
         } else if let Ok(buf) = data.cast::<PyBuffer>() {
             buf.get().gst()
         } else if data.is_instance_of::<PyUntypedArray>() {
@@ -267,8 +267,9 @@ impl PyPipeline {
     }
 
     /// Ends the stream of appsrc `source`.
-    fn end_of_stream(&self, source: &str) -> PyResult<()> {
-        self.inner.end_of_stream(source).map_err(to_py)
+    fn end_of_stream(&self, py: Python<'_>, source: &str) -> PyResult<()> {
+        let inner = &self.inner;
+        py.detach(|| inner.end_of_stream(source)).map_err(to_py)
     }
 
     /// Sends EOS into the whole pipeline.
@@ -313,14 +314,13 @@ impl PyPipeline {
     }
 
     /// Removes a probe `add_probe` added; ValueError for an unknown id.
-    fn remove_probe(&self, id: u64) -> PyResult<()> {
-        let (pad, probe) = self
-            .probes
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&id)
+    fn remove_probe(&self, py: Python<'_>, id: u64) -> PyResult<()> {
+        let probes = &self.probes;
+        let (pad, probe) = py
+            .detach(|| probes.lock().unwrap_or_else(|e| e.into_inner()).remove(&id))
             .ok_or_else(|| PyValueError::new_err(format!("no probe with id {id}")))?;
-        pad.remove_probe(probe);
+        // Removing waits for a call of the probe in progress, which may wait for the GIL.
+        py.detach(move || pad.remove_probe(probe));
         Ok(())
     }
 
@@ -336,14 +336,16 @@ impl PyPipeline {
 
     /// Current position in seconds, or None when unknown.
     #[getter]
-    fn position(&self) -> Option<f64> {
-        self.inner.position().map(|t| t.nseconds() as f64 / 1e9)
+    fn position(&self, py: Python<'_>) -> Option<f64> {
+        let inner = &self.inner;
+        py.detach(|| inner.position()).map(|t| t.nseconds() as f64 / 1e9)
     }
 
     /// Duration in seconds, or None when unknown (live sources).
     #[getter]
-    fn duration(&self) -> Option<f64> {
-        self.inner.duration().map(|t| t.nseconds() as f64 / 1e9)
+    fn duration(&self, py: Python<'_>) -> Option<f64> {
+        let inner = &self.inner;
+        py.detach(|| inner.duration()).map(|t| t.nseconds() as f64 / 1e9)
     }
 
     /// The oldest unread bus message, waiting up to `timeout` seconds (None: forever).
@@ -356,8 +358,9 @@ impl PyPipeline {
     }
 
     /// The pipeline as Graphviz DOT.
-    fn graph(&self) -> String {
-        self.inner.graph()
+    fn graph(&self, py: Python<'_>) -> String {
+        let inner = &self.inner;
+        py.detach(|| inner.graph())
     }
 
     /// Buffers that reached the first sink since counting began (first call starts it).

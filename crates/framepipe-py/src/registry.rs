@@ -10,7 +10,11 @@ use crate::errors::to_py;
 
 /// (name, long name, classification, plugin) of every element factory, sorted by name.
 #[pyfunction]
-pub fn factories() -> Vec<(String, String, String, String)> {
+pub fn factories(py: Python<'_>) -> Vec<(String, String, String, String)> {
+    py.detach(all_factories)
+}
+
+fn all_factories() -> Vec<(String, String, String, String)> {
     let mut all: Vec<_> = gst::ElementFactory::factories_with_type(gst::ElementFactoryType::ANY, gst::Rank::NONE)
         .into_iter()
         .map(|f| {
@@ -30,7 +34,8 @@ pub fn factories() -> Vec<(String, String, String, String)> {
 /// templates and properties. Raises ParseError for an unknown name.
 #[pyfunction]
 pub fn describe_factory<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyDict>> {
-    let factory = gst::ElementFactory::find(name).ok_or_else(|| {
+    // Finding and creating may load a plugin (framepipe's own runs Python on its thread).
+    let factory = py.detach(|| gst::ElementFactory::find(name)).ok_or_else(|| {
         to_py(framepipe_core::Error::Parse {
             message: format!("no element \"{name}\": no such element or plugin is installed"),
             token: Some(name.to_string()),
@@ -58,7 +63,7 @@ pub fn describe_factory<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py,
         templates.append(td)?;
     }
     d.set_item("pad_templates", templates)?;
-    let element = factory.create().build().map_err(|e| to_py(e.into()))?;
+    let element = py.detach(|| factory.create().build()).map_err(|e| to_py(e.into()))?;
     d.set_item("properties", PyElement::new(element).properties(py)?)?;
     Ok(d)
 }

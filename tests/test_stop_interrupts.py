@@ -133,3 +133,23 @@ print("n=%d" % Count.n, flush=True)
 """,
     )
     assert out["n"] == "10"
+
+
+def test_stopping_interrupts_a_slow_pyfunc(py_run, tmp_path):
+    (tmp_path / "slowfn.py").write_text(
+        "import time\n\ndef process_frame(frame):\n"
+        "    end = time.monotonic() + 60\n"
+        "    while time.monotonic() < end:\n"
+        "        time.sleep(0.01)\n"
+    )
+    out = run(
+        py_run,
+        f"""
+p = fp.Pipeline("videotestsrc ! pyfunc module={tmp_path / "slowfn.py"} ! fakesink")
+p.play()
+time.sleep(1.0)
+print("stopped_in=%.3f" % stop_timed(p), "state=" + p.state, flush=True)
+print("errors=%d" % sum(m.type == "error" for m in p.messages()), flush=True)
+""",
+    )
+    assert out["state"] == "NULL" and out["errors"] == "0"

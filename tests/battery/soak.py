@@ -37,13 +37,19 @@ def fds() -> int:
 
 def sample() -> tuple[float, int, int]:
     gc.collect()
-    time.sleep(0.2)  # let streaming threads of stopped pipelines exit
+    time.sleep(0.5)  # let streaming threads of stopped pipelines return to their pool
     gc.collect()
     return rss_mb(), threads(), fds()
 
 
+# GLib's thread pool (GStreamer's streaming threads) keeps up to 2 idle threads for reuse,
+# and ends them only after 15 s: a phase may end with those 2 more than it started with.
+POOL_IDLE_THREADS = 2
+
+
 def phase(name: str, total: int, step: Callable[[int], None], max_rss_mb: float) -> bool:
-    warm = max(1, total // 10)
+    # Decoders, encoders and pools reach their steady size within the first few cycles.
+    warm = max(total // 10, min(20, total // 2))
     t0 = time.monotonic()
     for i in range(warm):
         step(i)
@@ -53,7 +59,7 @@ def phase(name: str, total: int, step: Callable[[int], None], max_rss_mb: float)
     after = sample()
     elapsed = time.monotonic() - t0
     grew = after[0] - before[0]
-    ok = grew < max_rss_mb and after[1] <= before[1] and after[2] <= before[2]
+    ok = grew < max_rss_mb and after[1] <= before[1] + POOL_IDLE_THREADS and after[2] <= before[2]
     print(
         f"{name:<28} {total:>7} in {elapsed:6.1f} s  rss {before[0]:7.1f} -> {after[0]:7.1f} MB "
         f"({grew:+.2f})  threads {before[1]} -> {after[1]}  fds {before[2]} -> {after[2]}  "
@@ -77,7 +83,7 @@ def main() -> int:
 
     # Pulls from one long-running pipeline.
     p = fp.Pipeline(
-        "videotestsrc ! video/x-raw,format=RGB,width=64,height=48,framerate=1000/1 ! appsink name=out sync=false"
+        "videotestsrc ! video/x-raw,format=RGB,width=64,height=48,framerate=1000/1 ! appsink name=out sync=false max-buffers=4"
     )
     p.play()
 

@@ -64,7 +64,8 @@ class S(fp.Sink):
     def render(self, frame):
         maybe("render")
 
-mod = os.path.join(os.path.dirname(os.path.abspath(sys.argv[3])), "stress_pyfunc.py")
+import tempfile
+mod = os.path.join(tempfile.mkdtemp(prefix="fpstress-"), "stress_pyfunc.py")
 with open(mod, "w") as f:
     f.write("import __main__\ndef process_frame(frame):\n    __main__.maybe('pyfunc')\n")
 
@@ -233,9 +234,7 @@ def main() -> int:
     args = ap.parse_args()
     t0 = time.monotonic()
     if args.mode == "shutdown":
-        rc, out = child(
-            SHUTDOWN, [str(args.seed), str(args.cycles), __file__], timeout=30 + args.cycles * 2.0
-        )
+        rc, out = child(SHUTDOWN, [str(args.seed), str(args.cycles)], timeout=30 + args.cycles * 2.0)
         print(f"shutdown stress (seed {args.seed}): exit {rc} in {time.monotonic() - t0:.0f} s\n  {out}")
         bad = 0
         for _ in range(args.exits):

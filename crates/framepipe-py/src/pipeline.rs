@@ -39,7 +39,13 @@ pub struct PyPipeline {
     counter: Mutex<Option<Arc<AtomicU64>>>,
     /// Probes added from Python, by the id `add_probe` returned.
     probes: Mutex<HashMap<u64, (gst::Pad, gst::PadProbeId)>>,
+    /// The probes' callbacks. The probes themselves only reach them through these slots,
+    /// so that the garbage collector sees every strong reference (`__traverse__`) and can
+    /// free a pipeline whose callback captures it.
+    callbacks: Mutex<HashMap<u64, CallbackSlot>>,
 }
+
+type CallbackSlot = Arc<Mutex<Option<Py<PyAny>>>>;
 
 static NEXT_PROBE: AtomicU64 = AtomicU64::new(1);
 
@@ -57,7 +63,7 @@ impl Drop for PyPipeline {
 /// the pad's element with the exception kept as the cause.
 fn frame_probe(
     element: &gst::Element,
-    func: Py<PyAny>,
+    func: CallbackSlot,
 ) -> impl Fn(&gst::Pad, &mut gst::PadProbeInfo) -> gst::PadProbeReturn + Send + Sync + 'static {
     let element = element.downgrade();
     let media = crate::callback::MediaCache::default();
@@ -67,14 +73,25 @@ fn frame_probe(
         let caps = pad.current_caps();
         let call = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let media = media.media(caps.as_ref());
-            crate::callback::call_with_frame(&func, None, buffer, caps.clone(), media)
+            crate::gil::with_python(|py| {
+                let f = func.lock().unwrap_or_else(|e| e.into_inner()).as_ref().map(|f| f.clone_ref(py));
+                match f {
+                    // Cleared by the garbage collector: the buffer passes untouched.
+                    None => Ok(Some(buffer)),
+                    Some(f) => crate::callback::call_attached(py, f.bind(py), None, buffer, caps.clone(), media),
+                }
+            })
+            .unwrap_or_else(|| Err(gstframepipe::pyfunc::CallbackError::new("the Python interpreter is not running")))
         }));
         let err = match call {
             Ok(Ok(Some(buffer))) => {
                 info.data = Some(gst::PadProbeData::Buffer(buffer));
                 return gst::PadProbeReturn::Ok;
             }
-            Ok(Ok(None)) => return gst::PadProbeReturn::Drop,
+            // The buffer was taken out of `info` (and is gone): GStreamer must not unref
+            // it again, which DROP would do (a CRITICAL on the NULL data); HANDLED says the
+            // probe consumed it.
+            Ok(Ok(None)) => return gst::PadProbeReturn::Handled,
             Ok(Err(err)) => err,
             Err(panic) => gstframepipe::pyfunc::CallbackError::new(format!(
                 "the probe panicked: {}",
@@ -92,7 +109,7 @@ fn frame_probe(
                 ["{}", debug]
             ));
         }
-        gst::PadProbeReturn::Drop
+        gst::PadProbeReturn::Handled
     }
 }
 
@@ -133,6 +150,7 @@ impl PyPipeline {
             media: Mutex::default(),
             counter: Mutex::default(),
             probes: Mutex::default(),
+            callbacks: Mutex::default(),
         })
     }
 
@@ -304,12 +322,14 @@ impl PyPipeline {
             let pads: Vec<String> = element.pads().iter().map(|p| p.name().to_string()).collect();
             PyValueError::new_err(format!("element {element_name:?} has no pad {pad_name:?} (it has {pads:?})"))
         })?;
-        let probe = frame_probe(&element, callback.unbind());
+        let slot: CallbackSlot = Arc::new(Mutex::new(Some(callback.unbind())));
+        let probe = frame_probe(&element, slot.clone());
         let id = target
             .add_probe(gst::PadProbeType::BUFFER, probe)
             .ok_or_else(|| PyValueError::new_err(format!("pad {pad:?} does not accept probes")))?;
         let n = NEXT_PROBE.fetch_add(1, Ordering::Relaxed);
         self.probes.lock().unwrap_or_else(|e| e.into_inner()).insert(n, (target, id));
+        self.callbacks.lock().unwrap_or_else(|e| e.into_inner()).insert(n, slot);
         Ok(n)
     }
 
@@ -321,6 +341,10 @@ impl PyPipeline {
             .ok_or_else(|| PyValueError::new_err(format!("no probe with id {id}")))?;
         // Removing waits for a call of the probe in progress, which may wait for the GIL.
         py.detach(move || pad.remove_probe(probe));
+        let slot = py.detach(|| self.callbacks.lock().unwrap_or_else(|e| e.into_inner()).remove(&id));
+        if let Some(slot) = slot {
+            slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+        }
         Ok(())
     }
 
@@ -371,5 +395,28 @@ impl PyPipeline {
 
     fn __repr__(&self) -> String {
         format!("<Pipeline {:?} {}>", self.description, self.inner.state())
+    }
+
+    fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
+        // Never block during a collection: a slot in use is simply not reported (the
+        // pipeline then stays alive until the next collection).
+        let Ok(callbacks) = self.callbacks.try_lock() else { return Ok(()) };
+        for slot in callbacks.values() {
+            if let Ok(f) = slot.try_lock()
+                && let Some(f) = f.as_ref()
+            {
+                visit.call(f)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn __clear__(&self) {
+        let slots: Vec<CallbackSlot> =
+            self.callbacks.lock().unwrap_or_else(|e| e.into_inner()).drain().map(|(_, s)| s).collect();
+        for slot in slots {
+            let f = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+            drop(f);
+        }
     }
 }

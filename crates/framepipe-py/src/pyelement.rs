@@ -36,6 +36,7 @@ use crate::errors::to_py;
 use crate::frame::PyFrame;
 // Streaming threads park a Python thread state and only take the GIL per call.
 use crate::gil::with_python as attach;
+use crate::gil::{ElementStopped, Running};
 use crate::value;
 
 /// A registered class, with the address of the plugin it was registered into (0: none,
@@ -133,63 +134,6 @@ struct Shared {
     kind: ElementKind,
     has_transform_caps: bool,
     running: Running,
-}
-
-pyo3::create_exception!(
-    framepipe._framepipe,
-    ElementStopped,
-    pyo3::exceptions::PyBaseException,
-    "Raised inside a Python element's call in progress when its pipeline stops."
-);
-
-/// Which thread is inside a streaming call of the element's Python object, so that
-/// stopping can interrupt it with an asynchronous exception (`ElementStopped`) rather
-/// than wait for it. Read and written with the GIL held.
-#[derive(Default)]
-struct Running {
-    /// Python thread id of the thread inside the call; 0 when none.
-    thread: std::sync::atomic::AtomicU64,
-    /// An `ElementStopped` was sent to `thread` and may still be pending.
-    sent: AtomicBool,
-    /// Set from stopping until the next start: streaming calls return flushing at once.
-    stopping: AtomicBool,
-}
-
-impl Running {
-    /// Runs the streaming call `f` (GIL held) as interruptible.
-    fn guard<R>(&self, py: Python<'_>, f: impl FnOnce() -> R) -> R {
-        // SAFETY: plain query of the calling thread's id.
-        let me = unsafe { pyo3::ffi::PyThread_get_thread_ident() } as u64;
-        self.thread.store(me, Ordering::SeqCst);
-        let result = f();
-        self.thread.store(0, Ordering::SeqCst);
-        if self.sent.swap(false, Ordering::SeqCst) {
-            // The call ended before the exception was raised in it: drop it, or it would
-            // fire in whatever Python code this thread runs next.
-            // SAFETY: the GIL is held (`py`); a NULL exception clears a pending one.
-            unsafe { pyo3::ffi::PyThreadState_SetAsyncExc(me as _, std::ptr::null_mut()) };
-        }
-        let _ = py;
-        result
-    }
-
-    /// Interrupts the call in progress, if any (takes the GIL briefly).
-    fn interrupt(&self) {
-        self.stopping.store(true, Ordering::SeqCst);
-        let _ = Python::try_attach(|py| {
-            let thread = self.thread.load(Ordering::SeqCst);
-            if thread != 0 && !self.sent.swap(true, Ordering::SeqCst) {
-                let exc = py.get_type::<ElementStopped>();
-                // SAFETY: the GIL is held; `thread` is inside a call guarded by `guard`,
-                // which cannot end meanwhile (it needs the GIL to clear `thread`).
-                unsafe { pyo3::ffi::PyThreadState_SetAsyncExc(thread as _, exc.as_ptr()) };
-            }
-        });
-    }
-
-    fn stopping(&self) -> bool {
-        self.stopping.load(Ordering::SeqCst)
-    }
 }
 
 impl Shared {

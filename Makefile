@@ -28,7 +28,7 @@ export FRAMEPIPE_PYTHON := $(abspath $(PY))
 export VIRTUAL_ENV := $(abspath $(VENV))
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: help setup build demo test test-rust test-python bench imageio-suite lint clean
+.PHONY: help setup build demo test test-rust test-python bench imageio-suite soak fuzz lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -69,7 +69,7 @@ test-rust: setup
 	cargo test --workspace --quiet
 
 test-python: setup
-	$(PY) -m pytest -q
+	G_DEBUG=fatal-criticals $(PY) -m pytest -q
 
 test: test-rust test-python ## all tests: cargo test --workspace and pytest
 
@@ -92,6 +92,14 @@ bench: setup $(STAMPS)/bench $(STAMPS)/anchors ## benchmarks against the anchors
 imageio-suite: setup ## imageio's test_pyav.py on plugin="framepipe" (IMAGEIO=checkout TEST_IMAGES=checkout)
 	@test -n "$(IMAGEIO)" -a -n "$(TEST_IMAGES)" || { echo "usage: make imageio-suite IMAGEIO=<imageio checkout or git dir> TEST_IMAGES=<test_images checkout or git dir>"; exit 2; }
 	bash bench/imageio_suite.sh $(IMAGEIO) $(TEST_IMAGES)
+
+soak: setup ## reliability: soak (100k pulls, 2000 files, 1000 writes, 1000 pipelines), shutdown stress, 60 s concurrency
+	$(PY) tests/battery/soak.py
+	$(PY) tests/battery/stress.py shutdown --cycles 1000 --seed 1
+	$(PY) tests/battery/stress.py concurrency --seconds 60
+
+fuzz: setup ## reliability: 10 minutes of seeded mutations of MP4/MKV/WebM/TS/AVI clips through fp.open/imread/improps
+	$(PY) tests/battery/fuzz_media.py --seconds 600 --seed 1 --out out/fuzz
 
 lint: setup ## cargo fmt --check, clippy -D warnings, ruff, mypy
 	cargo fmt --all --check

@@ -12,6 +12,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# A GLib CRITICAL is a bug: make it abort the test (and the subprocesses tests start, which
+# inherit the environment). Set before GStreamer is first loaded.
+os.environ.setdefault("G_DEBUG", "fatal-criticals")
+
 
 def run_python(
     code: str, *, timeout: float = 60, env: dict[str, str] | None = None

@@ -409,6 +409,20 @@ def test_pyfunc_kept_views_never_alias_downstream_buffers(module):
             _ = frame.array
         with pytest.raises(BufferError):
             frame.add_region(0, 0, 1, 1)
+        # No plausible values from an empty stand-in buffer: every read says why.
+        for attr in (
+            "pts",
+            "dts",
+            "duration",
+            "time",
+            "keyframe",
+            "regions",
+            "tensors",
+            "messages",
+            "buffer",
+        ):
+            with pytest.raises(BufferError, match="downstream"):
+                getattr(frame, attr)
 
 
 def test_pyfunc_in_gst_launch_reports_a_missing_module_clearly(tmp_path):

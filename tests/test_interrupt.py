@@ -77,3 +77,35 @@ def test_ctrl_c_interrupts_blocking_calls(kind):
         latency, state = interrupt_latency(kind)
     assert latency < 0.2
     assert state == "NULL" or kind == "wait"
+
+
+def test_ctrl_c_in_the_body_of_a_frames_loop_outside_with_leaves_null():
+    import textwrap
+
+    script = """
+        import time
+        import framepipe as fp
+        p = fp.Pipeline("videotestsrc is-live=true ! video/x-raw,framerate=30/1 ! appsink name=out")
+        try:
+            for i, f in enumerate(p.frames("out")):
+                if i == 2:
+                    print("iterating", flush=True)
+                time.sleep(0.05)  # Ctrl-C lands here, in the loop body, not in pull()
+        except KeyboardInterrupt:
+            print("interrupted", p.state, flush=True)
+    """
+    proc = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(script)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "iterating"
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert out.strip() == "interrupted NULL", out + err

@@ -172,3 +172,14 @@ def test_no_glib_critical_for_bad_memory_calls():
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["ValueError"] * 6 + ["BufferError"] * 2
     assert "CRITICAL" not in r.stderr, r.stderr
+
+
+def test_resize_of_a_read_only_share_raises_buffer_error():
+    parent = fp.Memory.wrap(bytearray(b"0123456789"))
+    s = parent.share(2, 4)
+    assert s.is_readonly and not s.is_writable
+    with pytest.raises(BufferError):
+        s.resize(0, 2)
+    assert s.get_sizes()[0] == 4
+    with s.map() as mp:
+        assert bytes(mp) == b"2345"

@@ -184,6 +184,20 @@ def test_messages_and_graph():
     assert "digraph" in p.graph()
 
 
+def test_message_lists_are_python_lists_recursively():
+    # level posts rms/peak/decay as GValueArrays (one value per channel).
+    p = fp.Pipeline(
+        "audiotestsrc num-buffers=10 samplesperbuffer=4410 ! audio/x-raw,channels=2,rate=44100 "
+        "! level interval=50000000 post-messages=true ! fakesink sync=false"
+    )
+    p.run(timeout=10)
+    levels = [m for m in p.messages() if m.type == "element" and m.name == "level"]
+    assert levels
+    rms = levels[0].structure["rms"]
+    assert isinstance(rms, list) and len(rms) == 2
+    assert all(isinstance(v, float) for v in rms)
+
+
 def test_seek_position_duration():
     p = fp.Pipeline(
         "videotestsrc num-buffers=90 ! video/x-raw,framerate=30/1,width=32,height=24,format=RGB ! appsink name=out sync=false"

@@ -87,15 +87,9 @@ def run(args: list[str], env: dict[str, str], timeout: float = 60) -> subprocess
 
 
 def criticals(stderr: str) -> list[str]:
-    """GLib criticals and warnings, except gst-python's own complaint: when Debian's
-    gst-python plugin loader is scanned in the same gst-plugin-scanner after framepipe's
-    plugin started the virtualenv's interpreter (which has no PyGObject), gst-python
-    reports "pygobject initialization failed" and registers nothing."""
-    return [
-        line
-        for line in stderr.splitlines()
-        if ("CRITICAL" in line or "WARNING **" in line) and "pygobject initialization failed" not in line
-    ]
+    """GLib criticals and warnings (gst-python's "pygobject initialization failed" included:
+    framepipe's plugin must coexist with Debian's gst-python loader in one scanner)."""
+    return [line for line in stderr.splitlines() if "CRITICAL" in line or "WARNING **" in line]
 
 
 def test_gst_inspect_shows_a_python_element(tmp_path, modules):
@@ -115,6 +109,11 @@ def test_gst_launch_runs_python_elements(tmp_path, modules):
     assert out.read_text() == "255 255 255"
 
 
+# gst-launch-1.0 1.22 itself sometimes hangs after an ERROR when its sink is still
+# prerolling (`gst-launch-1.0 videotestsrc num-buffers=5 ! identity error-after=1 ! fakesink`
+# hangs in a few runs of 30, with no framepipe element): its main loop waits for an
+# ASYNC_DONE that never comes. A sink with async=false has no preroll to wait for, which
+# makes these runs deterministic.
 def test_gst_launch_reports_a_python_exception_naming_the_element(tmp_path, modules):
     args = [
         "gst-launch-1.0",
@@ -126,13 +125,7 @@ def test_gst_launch_reports_a_python_exception_naming_the_element(tmp_path, modu
         "!",
         "fakesink",
     ]
-    try:
-        r = run(args, gst_env(tmp_path, modules), timeout=20)
-    except subprocess.TimeoutExpired:
-        # Known bug, about 1 run in 12: gst-launch-1.0 prints the element's ERROR and then
-        # its main loop does not quit (the stream thread sits in fakesink's preroll after
-        # EOS). Not understood yet; one retry keeps CI meaningful, and a second hang fails.
-        r = run(args, gst_env(tmp_path, modules), timeout=20)
+    r = run([*args, "async=false"], gst_env(tmp_path, modules), timeout=30)
     assert r.returncode != 0
     text = r.stdout + r.stderr
     assert "bad" in text and "raised inside gst-launch" in text
@@ -151,6 +144,7 @@ def test_gst_launch_reports_a_bad_property_value_by_name(tmp_path, modules):
             "strength=3",
             "!",
             "fakesink",
+            "async=false",
         ],
         gst_env(tmp_path, modules),
     )
@@ -231,3 +225,62 @@ def test_gst_launch_runs_the_audiotestsrc_example(tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     r = run(["gst-inspect-1.0", "pyaudiotestsrc"], env)
     assert "Frequency of test signal" in r.stdout and "is-live" in r.stdout
+
+
+GST_PYTHON_ELEMENT = """
+import gi
+gi.require_version("Gst", "1.0")
+gi.require_version("GstBase", "1.0")
+from gi.repository import Gst, GObject, GstBase
+Gst.init(None)
+
+
+class GpyIdent(GstBase.BaseTransform):
+    __gstmetadata__ = ("gpyident", "Filter", "identity written with gst-python", "framepipe tests")
+    __gsttemplates__ = (
+        Gst.PadTemplate.new("src", Gst.PadDirection.SRC, Gst.PadPresence.ALWAYS, Gst.Caps.new_any()),
+        Gst.PadTemplate.new("sink", Gst.PadDirection.SINK, Gst.PadPresence.ALWAYS, Gst.Caps.new_any()),
+    )
+
+    def do_transform_ip(self, buf):
+        return Gst.FlowReturn.OK
+
+
+GObject.type_register(GpyIdent)
+__gstelementfactory__ = ("gpyident", Gst.Rank.NONE, GpyIdent)
+"""
+
+
+def gst_python_plugin() -> Path | None:
+    for d in ("/usr/lib/x86_64-linux-gnu/gstreamer-1.0", "/usr/lib/aarch64-linux-gnu/gstreamer-1.0"):
+        if (Path(d) / "libgstpython.so").exists():
+            return Path(d) / "libgstpython.so"
+    return None
+
+
+@pytest.mark.skipif(gst_python_plugin() is None, reason="needs gstreamer1.0-python3-plugin-loader")
+def test_framepipe_and_gst_python_share_one_registry_scan(tmp_path, modules):
+    # One fresh registry, both loaders scanned by one gst-plugin-scanner (framepipe's plugin
+    # first, as GST_PLUGIN_PATH comes before the system directory): gst-python's elements
+    # and framepipe's must both be registered, with no CRITICAL (gst-python used to log
+    # "pygobject initialization failed" and cache its plugin with no features).
+    gpy = tmp_path / "gstpy"
+    (gpy / "python").mkdir(parents=True)
+    (gpy / "python" / "gpyident.py").write_text(GST_PYTHON_ELEMENT)
+    env = gst_env(tmp_path, modules)
+    env["GST_PLUGIN_PATH"] = f"{plugin_dir()}{os.pathsep}{gpy}"
+    r = run(["gst-inspect-1.0", "python"], env)  # lists the plugin's features, creates none
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "gpyident" in r.stdout, r.stdout + r.stderr
+    assert not criticals(r.stderr), r.stderr
+    r = run(["gst-inspect-1.0", "pyloaderinvert"], env)  # from the same cached registry
+    assert r.returncode == 0 and "Inverts, from a module" in r.stdout, r.stdout + r.stderr
+    assert not criticals(r.stderr), r.stderr
+    # Both kinds of Python element in one gst-launch-1.0. Creating a gst-python element
+    # makes gst-python 1.22 itself log "The created element should be floating" (it does
+    # without framepipe too), so criticals are not fatal here and that one is let through.
+    env.pop("G_DEBUG", None)
+    desc = "videotestsrc num-buffers=3 ! video/x-raw,format=RGB ! gpyident ! pyloaderinvert ! fakesink async=false"
+    r = run(["gst-launch-1.0", "-q", *desc.split()], env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert [c for c in criticals(r.stderr) if "should be floating" not in c] == [], r.stderr

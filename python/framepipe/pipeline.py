@@ -32,7 +32,10 @@ class Pipeline(_framepipe.Pipeline):
     [(240, 320, 3), (240, 320, 3), (240, 320, 3)]
     """
 
+    _managed = False
+
     def __enter__(self) -> Pipeline:
+        self._managed = True
         return self
 
     def __exit__(
@@ -41,6 +44,7 @@ class Pipeline(_framepipe.Pipeline):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        self._managed = False
         # A clean exit finishes a stream that was ended but not run (the file gets written);
         # after an exception, stop at once and let that exception through.
         self.stop(finish=exc_type is None)
@@ -71,10 +75,22 @@ class Pipeline(_framepipe.Pipeline):
             No element is called ``sink`` (the message lists the names there are).
         PipelineError
             When an element posts an ERROR.
+
+        Notes
+        -----
+        Outside a ``with`` block, leaving the loop early (``break``, an exception, Ctrl-C
+        while the loop body runs) stops the pipeline (state NULL); inside one, leaving the
+        block does.
         """
         pull = self.pull
-        while (frame := pull(sink, timeout)) is not None:
-            yield frame
+        finished = False
+        try:
+            while (frame := pull(sink, timeout)) is not None:
+                yield frame
+            finished = True
+        finally:
+            if not finished and not self._managed:
+                self.stop()
 
     def messages(self, timeout: float | None = 0) -> Iterator[Message]:
         """Yield unread bus messages, waiting up to ``timeout`` seconds for each one

@@ -293,10 +293,45 @@ fn hex(s: &str) -> String {
 pub(crate) fn bootstrap(address: usize, python: &str) -> String {
     format!(
         r#"
+def _framepipe_pygobject_visible():
+    # Debian's gst-python plugin loader, scanned in the same process, initialises PyGObject
+    # in whatever interpreter is running: ours, whose sys.path (a virtualenv's) usually has
+    # no `gi`. Let `gi` alone (not the rest of dist-packages) come from the system's
+    # python3-gi when its extension fits this interpreter; otherwise gst-python fails with
+    # "pygobject initialization failed" and caches its plugin with no features.
+    import importlib.abc, importlib.machinery, os, sys
+    try:
+        if importlib.machinery.PathFinder.find_spec("gi") is not None:
+            return
+    except (ImportError, ValueError):
+        return
+    tag = "cpython-%d%d" % sys.version_info[:2]
+    for base in ("/usr/lib/python3/dist-packages", "/usr/lib/python%d.%d/dist-packages" % sys.version_info[:2]):
+        gi = os.path.join(base, "gi")
+        try:
+            fits = any(n.startswith("_gi.") and tag in n for n in os.listdir(gi))
+        except OSError:
+            continue
+        if not fits:
+            continue
+
+        class _SystemGi(importlib.abc.MetaPathFinder):
+            def find_spec(self, name, path=None, target=None, _base=base):
+                if name == "gi":
+                    return importlib.machinery.PathFinder.find_spec(name, [_base])
+                return None
+
+        sys.meta_path.append(_SystemGi())
+        return
+
 def _framepipe_plugin_boot(address, python):
     import os, sys, site
     if not getattr(sys, "argv", None):
         sys.argv = [python]
+    try:
+        _framepipe_pygobject_visible()
+    except Exception:
+        pass
     venv = os.path.dirname(os.path.dirname(os.path.abspath(python))) if python else ""
     if venv and os.path.exists(os.path.join(venv, "pyvenv.cfg")) \
             and os.path.realpath(sys.prefix) != os.path.realpath(venv):
@@ -329,7 +364,7 @@ except BaseException:
     sys.stderr.write("framepipe plugin: loading Python elements failed:\n")
     traceback.print_exc()
 finally:
-    del _framepipe_plugin_boot
+    del _framepipe_plugin_boot, _framepipe_pygobject_visible
     __import__("sys").__dict__.pop("_framepipe_plugin_loading", None)
 "#,
         python = hex(python),

@@ -1,5 +1,5 @@
 //! Python code called on streaming threads with a writable `Frame`: the `pyfunc` element's
-//! callable and `Pipeline.add_probe` callbacks share [`call_with_frame`], written once.
+//! callable and `Pipeline.add_probe` callbacks share [`call_attached`], written once.
 //!
 //! The GIL is taken only around the Python call (`Python::try_attach`, so a finalizing
 //! interpreter gives an error instead of a hang). The frame owns the buffer during the
@@ -70,25 +70,23 @@ fn not_running() -> CallbackError {
 
 /// Calls `func(frame, **kwargs)` with a writable frame over `buffer` (which must be
 /// writable) and returns the buffer to pass on, or `None` when the callable returned
-/// `False`. Takes the GIL for the call only.
-pub fn call_with_frame(
-    func: &Py<PyAny>,
-    kwargs: Option<&Py<PyDict>>,
+/// `False`. The caller is attached (it takes the GIL for the call only).
+pub fn call_attached(
+    py: Python<'_>,
+    func: &Bound<'_, PyAny>,
+    kwargs: Option<&Bound<'_, PyDict>>,
     buffer: gst::Buffer,
     caps: Option<gst::Caps>,
     media: MediaInfo,
 ) -> Result<Option<gst::Buffer>, CallbackError> {
-    crate::gil::with_python(|py| {
-        let frame = Bound::new(py, PyFrame::owned(buffer, caps, media)).map_err(|e| callback_error(py, e))?;
-        let result = func.bind(py).call((frame.clone(),), kwargs.map(|k| k.bind(py)));
-        let buffer = frame.get().release();
-        match result {
-            Ok(r) if r.cast::<PyBool>().is_ok_and(|b| !b.is_true()) => Ok(None),
-            Ok(_) => Ok(Some(buffer)),
-            Err(e) => Err(callback_error(py, e)),
-        }
-    })
-    .unwrap_or_else(|| Err(not_running()))
+    let frame = Bound::new(py, PyFrame::owned(buffer, caps, media)).map_err(|e| callback_error(py, e))?;
+    let result = func.call((frame.clone(),), kwargs);
+    let buffer = frame.get().release();
+    match result {
+        Ok(r) if r.cast::<PyBool>().is_ok_and(|b| !b.is_true()) => Ok(None),
+        Ok(_) => Ok(Some(buffer)),
+        Err(e) => Err(callback_error(py, e)),
+    }
 }
 
 /// A `pyfunc` element's callable.
@@ -96,12 +94,29 @@ struct PyFuncCallback {
     func: Py<PyAny>,
     kwargs: Option<Py<PyDict>>,
     media: MediaCache,
+    running: crate::gil::Running,
 }
 
 impl FrameCallback for PyFuncCallback {
     fn call(&self, buffer: gst::Buffer, caps: Option<&gst::Caps>) -> Result<Option<gst::Buffer>, CallbackError> {
         let media = self.media.media(caps);
-        call_with_frame(&self.func, self.kwargs.as_ref(), buffer, caps.cloned(), media)
+        crate::gil::with_python(|py| {
+            self.running.guard(py, || {
+                call_attached(
+                    py,
+                    self.func.bind(py),
+                    self.kwargs.as_ref().map(|k| k.bind(py)),
+                    buffer,
+                    caps.cloned(),
+                    media,
+                )
+            })
+        })
+        .unwrap_or_else(|| Err(not_running()))
+    }
+
+    fn interrupt(&self) {
+        self.running.interrupt();
     }
 }
 
@@ -125,7 +140,8 @@ fn make_pyfunc(settings: &PyFuncSettings) -> Result<Arc<dyn FrameCallback>, Call
             .and_then(|r| r.extract::<(Py<PyAny>, Option<Py<PyDict>>)>())
             .map_err(|e| callback_error(py, e))?;
         let (func, kwargs) = resolved;
-        Ok(Arc::new(PyFuncCallback { func, kwargs, media: MediaCache::default() }) as Arc<dyn FrameCallback>)
+        Ok(Arc::new(PyFuncCallback { func, kwargs, media: MediaCache::default(), running: Default::default() })
+            as Arc<dyn FrameCallback>)
     })
     .unwrap_or_else(|| Err(not_running()))
 }

@@ -163,6 +163,10 @@ pub fn device() -> (i32, i32) {
 
 /// Exports `array` (a framepipe view; `readonly` tells whether it may be written) as a
 /// DLPack capsule, versioned when the consumer's `max_version` is 1.x or newer.
+///
+/// Writable arrays are shared without a copy. Read-only ones are copied (the capsule says
+/// so with DLPack's is-copied flag), except with `copy=False`: then a versioned capsule
+/// shares them with the read-only flag set, and a legacy one is refused (BufferError).
 pub fn export<'py>(
     array: &Bound<'py, PyAny>,
     readonly: bool,
@@ -180,7 +184,17 @@ pub fn export<'py>(
     {
         return Err(PyBufferError::new_err(format!("framepipe exports CPU memory only, not device {d:?}")));
     }
-    let copied = copy == Some(true);
+    let versioned = max_version.is_some_and(|(major, _)| major >= 1);
+    // A consumer may ignore DLPack's read-only flag (torch does) or never see it (legacy
+    // capsules have none): a read-only frame, whose buffer other branches may share, is
+    // copied unless the consumer asks for no copy and can be told it must not write.
+    let copied = copy == Some(true) || (readonly && copy.is_none());
+    if readonly && copy == Some(false) && !versioned {
+        return Err(PyBufferError::new_err(
+            "this frame is read-only: it can be exported without a copy only to a consumer that asks \
+             with max_version >= (1, 0) and honours DLPack's read-only flag",
+        ));
+    }
     let array = if copied { array.call_method0("copy")? } else { array.clone() };
     let readonly = readonly && !copied;
     let array = array.cast_into::<PyUntypedArray>()?;
@@ -208,7 +222,6 @@ pub fn export<'py>(
         byte_offset: 0,
     };
     let ctx = Box::into_raw(ctx).cast::<c_void>();
-    let versioned = max_version.is_some_and(|(major, _)| major >= 1);
     let (ptr, name) = if versioned {
         let mut flags = if readonly { FLAG_READ_ONLY } else { 0 };
         if copied {

@@ -32,6 +32,14 @@ impl PyPropertyInfo {
     }
 }
 
+/// A value that crosses `py.detach`, which runs its closure on the calling thread: the
+/// value never changes threads, so it need not be `Send`.
+struct SameThread<T>(T);
+
+// SAFETY: only used to carry a value into or out of a `py.detach` closure, which runs
+// synchronously on the thread that made the value and gives it back to that same thread.
+unsafe impl<T> Send for SameThread<T> {}
+
 #[pyclass(frozen, name = "Element", module = "framepipe._framepipe")]
 pub struct PyElement {
     element: gst::Element,
@@ -91,13 +99,17 @@ impl PyElement {
         if !pspec.flags().contains(glib::ParamFlags::READABLE) {
             return Err(PyAttributeError::new_err(format!("property {prop:?} is not readable")));
         }
-        let v = self.element.property_value(pspec.name());
+        // Reading a property may wait for the element's lock, which a streaming thread
+        // waiting for the GIL can hold.
+        let element = &self.element;
+        let name = pspec.name();
+        let v = py.detach(|| SameThread(element.property_value(name))).0;
         crate::pyelement::enum_member(py, &pspec, &v).map_or_else(|| value::to_py(py, &v), Ok)
     }
 
     /// Sets property `prop`: TypeError for a value of the wrong type, ValueError for one
     /// out of range.
-    fn set(&self, prop: &str, value: &Bound<'_, PyAny>) -> PyResult<()> {
+    fn set(&self, py: Python<'_>, prop: &str, value: &Bound<'_, PyAny>) -> PyResult<()> {
         let pspec = self.pspec(prop)?;
         let flags = pspec.flags();
         if !flags.contains(glib::ParamFlags::WRITABLE) {
@@ -111,8 +123,13 @@ impl PyElement {
                 "property {prop:?} can only be changed in the NULL or READY state"
             )));
         }
-        let v = value::from_py(&pspec, value)?;
-        self.element.set_property_from_value(pspec.name(), &v);
+        let v = SameThread(value::from_py(&pspec, value)?);
+        let element = &self.element;
+        let name = pspec.name();
+        py.detach(|| {
+            let v = v;
+            element.set_property_from_value(name, &v.0);
+        });
         Ok(())
     }
 

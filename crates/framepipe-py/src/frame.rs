@@ -125,13 +125,14 @@ impl PyFrame {
         self.caps.as_ref()
     }
 
-    /// Runs `f` on the frame's buffer, mapped or not.
-    pub fn with_buffer<R>(&self, f: impl FnOnce(&gst::BufferRef) -> R) -> R {
+    /// Runs `f` on the frame's buffer, mapped or not; BufferError once the frame was
+    /// released (its callback returned), rather than plausible values from no buffer.
+    pub fn with_buffer<R>(&self, f: impl FnOnce(&gst::BufferRef) -> R) -> PyResult<R> {
         let guard = self.buf.lock().unwrap_or_else(|e| e.into_inner());
         match &*guard {
-            FrameBuf::Plain(b) => f(b),
-            FrameBuf::Mapped(m) => f(m.buffer()),
-            FrameBuf::Released => f(&gst::Buffer::new()),
+            FrameBuf::Plain(b) => Ok(f(b)),
+            FrameBuf::Mapped(m) => Ok(f(m.buffer())),
+            FrameBuf::Released => Err(PyBufferError::new_err(RELEASED)),
         }
     }
 
@@ -199,7 +200,7 @@ impl PyFrame {
     }
 
     /// A new reference to the frame's GstBuffer.
-    pub fn gst_buffer(&self) -> gst::Buffer {
+    pub fn gst_buffer(&self) -> PyResult<gst::Buffer> {
         self.with_buffer(crate::buffer::new_ref)
     }
 
@@ -320,7 +321,7 @@ impl PyFrame {
 
     /// A deep copy whose buffer (and so `array`) is writable.
     fn copy(&self) -> PyResult<PyFrame> {
-        let copy = self.with_buffer(|b| b.copy_deep()).map_err(|e| to_py(e.into()))?;
+        let copy = self.with_buffer(|b| b.copy_deep())?.map_err(|e| to_py(e.into()))?;
         Ok(PyFrame::owned(copy, self.caps.clone(), self.media.clone()))
     }
 
@@ -360,8 +361,11 @@ impl PyFrame {
         Ok(PyFrame::owned(buffer, Some(caps), media))
     }
 
-    /// Zero-copy DLPack export of `array` (CPU memory). Read-only frames carry DLPack's
-    /// read-only flag when the consumer asks for a versioned (1.x) capsule.
+    /// DLPack export of `array` (CPU memory). Writable frames are shared without a copy.
+    /// Read-only frames (pulled from a sink, possibly shared with other branches) are
+    /// copied, so no consumer can write into a buffer others read; with `copy=False` they
+    /// are shared with DLPack's read-only flag when the consumer asks for a versioned (1.x)
+    /// capsule, and refused with BufferError when it does not.
     #[pyo3(signature = (stream=None, max_version=None, dl_device=None, copy=None))]
     fn __dlpack__<'py>(
         &self,
@@ -415,34 +419,34 @@ impl PyFrame {
     }
 
     #[getter]
-    fn samples(&self) -> Option<usize> {
-        let a = self.audio()?;
-        Some(self.with_buffer(|b| b.size()) / a.bpf().max(1) as usize)
+    fn samples(&self) -> PyResult<Option<usize>> {
+        let Some(a) = self.audio() else { return Ok(None) };
+        Ok(Some(self.with_buffer(|b| b.size())? / a.bpf().max(1) as usize))
     }
 
     #[getter]
-    fn pts(&self) -> Option<u64> {
+    fn pts(&self) -> PyResult<Option<u64>> {
         self.with_buffer(|b| b.pts().map(|t| t.nseconds()))
     }
 
     #[getter]
-    fn dts(&self) -> Option<u64> {
+    fn dts(&self) -> PyResult<Option<u64>> {
         self.with_buffer(|b| b.dts().map(|t| t.nseconds()))
     }
 
     #[getter]
-    fn duration(&self) -> Option<u64> {
+    fn duration(&self) -> PyResult<Option<u64>> {
         self.with_buffer(|b| b.duration().map(|t| t.nseconds()))
     }
 
     /// `pts` in float seconds.
     #[getter]
-    fn time(&self) -> Option<f64> {
-        self.pts().map(|t| t as f64 / 1e9)
+    fn time(&self) -> PyResult<Option<f64>> {
+        Ok(self.pts()?.map(|t| t as f64 / 1e9))
     }
 
     #[getter]
-    fn keyframe(&self) -> bool {
+    fn keyframe(&self) -> PyResult<bool> {
         self.with_buffer(|b| !b.flags().contains(gst::BufferFlags::DELTA_UNIT))
     }
 
@@ -453,8 +457,8 @@ impl PyFrame {
 
     /// The underlying buffer (a new reference to the same GstBuffer).
     #[getter]
-    fn buffer(&self) -> PyBuffer {
-        PyBuffer::from_gst(self.gst_buffer())
+    fn buffer(&self) -> PyResult<PyBuffer> {
+        Ok(PyBuffer::from_gst(self.gst_buffer()?))
     }
 
     // Analytics metadata (see meta.rs).
@@ -478,7 +482,7 @@ impl PyFrame {
     }
 
     #[getter]
-    fn regions(slf: &Bound<'_, Self>) -> Vec<crate::meta::PyRegion> {
+    fn regions(slf: &Bound<'_, Self>) -> PyResult<Vec<crate::meta::PyRegion>> {
         crate::meta::regions(slf)
     }
 
@@ -493,7 +497,7 @@ impl PyFrame {
     }
 
     #[getter]
-    fn tensors(&self) -> Vec<crate::meta::PyTensor> {
+    fn tensors(&self) -> PyResult<Vec<crate::meta::PyTensor>> {
         self.with_buffer(|b| framepipe_core::meta::tensors(b).into_iter().map(crate::meta::PyTensor::from).collect())
     }
 
@@ -508,7 +512,11 @@ impl PyFrame {
     }
 
     fn __repr__(&self) -> String {
-        let pts = self.pts().map(|t| format!("{:.6}", t as f64 / 1e9)).unwrap_or_else(|| "None".into());
+        let pts = match self.pts() {
+            Ok(Some(t)) => format!("{:.6}", t as f64 / 1e9),
+            Ok(None) => "None".into(),
+            Err(_) => "released".into(),
+        };
         match &self.media {
             MediaInfo::Video(v) => {
                 format!(
@@ -522,7 +530,7 @@ impl PyFrame {
             MediaInfo::Audio(a) => {
                 format!("<Frame audio {} Hz x{} {} pts={pts}>", a.rate(), a.channels(), a.format().to_str())
             }
-            MediaInfo::Other => format!("<Frame {} bytes pts={pts}>", self.with_buffer(|b| b.size())),
+            MediaInfo::Other => format!("<Frame {} bytes pts={pts}>", self.with_buffer(|b| b.size()).unwrap_or(0)),
         }
     }
 }

@@ -197,6 +197,13 @@ impl PyMemory {
             isize::try_from(offset).map_err(|_| PyValueError::new_err(format!("offset {offset} is too large")))?;
         let mut m = self.lock();
         resize(m.offset(), m.maxsize(), delta, size).map_err(to_py)?;
+        // gst_memory_resize checks neither flag nor lock: a read-only memory (a share of
+        // another, or wrapped immutable data) would be resized under its other users.
+        if !writable(&m) {
+            return Err(PyBufferError::new_err(
+                "the memory is not writable: it is read-only (shared or wrapped) or in use by several buffers",
+            ));
+        }
         let m = m
             .get_mut()
             .ok_or_else(|| PyBufferError::new_err("the memory is not writable: it is shared by several buffers"))?;

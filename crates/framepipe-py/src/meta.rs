@@ -311,9 +311,9 @@ pub fn add_region(
     Ok(PyRegion::new(frame.clone().unbind(), region))
 }
 
-pub fn regions(frame: &Bound<'_, PyFrame>) -> Vec<PyRegion> {
-    let list = frame.get().with_buffer(meta::regions);
-    list.into_iter().map(|r| PyRegion::new(frame.clone().unbind(), r)).collect()
+pub fn regions(frame: &Bound<'_, PyFrame>) -> PyResult<Vec<PyRegion>> {
+    let list = frame.get().with_buffer(meta::regions)?;
+    Ok(list.into_iter().map(|r| PyRegion::new(frame.clone().unbind(), r)).collect())
 }
 
 pub fn remove_region(frame: &PyFrame, region: &Bound<'_, PyAny>) -> PyResult<()> {
@@ -346,7 +346,7 @@ pub fn add_message(frame: &PyFrame, message: &Bound<'_, PyAny>) -> PyResult<()> 
 }
 
 pub fn messages<'py>(py: Python<'py>, frame: &PyFrame) -> PyResult<Bound<'py, PyList>> {
-    let texts = frame.with_buffer(meta::message_texts);
+    let texts = frame.with_buffer(meta::message_texts)?;
     let items = texts.iter().map(|t| loads(py, t)).collect::<PyResult<Vec<_>>>()?;
     PyList::new(py, items)
 }

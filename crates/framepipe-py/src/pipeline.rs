@@ -41,7 +41,13 @@ pub struct PyPipeline {
     frame_counter: Mutex<Option<Arc<FrameCounter>>>,
     /// Probes added from Python, by the id `add_probe` returned.
     probes: Mutex<HashMap<u64, (gst::Pad, gst::PadProbeId)>>,
+    /// The probes' callbacks. The probes themselves only reach them through these slots,
+    /// so that the garbage collector sees every strong reference (`__traverse__`) and can
+    /// free a pipeline whose callback captures it.
+    callbacks: Mutex<HashMap<u64, CallbackSlot>>,
 }
+
+type CallbackSlot = Arc<Mutex<Option<Py<PyAny>>>>;
 
 static NEXT_PROBE: AtomicU64 = AtomicU64::new(1);
 
@@ -59,7 +65,7 @@ impl Drop for PyPipeline {
 /// the pad's element with the exception kept as the cause.
 fn frame_probe(
     element: &gst::Element,
-    func: Py<PyAny>,
+    func: CallbackSlot,
 ) -> impl Fn(&gst::Pad, &mut gst::PadProbeInfo) -> gst::PadProbeReturn + Send + Sync + 'static {
     let element = element.downgrade();
     let media = crate::callback::MediaCache::default();
@@ -69,14 +75,25 @@ fn frame_probe(
         let caps = pad.current_caps();
         let call = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let media = media.media(caps.as_ref());
-            crate::callback::call_with_frame(&func, None, buffer, caps.clone(), media)
+            crate::gil::with_python(|py| {
+                let f = func.lock().unwrap_or_else(|e| e.into_inner()).as_ref().map(|f| f.clone_ref(py));
+                match f {
+                    // Cleared by the garbage collector: the buffer passes untouched.
+                    None => Ok(Some(buffer)),
+                    Some(f) => crate::callback::call_attached(py, f.bind(py), None, buffer, caps.clone(), media),
+                }
+            })
+            .unwrap_or_else(|| Err(gstframepipe::pyfunc::CallbackError::new("the Python interpreter is not running")))
         }));
         let err = match call {
             Ok(Ok(Some(buffer))) => {
                 info.data = Some(gst::PadProbeData::Buffer(buffer));
                 return gst::PadProbeReturn::Ok;
             }
-            Ok(Ok(None)) => return gst::PadProbeReturn::Drop,
+            // The buffer was taken out of `info` (and is gone): GStreamer must not unref
+            // it again, which DROP would do (a CRITICAL on the NULL data); HANDLED says the
+            // probe consumed it.
+            Ok(Ok(None)) => return gst::PadProbeReturn::Handled,
             Ok(Err(err)) => err,
             Err(panic) => gstframepipe::pyfunc::CallbackError::new(format!(
                 "the probe panicked: {}",
@@ -94,7 +111,7 @@ fn frame_probe(
                 ["{}", debug]
             ));
         }
-        gst::PadProbeReturn::Drop
+        gst::PadProbeReturn::Handled
     }
 }
 
@@ -136,6 +153,7 @@ impl PyPipeline {
             counter: Mutex::default(),
             frame_counter: Mutex::default(),
             probes: Mutex::default(),
+            callbacks: Mutex::default(),
         })
     }
 
@@ -278,7 +296,7 @@ impl PyPipeline {
             if let Some(caps) = frame.caps() {
                 self.inner.adopt_caps(source, caps).map_err(to_py)?;
             }
-            frame.gst_buffer()
+            frame.gst_buffer()?
         } else if let Ok(buf) = data.cast::<PyBuffer>() {
             buf.get().gst()
         } else if data.is_instance_of::<PyUntypedArray>() {
@@ -323,8 +341,9 @@ impl PyPipeline {
     }
 
     /// Ends the stream of appsrc `source`.
-    fn end_of_stream(&self, source: &str) -> PyResult<()> {
-        self.inner.end_of_stream(source).map_err(to_py)
+    fn end_of_stream(&self, py: Python<'_>, source: &str) -> PyResult<()> {
+        let inner = &self.inner;
+        py.detach(|| inner.end_of_stream(source)).map_err(to_py)
     }
 
     /// Sends EOS into the whole pipeline.
@@ -359,24 +378,29 @@ impl PyPipeline {
             let pads: Vec<String> = element.pads().iter().map(|p| p.name().to_string()).collect();
             PyValueError::new_err(format!("element {element_name:?} has no pad {pad_name:?} (it has {pads:?})"))
         })?;
-        let probe = frame_probe(&element, callback.unbind());
+        let slot: CallbackSlot = Arc::new(Mutex::new(Some(callback.unbind())));
+        let probe = frame_probe(&element, slot.clone());
         let id = target
             .add_probe(gst::PadProbeType::BUFFER, probe)
             .ok_or_else(|| PyValueError::new_err(format!("pad {pad:?} does not accept probes")))?;
         let n = NEXT_PROBE.fetch_add(1, Ordering::Relaxed);
         self.probes.lock().unwrap_or_else(|e| e.into_inner()).insert(n, (target, id));
+        self.callbacks.lock().unwrap_or_else(|e| e.into_inner()).insert(n, slot);
         Ok(n)
     }
 
     /// Removes a probe `add_probe` added; ValueError for an unknown id.
-    fn remove_probe(&self, id: u64) -> PyResult<()> {
-        let (pad, probe) = self
-            .probes
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&id)
+    fn remove_probe(&self, py: Python<'_>, id: u64) -> PyResult<()> {
+        let probes = &self.probes;
+        let (pad, probe) = py
+            .detach(|| probes.lock().unwrap_or_else(|e| e.into_inner()).remove(&id))
             .ok_or_else(|| PyValueError::new_err(format!("no probe with id {id}")))?;
-        pad.remove_probe(probe);
+        // Removing waits for a call of the probe in progress, which may wait for the GIL.
+        py.detach(move || pad.remove_probe(probe));
+        let slot = py.detach(|| self.callbacks.lock().unwrap_or_else(|e| e.into_inner()).remove(&id));
+        if let Some(slot) = slot {
+            slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+        }
         Ok(())
     }
 
@@ -392,14 +416,16 @@ impl PyPipeline {
 
     /// Current position in seconds, or None when unknown.
     #[getter]
-    fn position(&self) -> Option<f64> {
-        self.inner.position().map(|t| t.nseconds() as f64 / 1e9)
+    fn position(&self, py: Python<'_>) -> Option<f64> {
+        let inner = &self.inner;
+        py.detach(|| inner.position()).map(|t| t.nseconds() as f64 / 1e9)
     }
 
     /// Duration in seconds, or None when unknown (live sources).
     #[getter]
-    fn duration(&self) -> Option<f64> {
-        self.inner.duration().map(|t| t.nseconds() as f64 / 1e9)
+    fn duration(&self, py: Python<'_>) -> Option<f64> {
+        let inner = &self.inner;
+        py.detach(|| inner.duration()).map(|t| t.nseconds() as f64 / 1e9)
     }
 
     /// The oldest unread bus message, waiting up to `timeout` seconds (None: forever).
@@ -412,8 +438,9 @@ impl PyPipeline {
     }
 
     /// The pipeline as Graphviz DOT.
-    fn graph(&self) -> String {
-        self.inner.graph()
+    fn graph(&self, py: Python<'_>) -> String {
+        let inner = &self.inner;
+        py.detach(|| inner.graph())
     }
 
     /// Buffers that reached the first sink since counting began (first call starts it).
@@ -431,5 +458,28 @@ impl PyPipeline {
 
     fn __repr__(&self) -> String {
         format!("<Pipeline {:?} {}>", self.description, self.inner.state())
+    }
+
+    fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
+        // Never block during a collection: a slot in use is simply not reported (the
+        // pipeline then stays alive until the next collection).
+        let Ok(callbacks) = self.callbacks.try_lock() else { return Ok(()) };
+        for slot in callbacks.values() {
+            if let Ok(f) = slot.try_lock()
+                && let Some(f) = f.as_ref()
+            {
+                visit.call(f)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn __clear__(&self) {
+        let slots: Vec<CallbackSlot> =
+            self.callbacks.lock().unwrap_or_else(|e| e.into_inner()).drain().map(|(_, s)| s).collect();
+        for slot in slots {
+            let f = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+            drop(f);
+        }
     }
 }

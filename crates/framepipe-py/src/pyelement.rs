@@ -36,6 +36,7 @@ use crate::errors::to_py;
 use crate::frame::PyFrame;
 // Streaming threads park a Python thread state and only take the GIL per call.
 use crate::gil::with_python as attach;
+use crate::gil::{ElementStopped, Running};
 use crate::value;
 
 /// A registered class, with the address of the plugin it was registered into (0: none,
@@ -104,7 +105,7 @@ fn to_buffer(value: &Bound<'_, PyAny>, media: &MediaInfo, hook: &str) -> PyResul
         return Ok(None);
     }
     if let Ok(frame) = value.cast::<PyFrame>() {
-        return Ok(Some(frame.get().gst_buffer()));
+        return Ok(Some(frame.get().gst_buffer()?));
     }
     if let Ok(buf) = value.cast::<PyBuffer>() {
         return Ok(Some(buf.get().gst()));
@@ -132,6 +133,7 @@ struct Shared {
     element: glib::WeakRef<gst::Element>,
     kind: ElementKind,
     has_transform_caps: bool,
+    running: Running,
 }
 
 impl Shared {
@@ -145,15 +147,38 @@ impl Shared {
             .unwrap_or_else(|| Err(detached()))
     }
 
+    /// A streaming call (`create`, `render`, `transform`): interruptible by stopping, and
+    /// not started at all once stopping began.
+    fn streaming_call<R>(
+        &self,
+        hook: &str,
+        f: impl for<'py> FnOnce(Python<'py>, &Bound<'py, PyAny>) -> PyResult<R>,
+    ) -> HookResult<R> {
+        if self.running.stopping() {
+            return Err(HookError::flushing());
+        }
+        attach(|py| {
+            let result = self.running.guard(py, || f(py, self.obj.bind(py)));
+            result.map_err(|e| {
+                if e.is_instance_of::<ElementStopped>(py) || self.running.stopping() {
+                    HookError::flushing()
+                } else {
+                    hook_error(py, &self.element, hook, e)
+                }
+            })
+        })
+        .unwrap_or_else(|| Err(detached()))
+    }
+
     fn create(&self, caps: &CapsInfo) -> HookResult<Option<gst::Buffer>> {
-        self.call("create", |py, obj| {
+        self.streaming_call("create", |py, obj| {
             let out = obj.call_method0(intern!(py, "create"))?;
             to_buffer(&out, &caps.media, "create")
         })
     }
 
     fn render(&self, buffer: &gst::Buffer, caps: &CapsInfo) -> HookResult<()> {
-        self.call("render", |py, obj| {
+        self.streaming_call("render", |py, obj| {
             let frame = Bound::new(py, PyFrame::new(buffer.clone(), Some(caps.caps.clone()), caps.media.clone()))?;
             obj.call_method1(intern!(py, "render"), (&frame,)).map(drop)
         })
@@ -193,7 +218,37 @@ struct PyHooks {
     current: Mutex<Option<Arc<dyn Cancel>>>,
 }
 
+/// Longest a stopping element waits for its Python thread to run `stop()`.
+const STOP_WAIT: std::time::Duration = std::time::Duration::from_millis(800);
+
 impl PyHooks {
+    /// The element's Python thread, if it was started.
+    fn existing_sender(&self) -> Option<mpsc::Sender<Job>> {
+        self.worker.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// Runs `f` on the element's Python thread after whatever is queued there, waiting up
+    /// to `limit` (None: until it ran); None when it did not run in time.
+    fn on_worker<R: Send + 'static>(
+        &self,
+        tx: mpsc::Sender<Job>,
+        f: impl FnOnce(&Shared) -> HookResult<R> + Send + 'static,
+        limit: Option<std::time::Duration>,
+    ) -> Option<HookResult<R>> {
+        let (done_tx, done_rx) = mpsc::channel();
+        let shared = self.shared.clone();
+        let job: Job = Box::new(move || {
+            let _ = done_tx.send(f(&shared));
+        });
+        if tx.send(job).is_err() {
+            return Some(Err(HookError::new("the element's Python thread is gone")));
+        }
+        match limit {
+            Some(limit) => done_rx.recv_timeout(limit).ok(),
+            None => done_rx.recv().ok(),
+        }
+    }
+
     fn sender(&self) -> HookResult<mpsc::Sender<Job>> {
         let mut worker = self.worker.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(tx) = worker.as_ref() {
@@ -257,11 +312,30 @@ fn caps_str(info: Option<&CapsInfo>) -> Option<String> {
 
 impl ElementHooks for PyHooks {
     fn start(&self) -> HookResult<()> {
-        self.shared.call("start", |py, obj| obj.call_method0(intern!(py, "start")).map(drop))
+        self.shared.running.stopping.store(false, Ordering::SeqCst);
+        let call = |shared: &Shared| shared.call("start", |py, obj| obj.call_method0(intern!(py, "start")).map(drop));
+        // After a stop that is still queued behind a slow create/render, in order.
+        match self.existing_sender() {
+            Some(tx) => self.on_worker(tx, call, None).unwrap_or_else(|| Err(HookError::new("start() did not run"))),
+            None => call(&self.shared),
+        }
     }
 
     fn stop(&self) -> HookResult<()> {
-        self.shared.call("stop", |py, obj| obj.call_method0(intern!(py, "stop")).map(drop))
+        self.shared.running.interrupt();
+        let call = |shared: &Shared| shared.call("stop", |py, obj| obj.call_method0(intern!(py, "stop")).map(drop));
+        match self.existing_sender() {
+            // stop() runs on the element's Python thread, so never while create()/render()
+            // is still running there; the streaming thread is not kept waiting longer than
+            // STOP_WAIT for a call the interrupt could not end (a C call such as a sleep):
+            // stop() then runs when that call returns.
+            Some(tx) => self.on_worker(tx, call, Some(STOP_WAIT)).unwrap_or(Ok(())),
+            None => call(&self.shared),
+        }
+    }
+
+    fn interrupt(&self) {
+        self.shared.running.interrupt();
     }
 
     fn set_caps(&self, incaps: Option<&CapsInfo>, outcaps: Option<&CapsInfo>) -> HookResult<()> {
@@ -302,6 +376,9 @@ impl ElementHooks for PyHooks {
     fn transform_ip(&self, buffer: gst::Buffer, caps: &CapsInfo) -> HookResult<Option<gst::Buffer>> {
         let shared = &*self.shared;
         let passthrough = shared.kind == ElementKind::Transform(TransformMode::Passthrough);
+        if shared.running.stopping() {
+            return Err(HookError::flushing());
+        }
         attach(|py| {
             let frame = if passthrough {
                 PyFrame::new(buffer, Some(caps.caps.clone()), caps.media.clone())
@@ -309,9 +386,13 @@ impl ElementHooks for PyHooks {
                 PyFrame::lend(buffer, Some(caps.caps.clone()), caps.media.clone())
             };
             let frame = Bound::new(py, frame).map_err(|e| hook_error(py, &shared.element, "transform_ip", e))?;
-            let result = shared.obj.bind(py).call_method1(intern!(py, "transform_ip"), (&frame,));
+            let result =
+                shared.running.guard(py, || shared.obj.bind(py).call_method1(intern!(py, "transform_ip"), (&frame,)));
             let buffer = frame.get().reclaim(py).map_err(|e| HookError::new(e.to_string()))?;
             match result {
+                Err(e) if e.is_instance_of::<ElementStopped>(py) || shared.running.stopping() => {
+                    Err(HookError::flushing())
+                }
                 Err(e) => Err(hook_error(py, &shared.element, "transform_ip", e)),
                 Ok(keep) if keep.is(PyBool::new(py, false)) => Ok(None),
                 Ok(_) => Ok(Some(buffer)),
@@ -321,7 +402,7 @@ impl ElementHooks for PyHooks {
     }
 
     fn transform(&self, input: &gst::Buffer, incaps: &CapsInfo, outcaps: &CapsInfo) -> HookResult<Option<gst::Buffer>> {
-        self.shared.call("transform", |py, obj| {
+        self.shared.streaming_call("transform", |py, obj| {
             let frame = Bound::new(py, PyFrame::new(input.clone(), Some(incaps.caps.clone()), incaps.media.clone()))?;
             let out = obj.call_method1(intern!(py, "transform"), (&frame,))?;
             to_buffer(&out, &outcaps.media, "transform")
@@ -371,7 +452,13 @@ impl HooksFactory for PyClassFactory {
             make().map_err(|e| hook_error(py, &glib::WeakRef::new(), "__init__", e))
         })
         .unwrap_or_else(|| Err(detached()))?;
-        let shared = Shared { obj, element: weak, kind: self.kind, has_transform_caps: self.has_transform_caps };
+        let shared = Shared {
+            obj,
+            element: weak,
+            kind: self.kind,
+            has_transform_caps: self.has_transform_caps,
+            running: Running::default(),
+        };
         Ok(Box::new(PyHooks {
             shared: Arc::new(shared),
             worker: Mutex::new(None),

@@ -12,7 +12,12 @@ use crate::errors::to_py;
 /// framepipe's own elements and Python-written ones, registered in this process without a
 /// plugin file, show as plugin "framepipe" (the plugin that serves them to gst-launch-1.0).
 #[pyfunction]
-pub fn factories() -> Vec<(String, String, String, String)> {
+pub fn factories(py: Python<'_>) -> Vec<(String, String, String, String)> {
+    // Loading a factory can load its plugin file: never with the GIL held.
+    py.detach(all_factories)
+}
+
+fn all_factories() -> Vec<(String, String, String, String)> {
     // Every feature: factories_with_type(ANY) leaves out classifications it has no type for
     // ("Filter/Analytics", "Filter/Effect", ...), pyfunc and fpoverlay among them.
     let mut all: Vec<_> = gst::Registry::get()
@@ -40,7 +45,8 @@ pub fn factories() -> Vec<(String, String, String, String)> {
 /// templates and properties. Raises ParseError for an unknown name.
 #[pyfunction]
 pub fn describe_factory<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyDict>> {
-    let factory = gst::ElementFactory::find(name).ok_or_else(|| {
+    // Finding and creating may load a plugin (framepipe's own runs Python on its thread).
+    let factory = py.detach(|| gst::ElementFactory::find(name)).ok_or_else(|| {
         to_py(framepipe_core::Error::Parse {
             message: format!("no element \"{name}\": no such element or plugin is installed"),
             token: Some(name.to_string()),
@@ -68,7 +74,7 @@ pub fn describe_factory<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py,
         templates.append(td)?;
     }
     d.set_item("pad_templates", templates)?;
-    let element = factory.create().build().map_err(|e| to_py(e.into()))?;
+    let element = py.detach(|| factory.create().build()).map_err(|e| to_py(e.into()))?;
     d.set_item("properties", PyElement::new(element).properties(py)?)?;
     Ok(d)
 }

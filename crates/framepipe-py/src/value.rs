@@ -83,6 +83,15 @@ pub fn to_py<'py>(py: Python<'py>, value: &glib::Value) -> PyResult<Bound<'py, P
             list.append(to_py(py, v)?)?;
         }
         return Ok(list.into_any());
+    } else if t == glib::ValueArray::static_type() {
+        // GValueArray: deprecated in GLib but still what `level` posts its rms/peak/decay in.
+        let list = PyList::empty(py);
+        if let Ok(Some(a)) = value.get::<Option<glib::ValueArray>>() {
+            for v in a.as_slice() {
+                list.append(to_py(py, v)?)?;
+            }
+        }
+        return Ok(list.into_any());
     } else if t.is_a(gst::Object::static_type()) {
         if let Ok(Some(o)) = value.get::<Option<gst::Object>>() {
             return Ok(PyString::new(py, o.name().as_str()).into_any());

@@ -478,24 +478,47 @@ impl PyVideoWriter {
         Ok(PyVideoWriter { inner: Mutex::new(Some(writer)) })
     }
 
-    /// Encodes one frame (the array is copied into a buffer before this returns).
+    /// Encodes one frame. The array is copied into a buffer with the GIL held (another
+    /// thread cannot resize or free it meanwhile); encoding runs with the GIL released.
     fn write(&self, py: Python<'_>, frame: &Bound<'_, PyAny>) -> PyResult<()> {
-        let arr = Borrowed::new(frame)?;
-        let array = arr.as_ref();
+        // Checked here so that a bad argument raises its own TypeError/ValueError.
+        drop(Borrowed::new(frame)?);
+        let frame = frame.clone().unbind();
+        let frame = &frame;
         let inner = &self.inner;
-        detach_interruptible(py, move |check| {
+        let mut copy_error: Option<PyErr> = None;
+        let copy_error_slot = &mut copy_error;
+        let result = detach_interruptible(py, move |check| {
+            // The lock is taken without the GIL: whoever holds it may need the GIL (the
+            // interrupt check, a Python filter element) before letting it go.
             let mut guard = inner.lock().unwrap_or_else(|e| e.into_inner());
             let w = guard.as_mut().ok_or_else(|| Error::Value("I/O operation on a closed video file".into()))?;
-            w.write(array, check)
-        })
+            let buffer = Python::attach(|py| -> PyResult<_> {
+                let arr = Borrowed::new(frame.bind(py))?;
+                w.prepare(arr.as_ref()).map_err(to_py)
+            });
+            match buffer {
+                Ok(buffer) => w.push(buffer, check),
+                Err(e) => {
+                    *copy_error_slot = Some(e);
+                    Err(Error::Value(String::new()))
+                }
+            }
+        });
+        match (result, copy_error) {
+            (_, Some(e)) => Err(e),
+            (r, None) => r,
+        }
     }
 
     #[getter]
-    fn frames_written(&self) -> u64 {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner()).as_ref().map_or(0, |w| w.frames_written())
+    fn frames_written(&self, py: Python<'_>) -> u64 {
+        let inner = &self.inner;
+        py.detach(|| inner.lock().unwrap_or_else(|e| e.into_inner()).as_ref().map_or(0, |w| w.frames_written()))
     }
 
-    /// Finalises the file; closing twice is a no-op.
+    /// Finalises the file; closing twice is a no-op. Ctrl-C while closing still finishes
+    /// the file, then raises KeyboardInterrupt; a second Ctrl-C abandons it.
     fn close(&self, py: Python<'_>) -> PyResult<()> {
         let inner = &self.inner;
         detach_interruptible(py, move |check| {
@@ -505,6 +528,20 @@ impl PyVideoWriter {
                 None => Ok(()),
             }
         })
+    }
+}
+
+impl Drop for PyVideoWriter {
+    /// A writer collected without `close` finalises its file with the GIL released: the
+    /// streaming threads may need it (a Python filter) before the muxer gets its EOS.
+    fn drop(&mut self) {
+        let Some(mut writer) = self.inner.get_mut().unwrap_or_else(|e| e.into_inner()).take() else { return };
+        let close = move || {
+            let _ = writer.close(&mut || false);
+        };
+        // When the interpreter is finalising, `close` is dropped unrun and VideoWriter's own
+        // Drop finalises the file.
+        let _ = Python::try_attach(|py| py.detach(close));
     }
 }
 

@@ -130,11 +130,18 @@ impl Default for WriterOptions {
 struct Running {
     pipeline: Pipeline,
     appsrc: AppSrc,
+}
+
+/// What the first frame fixed: every later frame must match it.
+struct FrameFormat {
+    caps: gst::Caps,
     media: MediaInfo,
     /// `options.input_format`, or gray for 2-D frames given as rgb24.
     input_format: OutputFormat,
     shape: Vec<usize>,
     dtype: Dtype,
+    width: usize,
+    height: usize,
 }
 
 /// Writes arrays as frames of a video file. The container comes from the extension
@@ -146,6 +153,7 @@ pub struct VideoWriter {
     encoder: &'static str,
     parser: Option<&'static str>,
     muxer: &'static str,
+    format: Option<FrameFormat>,
     running: Option<Running>,
     frames: u64,
     closed: bool,
@@ -210,6 +218,7 @@ impl VideoWriter {
             encoder,
             parser,
             muxer,
+            format: None,
             running: None,
             frames: 0,
             closed: false,
@@ -247,12 +256,19 @@ impl VideoWriter {
     /// for gray (full range), (H, W) uint16 for gray16le, (3, H, W) for yuv444p.
     /// A frame whose shape or dtype differs from the first fails with [`Error::Value`]
     /// naming its index, and nothing is written for it.
+    ///
+    /// This is [`VideoWriter::prepare`] then [`VideoWriter::push`]; callers whose array may
+    /// change under them (Python's, without the GIL) copy with `prepare` first.
     pub fn write(&mut self, array: ArrayRef<'_>, interrupt: Interrupt<'_>) -> Result<()> {
+        let buffer = self.prepare(array)?;
+        self.push(buffer, interrupt)
+    }
+
+    /// Checks one frame and copies it into a timestamped buffer for [`VideoWriter::push`],
+    /// without touching the pipeline (so it never blocks).
+    pub fn prepare(&mut self, array: ArrayRef<'_>) -> Result<gst::Buffer> {
         if self.closed {
             return Err(Error::Value("the writer is closed".into()));
-        }
-        if self.running.is_none() {
-            self.running = Some(self.start(&array)?);
         }
         let index = self.frames;
         if let Some(reserved) = self.reserved_duration()
@@ -264,30 +280,33 @@ impl VideoWriter {
                 reserved.as_secs_f64()
             )));
         }
-        let running = self.running.as_ref().ok_or_else(|| Error::Gst("the writer did not start".into()))?;
-        if array.shape != running.shape.as_slice() || array.dtype != running.dtype {
+        if self.format.is_none() {
+            self.format = Some(self.frame_format(&array)?);
+        }
+        let format = self.format.as_ref().ok_or_else(|| Error::Gst("the writer has no frame format".into()))?;
+        if array.shape != format.shape.as_slice() || array.dtype != format.dtype {
             return Err(Error::Value(format!(
                 "frame {index} has shape {:?} and dtype {}, but the video's frames are {:?} {}",
                 array.shape,
                 array.dtype.name(),
-                running.shape,
-                running.dtype.name()
+                format.shape,
+                format.dtype.name()
             )));
         }
-        let mut buffer = match running.input_format {
+        let mut buffer = match format.input_format {
             OutputFormat::Yuv444p => {
                 let planar = ArrayRef { data: array.data, shape: &[array.data.len()], strides: &[1], dtype: Dtype::U8 };
                 if !is_c_contiguous(&array) {
                     return Err(Error::Value(format!("frame {index}: yuv444p frames must be C-contiguous")));
                 }
-                pack::array_to_buffer(planar, &running.media)?
+                pack::array_to_buffer(planar, &format.media)?
             }
-            _ => pack::array_to_buffer(array, &running.media)?,
+            _ => pack::array_to_buffer(array, &format.media)?,
         };
         if let Some(b) = buffer.get_mut()
             && let Ok(mut map) = b.map_writable()
         {
-            match running.input_format {
+            match format.input_format {
                 OutputFormat::Gray => compress_gray8(map.as_mut_slice()),
                 OutputFormat::Gray16le => compress_gray16(map.as_mut_slice()),
                 _ => {}
@@ -301,6 +320,28 @@ impl VideoWriter {
             b.set_dts(p);
             b.set_duration(n - p);
         }
+        Ok(buffer)
+    }
+
+    /// Encodes a buffer [`VideoWriter::prepare`] made, building the pipeline on the first
+    /// one. Blocks while the encoder is behind (`interrupt` is polled meanwhile).
+    pub fn push(&mut self, buffer: gst::Buffer, interrupt: Interrupt<'_>) -> Result<()> {
+        if self.closed {
+            return Err(Error::Value("the writer is closed".into()));
+        }
+        if self.running.is_none() {
+            let format = self.format.as_ref().ok_or_else(|| Error::Value("no frame was prepared".into()))?;
+            match self.start(format) {
+                Ok(running) => self.running = Some(running),
+                Err(e) => {
+                    // The next frame may fix the format again.
+                    self.format = None;
+                    return Err(e);
+                }
+            }
+        }
+        let running = self.running.as_ref().ok_or_else(|| Error::Gst("the writer did not start".into()))?;
+        let pts = buffer.pts();
         running.pipeline.push("src", buffer, pts, None, interrupt).map_err(|e| media_error(&self.path, e))?;
         self.frames += 1;
         Ok(())
@@ -308,6 +349,10 @@ impl VideoWriter {
 
     /// Ends the stream and waits until the muxer has finalised the file. Closing twice is a
     /// no-op; a writer that never got a frame writes no file.
+    ///
+    /// A first interrupt does not stop the finalisation: the file is finished, then
+    /// [`Error::Interrupted`] is returned. A second interrupt abandons the file (a crash-safe
+    /// MP4 stays playable up to its last index update).
     pub fn close(&mut self, interrupt: Interrupt<'_>) -> Result<()> {
         if self.closed {
             return Ok(());
@@ -315,11 +360,20 @@ impl VideoWriter {
         self.closed = true;
         let Some(running) = self.running.take() else { return Ok(()) };
         running.appsrc.end_of_stream().map_err(|f| Error::Gst(format!("could not end the stream: {f:?}")))?;
-        let result = running.pipeline.run(Some(CLOSE_TIMEOUT), interrupt);
-        result.map_err(|e| media_error(&self.path, e))
+        let interrupts = std::cell::Cell::new(0u32);
+        let mut second_interrupt = || {
+            if interrupt() {
+                interrupts.set(interrupts.get() + 1);
+            }
+            interrupts.get() >= 2
+        };
+        let result = running.pipeline.run(Some(CLOSE_TIMEOUT), &mut second_interrupt);
+        result.map_err(|e| media_error(&self.path, e))?;
+        if interrupts.get() > 0 { Err(Error::Interrupted) } else { Ok(()) }
     }
 
-    fn start(&self, first: &ArrayRef<'_>) -> Result<Running> {
+    /// Caps and layout of the frames, from the first one.
+    fn frame_format(&self, first: &ArrayRef<'_>) -> Result<FrameFormat> {
         let o = &self.options;
         let input_format = match (o.input_format, first.shape, first.dtype) {
             (OutputFormat::Rgb24, [_, _], Dtype::U8) => OutputFormat::Gray,
@@ -358,14 +412,19 @@ impl VideoWriter {
         }
         let caps = pack::video_caps(format, *w as u32, *h as u32, o.fps)?;
         let media = MediaInfo::from_caps(Some(&caps));
+        Ok(FrameFormat { caps, media, input_format, shape: first.shape.to_vec(), dtype: first.dtype, width: *w, height: *h })
+    }
 
+    fn start(&self, format: &FrameFormat) -> Result<Running> {
+        let o = &self.options;
+        let (caps, media, w, h) = (&format.caps, &format.media, &format.width, &format.height);
         let pipeline = gst::Pipeline::new();
         let appsrc = AppSrc::builder()
             .name("src")
-            .caps(&caps)
+            .caps(caps)
             .format(gst::Format::Time)
             .is_live(false)
-            .max_bytes(4 * media_size(&media).max(1) as u64)
+            .max_bytes(4 * media_size(media).max(1) as u64)
             .build();
         let mut chain: Vec<gst::Element> = vec![appsrc.clone().upcast()];
         if let Some(f) = &o.filter {
@@ -450,7 +509,7 @@ impl VideoWriter {
         }
         let pipeline = Pipeline::wrap(pipeline);
         pipeline.set_state(gst::State::Playing).map_err(|e| media_error(&self.path, e))?;
-        Ok(Running { pipeline, appsrc, media, input_format, shape: first.shape.to_vec(), dtype: first.dtype })
+        Ok(Running { pipeline, appsrc })
     }
 }
 

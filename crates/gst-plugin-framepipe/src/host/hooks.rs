@@ -155,6 +155,10 @@ pub trait ElementHooks: Send + Sync {
     /// Undo [`ElementHooks::unlock`] before data flows again.
     fn unlock_stop(&self) {}
 
+    /// The element is stopping (PAUSED to READY): end a call in progress soon, and make
+    /// calls until the next `start` return a flushing error at once.
+    fn interrupt(&self) {}
+
     /// The implementation itself, for [`with_hooks`](super::with_hooks) callers that need
     /// their concrete type back (e.g. the Python object behind an element).
     fn as_any(&self) -> Option<&dyn Any> {

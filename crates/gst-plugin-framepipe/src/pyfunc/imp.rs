@@ -49,6 +49,8 @@ struct State {
 pub struct PyFunc {
     settings: Mutex<Settings>,
     state: Mutex<Option<State>>,
+    /// From PAUSED->READY until the next start: calls are refused, errors are not posted.
+    stopping: std::sync::atomic::AtomicBool,
 }
 
 impl PyFunc {
@@ -142,6 +144,19 @@ impl ObjectImpl for PyFunc {
 impl GstObjectImpl for PyFunc {}
 
 impl ElementImpl for PyFunc {
+    fn change_state(&self, transition: gst::StateChange) -> Result<gst::StateChangeSuccess, gst::StateChangeError> {
+        if transition == gst::StateChange::PausedToReady {
+            // Deactivating the pads waits for the streaming thread, which may be inside a
+            // slow Python call: end it first.
+            self.stopping.store(true, std::sync::atomic::Ordering::SeqCst);
+            let callback = self.state.lock().unwrap().as_ref().map(|s| s.callback.clone());
+            if let Some(callback) = callback {
+                callback.interrupt();
+            }
+        }
+        self.parent_change_state(transition)
+    }
+
     fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
         static METADATA: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
             gst::subclass::ElementMetadata::new(
@@ -172,6 +187,7 @@ impl BaseTransformImpl for PyFunc {
     const TRANSFORM_IP_ON_PASSTHROUGH: bool = false;
 
     fn start(&self) -> Result<(), gst::ErrorMessage> {
+        self.stopping.store(false, std::sync::atomic::Ordering::SeqCst);
         let settings = self.settings.lock().unwrap().clone();
         let name = self.obj().name().to_string();
         let Some(module) = settings.module else {
@@ -243,8 +259,12 @@ impl BaseTransformImpl for PyFunc {
             }
         };
         buffer.make_mut();
+        if self.stopping.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(gst::FlowError::Flushing);
+        }
         match catch_unwind(AssertUnwindSafe(|| callback.call(buffer, caps.as_ref()))) {
             Ok(Ok(Some(out))) => Ok(GenerateOutputSuccess::Buffer(out)),
+            Ok(Err(_)) if self.stopping.load(std::sync::atomic::Ordering::SeqCst) => Err(gst::FlowError::Flushing),
             Ok(Ok(None)) => {
                 gst::trace!(CAT, imp = self, "the callback dropped a buffer");
                 Ok(GenerateOutputSuccess::Dropped)

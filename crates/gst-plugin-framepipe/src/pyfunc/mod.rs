@@ -55,6 +55,9 @@ impl CallbackError {
 /// the buffer to push on, or `None` to drop it.
 pub trait FrameCallback: Send + Sync {
     fn call(&self, buffer: gst::Buffer, caps: Option<&gst::Caps>) -> Result<Option<gst::Buffer>, CallbackError>;
+
+    /// The element is stopping: end a call in progress soon (its error is then ignored).
+    fn interrupt(&self) {}
 }
 
 /// Resolves a `pyfunc`'s settings into its callback when the element starts.

@@ -76,7 +76,15 @@ impl ObjectImpl for SinkHost {
 
 impl GstObjectImpl for SinkHost {}
 
-impl ElementImpl for SinkHost {}
+impl ElementImpl for SinkHost {
+    fn change_state(&self, transition: gst::StateChange) -> Result<gst::StateChangeSuccess, gst::StateChangeError> {
+        if transition == gst::StateChange::PausedToReady {
+            // Stopping: end a slow call of the hooks in progress rather than wait for it.
+            self.core.notify("interrupt", |h| h.interrupt());
+        }
+        self.parent_change_state(transition)
+    }
+}
 
 impl BaseSinkImpl for SinkHost {
     fn start(&self) -> Result<(), gst::ErrorMessage> {

@@ -139,7 +139,15 @@ impl ObjectImpl for SourceHost {
 
 impl GstObjectImpl for SourceHost {}
 
-impl ElementImpl for SourceHost {}
+impl ElementImpl for SourceHost {
+    fn change_state(&self, transition: gst::StateChange) -> Result<gst::StateChangeSuccess, gst::StateChangeError> {
+        if transition == gst::StateChange::PausedToReady {
+            // Stopping: end a slow call of the hooks in progress rather than wait for it.
+            self.core.notify("interrupt", |h| h.interrupt());
+        }
+        self.parent_change_state(transition)
+    }
+}
 
 impl BaseSrcImpl for SourceHost {
     fn start(&self) -> Result<(), gst::ErrorMessage> {

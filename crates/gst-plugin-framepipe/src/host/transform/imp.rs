@@ -27,6 +27,8 @@ struct State {
 pub struct TransformHost {
     core: HostCore,
     state: Mutex<State>,
+    /// While `copy_missing_metadata` runs: the meta APIs the hook's output already had.
+    output_apis: Mutex<Option<Vec<glib::Type>>>,
 }
 
 impl TransformHost {
@@ -78,11 +80,20 @@ impl TransformHost {
     /// Output buffers made by the hook inherit what they lack from the input: timestamps,
     /// flags and the metas GstBaseTransform would copy (regions, tensors).
     fn copy_missing_metadata(&self, input: &gst::Buffer, mut output: gst::Buffer) -> gst::Buffer {
+        if output.as_ptr() == input.as_ptr() {
+            // transform() returned its input: it has its metas already.
+            return output;
+        }
         let (pts, dts, duration) = (output.pts(), output.dts(), output.duration());
+        // Metas of an API the hook's output already carries are its own choice (a
+        // frame.copy() carries them all): copying the input's too would duplicate them.
+        let own: Vec<glib::Type> = output.iter_meta::<gst::Meta>().map(|m| m.api()).collect();
+        *self.output_apis.lock().unwrap_or_else(PoisonError::into_inner) = Some(own);
         let out = output.make_mut();
         if let Err(err) = self.parent_copy_metadata(input, out) {
             gst::warning!(CAT, imp = self, "copying metadata failed: {err}");
         }
+        *self.output_apis.lock().unwrap_or_else(PoisonError::into_inner) = None;
         if pts.is_some() {
             out.set_pts(pts);
             out.set_dts(dts);
@@ -110,7 +121,11 @@ impl ObjectSubclass for TransformHost {
     fn with_class(klass: &Self::Class) -> Self {
         // SAFETY: `klass` is the class of the instance being initialised.
         let class = unsafe { core::class_data_of_class(klass) };
-        TransformHost { core: HostCore::new(class.unwrap_or_else(core::unregistered)), state: Default::default() }
+        TransformHost {
+            core: HostCore::new(class.unwrap_or_else(core::unregistered)),
+            state: Default::default(),
+            output_apis: Mutex::new(None),
+        }
     }
 }
 
@@ -131,7 +146,16 @@ impl ObjectImpl for TransformHost {
 
 impl GstObjectImpl for TransformHost {}
 
-impl ElementImpl for TransformHost {}
+impl ElementImpl for TransformHost {
+    fn change_state(&self, transition: gst::StateChange) -> Result<gst::StateChangeSuccess, gst::StateChangeError> {
+        if transition == gst::StateChange::PausedToReady {
+            // Deactivating the pads waits for the streaming thread, which may be inside a
+            // slow call of the hooks: ask them to end it first.
+            self.core.notify("interrupt", |h| h.interrupt());
+        }
+        self.parent_change_state(transition)
+    }
+}
 
 impl BaseTransformImpl for TransformHost {
     // generate_output below does the work; these only matter for what GstBaseTransform
@@ -148,6 +172,27 @@ impl BaseTransformImpl for TransformHost {
     fn stop(&self) -> Result<(), gst::ErrorMessage> {
         *self.state.lock().unwrap_or_else(PoisonError::into_inner) = State::default();
         self.core.call("stop", |h| h.stop()).map_err(|e| hook_error_message("stop", &e))
+    }
+
+    /// GstBaseTransform copies only metas without tags; regions
+    /// (GstVideoRegionOfInterestMeta, tagged "video", "orientation", "size") stay valid when
+    /// the frame keeps its size, and framepipe's tensors and messages always do.
+    fn transform_meta<'a>(
+        &self,
+        outbuf: &mut gst::BufferRef,
+        meta: gst::MetaRef<'a, gst::Meta>,
+        inbuf: &'a gst::BufferRef,
+    ) -> bool {
+        let api = meta.api();
+        if let Some(own) = self.output_apis.lock().unwrap_or_else(PoisonError::into_inner).as_ref()
+            && own.contains(&api)
+        {
+            return false;
+        }
+        if api == gst_video::VideoRegionOfInterestMeta::meta_api() {
+            return self.negotiated().is_some_and(|(i, o)| same_size(&i.caps, &o.caps));
+        }
+        self.parent_transform_meta(outbuf, meta, inbuf)
     }
 
     fn transform_caps(
@@ -216,10 +261,18 @@ impl BaseTransformImpl for TransformHost {
         match result {
             Ok(Some(output)) => Ok(GenerateOutputSuccess::Buffer(output)),
             Ok(None) => Ok(GenerateOutputSuccess::Dropped),
+            Err(err) if err.flushing => Err(gst::FlowError::Flushing),
             Err(err) => {
                 post_hook_error(self, hook, &err);
                 Err(gst::FlowError::Error)
             }
         }
     }
+}
+
+/// Whether two video caps have the same width and height.
+fn same_size(a: &gst::Caps, b: &gst::Caps) -> bool {
+    let size =
+        |c: &gst::Caps| c.structure(0).and_then(|s| Some((s.get::<i32>("width").ok()?, s.get::<i32>("height").ok()?)));
+    matches!((size(a), size(b)), (Some(x), Some(y)) if x == y)
 }

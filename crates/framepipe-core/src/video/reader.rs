@@ -628,7 +628,7 @@ fn build_pipeline(metadata: &Metadata, options: &ReaderOptions, approach: Arc<Ap
         chain.push(flip);
     }
     if let Some(f) = &options.filter {
-        let size = if options.apply_rotation && metadata.rotation % 180 == 90 {
+        let size = if options.apply_rotation && metadata.rotation.rem_euclid(180) == 90 {
             (metadata.height, metadata.width)
         } else {
             (metadata.width, metadata.height)

@@ -5,8 +5,9 @@ same frame: mean absolute difference <= 1.0 level and 99th percentile <= 4 level
 FFmpeg's convention is the one PyAV, torchcodec and OpenCV share (and so the models trained
 on their frames): tags honoured, untagged streams treated as BT.601 whatever their size.
 
-Cases the GStreamer reader gets wrong today are ``xfail(strict=True)``: once a reader
-passes them, the XPASS fails the suite and the mark must go.
+The GStreamer reader failed 33 of these cases (full range ignored, untagged HD taken as
+BT.709, 10-bit and odd-size chroma off by up to 250 levels); the libav reader, which
+converts with swscale as FFmpeg does, passes them all.
 
 Also the MP4 whose edit list starts after the media (qtdemux: "This file contains no
 playable streams"), which FFmpeg plays: framepipe must give every frame ffprobe counts.
@@ -146,46 +147,6 @@ CASES = [
     Case("mjpeg-odd", "mjpeg", "yuvj420p", size=ODD),
 ]
 
-# What the GStreamer reader gives today (mean / 99th percentile / max of |framepipe - FFmpeg|
-# in levels), measured with this file. torchcodec 0.17 on the same Debian FFmpeg gives the
-# reference frames bit for bit on every clip here it reads (all but the three MPEG-2 .ts). Each entry must go once the reader matches FFmpeg (an XPASS
-# fails the suite).
-KNOWN_FAILURES: dict[str, str] = {
-    "h264-bt601-limited": "chroma upsampling/rounding differ from swscale by 1-2 levels (mean 1.17, p99 3, max 5)",
-    "h264-bt709-limited": "chroma upsampling/rounding differ from swscale by 1-2 levels (mean 1.06, p99 3, max 10)",
-    "h264-bt2020-limited": "chroma upsampling/rounding differ from swscale by 1-2 levels (mean 1.05, p99 3, max 11)",
-    "h264-bt601-full": "full-range flag ignored (mean 5.11, p99 18, max 21)",
-    "h264-bt709-full": "full-range flag ignored (mean 5.08, p99 18, max 24)",
-    "h264-bt2020-full": "full-range flag ignored (mean 5.08, p99 18, max 24)",
-    "h264-untagged-sd": "chroma upsampling/rounding differ from swscale by 1-2 levels (mean 1.17, p99 3, max 5)",
-    "h264-untagged-hd": "untagged HD taken as BT.709, FFmpeg uses BT.601 (mean 10.72, p99 41, max 43)",
-    "h264-bt709-hd": "chroma upsampling/rounding differ from swscale by 1-2 levels (mean 1.15, p99 3, max 4)",
-    "h264-yuv422p": "chroma upsampling/rounding differ from swscale by 1-2 levels (mean 1.11, p99 3, max 11)",
-    "h264-yuv420p10": "10-bit 4:2:0 chroma upsampling (mean 2.83, p99 28, max 74)",
-    "h264-yuv422p10": "10-bit 4:2:2 conversion (mean 1.54, p99 4, max 10)",
-    "h264-yuv420p10-untagged": "10-bit 4:2:0 chroma upsampling (mean 2.34, p99 25, max 67)",
-    "hevc-yuv420p": "chroma upsampling/rounding differ from swscale by 1-2 levels (mean 1.00, p99 3, max 15)",
-    "hevc-yuv420p10-bt2020": "10-bit 4:2:0 chroma upsampling (mean 2.59, p99 25, max 63)",
-    "hevc-yuv422p10": "10-bit 4:2:2 conversion (mean 1.45, p99 4, max 19)",
-    "hevc-full": "full-range flag ignored (mean 5.29, p99 18, max 31)",
-    "vp8-untagged": "chroma upsampling/rounding differ from swscale by 1-2 levels (mean 1.01, p99 3, max 3)",
-    "vp8-odd": "odd width/height: edge rows and columns (mean 5.25, p99 76, max 189)",
-    "vp9-yuv420p": "chroma upsampling/rounding differ from swscale by 1-2 levels (mean 1.06, p99 3, max 4)",
-    "vp9-yuv420p10": "10-bit 4:2:0 chroma upsampling (mean 2.86, p99 29, max 69)",
-    "vp9-odd": "odd width/height: edge rows and columns (mean 5.05, p99 73, max 184)",
-    "av1-yuv420p": "chroma upsampling/rounding differ from swscale by 1-2 levels (mean 1.05, p99 3, max 11)",
-    "av1-yuv420p10": "10-bit 4:2:0 chroma upsampling (mean 2.88, p99 28, max 70)",
-    "av1-odd": "odd width/height: edge rows and columns (mean 5.07, p99 75, max 185)",
-    "mpeg2-yuv420p": "chroma upsampling/rounding differ from swscale by 1-2 levels (mean 1.08, p99 3, max 3)",
-    "mpeg2-yuv422p": "chroma upsampling/rounding differ from swscale by 1-2 levels (mean 1.06, p99 3, max 4)",
-    "mpeg2-odd": "odd width/height: edge rows and columns (mean 5.21, p99 75, max 194)",
-    "mpeg4-untagged": "chroma upsampling/rounding differ from swscale by 1-2 levels (mean 1.12, p99 3, max 3)",
-    "mpeg4-odd": "odd width/height: edge rows and columns (mean 5.15, p99 73, max 188)",
-    "mjpeg-yuvj422p": "MJPEG (full-range JFIF) chroma layout (mean 2.33, p99 31, max 98)",
-    "mjpeg-yuvj444p": "MJPEG (full-range JFIF) chroma layout (mean 12.96, p99 150, max 253)",
-    "mjpeg-odd": "odd width/height: edge rows and columns (mean 5.09, p99 64, max 168)",
-}
-
 
 def _ffmpeg(*args: str) -> bytes:
     r = subprocess.run(
@@ -246,14 +207,7 @@ def corpus(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 
 
 def _params() -> list[object]:
-    out = []
-    for case in CASES:
-        marks = []
-        reason = KNOWN_FAILURES.get(case.id)
-        if reason is not None:
-            marks.append(pytest.mark.xfail(strict=True, reason=reason))
-        out.append(pytest.param(case, id=case.id, marks=marks))
-    return out
+    return [pytest.param(case, id=case.id) for case in CASES]
 
 
 def difference(a: np.ndarray, b: np.ndarray) -> tuple[float, float, int]:
@@ -301,10 +255,6 @@ def late_edit_list_mp4(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return late
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="qtdemux: 'This file contains no playable streams' (MediaError); no libavformat fallback yet",
-)
 def test_late_edit_list_mp4_opens_with_ffprobes_count(late_edit_list_mp4: Path) -> None:
     n = ffprobe_count(late_edit_list_mp4)
     assert n == 10

@@ -579,25 +579,12 @@ impl LibavReader {
             let c = self.cursor()?;
             return decode_into(c, &probe, work, format, colors, interrupt);
         }
-        // Contiguous chunks of groups of about equal decoding cost.
-        let mut chunks: Vec<&[Group]> = Vec::new();
-        let share = total.div_ceil(workers);
-        let (mut start, mut acc) = (0, 0);
-        for (i, g) in groups.iter().enumerate() {
-            acc += cost(g);
-            if acc >= share && chunks.len() + 1 < workers {
-                chunks.push(&groups[start..=i]);
-                start = i + 1;
-                acc = 0;
-            }
-        }
-        if start < groups.len() {
-            chunks.push(&groups[start..]);
-        }
+        // One queue of groups, taken in file order by whichever decoder is free: a decoder
+        // that is slower (fewer threads, or less CPU on a busy machine) takes fewer groups.
         let mut work = work.into_iter().peekable();
-        let mut parts: Vec<Vec<(usize, &mut [u8])>> = Vec::with_capacity(chunks.len());
-        for chunk in &chunks {
-            let last = chunk.last().and_then(|g| g.targets.last()).copied().unwrap_or(0);
+        let mut queue: Vec<Vec<(usize, &mut [u8])>> = Vec::with_capacity(groups.len());
+        for g in groups {
+            let last = g.targets.last().copied().unwrap_or(0);
             let mut part = Vec::new();
             while let Some((k, _)) = work.peek() {
                 if *k > last {
@@ -607,27 +594,34 @@ impl LibavReader {
                     part.push(w);
                 }
             }
-            parts.push(part);
+            queue.push(part);
         }
+        queue.reverse();
+        let queue = Mutex::new(queue);
         self.cursor()?;
-        while self.spare.len() + 1 < chunks.len() {
+        while self.spare.len() + 1 < workers {
             self.spare.push(Cursor::open(&probe, 1)?);
         }
         let mut main = self.cursor.take().ok_or_else(|| Error::Media("no decoder".into()))?;
         let stop = AtomicBool::new(false);
-        let mut parts = parts.into_iter();
-        let first = parts.next().unwrap_or_default();
+        let run = |cursor: &mut Cursor, interrupt: &mut dyn FnMut() -> bool| -> Result<()> {
+            loop {
+                let next = queue.lock().unwrap_or_else(|e| e.into_inner()).pop();
+                let Some(part) = next else { return Ok(()) };
+                let r = decode_into(cursor, &probe, part, format, colors, interrupt);
+                if r.is_err() {
+                    stop.store(true, Ordering::Relaxed);
+                    return r;
+                }
+            }
+        };
         let result = std::thread::scope(|s| {
             let mut handles = Vec::new();
-            for (part, cursor) in parts.zip(self.spare.iter_mut()) {
-                let (probe, stop) = (&probe, &stop);
+            for cursor in self.spare.iter_mut().take(workers - 1) {
+                let (run, stop) = (&run, &stop);
                 handles.push(s.spawn(move || {
                     let mut stopped = || stop.load(Ordering::Relaxed);
-                    let r = decode_into(cursor, probe, part, format, colors, &mut stopped);
-                    if r.is_err() {
-                        stop.store(true, Ordering::Relaxed);
-                    }
-                    r
+                    run(cursor, &mut stopped)
                 }));
             }
             let mut check = || {
@@ -637,10 +631,7 @@ impl LibavReader {
                 }
                 hit
             };
-            let mut results = vec![decode_into(&mut main, &probe, first, format, colors, &mut check)];
-            if results[0].is_err() {
-                stop.store(true, Ordering::Relaxed);
-            }
+            let mut results = vec![run(&mut main, &mut check)];
             for h in handles {
                 results.push(h.join().unwrap_or_else(|_| Err(Error::Media("a decoding thread panicked".into()))));
             }

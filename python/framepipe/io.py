@@ -78,6 +78,7 @@ def _indices(indices: Any) -> list[int]:
         out.append(int(k))
     return out
 
+
 _NATIVE_FORMATS = {
     "I420": "yuv420p",
     "YV12": "yuv420p",
@@ -268,7 +269,10 @@ class VideoFile:
             if isinstance(index, np.ndarray) and index.ndim == 0:
                 index = index.item()
             else:
-                return self.read_batch(index, format=format, filter=flt, thread_count=thread_count)
+                frames: npt.NDArray[Any] = self.read_batch(
+                    index, format=format, filter=flt, thread_count=thread_count
+                )
+                return frames
         reader = self._reader(format, flt if flt is not None else self._filter, thread_count or None)
         if index is ...:
             return self._read_all(reader)
@@ -441,10 +445,10 @@ class VideoFile:
                 return
             yield reader.read(ks[0])
             for _ in ks[1:]:
-                frame = reader.next()
-                if frame is None:
+                nxt = reader.next()
+                if nxt is None:
                     return
-                yield frame
+                yield nxt
             return
         if reader.backend != "libav":
             for k in ks:

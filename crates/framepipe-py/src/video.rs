@@ -110,8 +110,8 @@ fn pixels_array(py: Python<'_>, pixels: Pixels, writable: bool) -> PyResult<Boun
 /// Which decoder a reader uses: FFmpeg's libraries on the calling thread, or a GStreamer
 /// pipeline (for GStreamer filters, the native format and rotation).
 enum Backend {
-    Libav(LibavReader),
-    Gst(VideoReader),
+    Libav(Box<LibavReader>),
+    Gst(Box<VideoReader>),
 }
 
 /// A frame from either backend.
@@ -171,7 +171,9 @@ impl PyVideoReader {
         let n = self.shared()?.index.len() as isize;
         let k = if index < 0 { index + n } else { index };
         if k < 0 || k >= n {
-            return Err(PyIndexError::new_err(format!("frame index {index} is out of range for a video of {n} frames")));
+            return Err(PyIndexError::new_err(format!(
+                "frame index {index} is out of range for a video of {n} frames"
+            )));
         }
         Ok(k as usize)
     }
@@ -225,12 +227,16 @@ impl PyVideoReader {
             match opened {
                 Ok(r) if !(apply_rotation && r.probe().metadata.rotation != 0) || explicit => {
                     let probe = r.probe().clone();
-                    let shared =
-                        Shared { metadata: probe.metadata.clone(), index: probe.index.clone(), exact_count: true, probe: Some(probe) };
+                    let shared = Shared {
+                        metadata: probe.metadata.clone(),
+                        index: probe.index.clone(),
+                        exact_count: true,
+                        probe: Some(probe),
+                    };
                     return Ok(PyVideoReader {
                         shared: Arc::new(shared),
                         closed: AtomicBool::new(false),
-                        inner: Mutex::new(Some(Backend::Libav(r))),
+                        inner: Mutex::new(Some(Backend::Libav(Box::new(r)))),
                     });
                 }
                 Ok(_) => {}
@@ -247,8 +253,7 @@ impl PyVideoReader {
                  format=None or apply_rotation on a rotated file does not use",
             ));
         }
-        let options =
-            ReaderOptions { format, filter, thread_count, apply_rotation, ..ReaderOptions::default() };
+        let options = ReaderOptions { format, filter, thread_count, apply_rotation, ..ReaderOptions::default() };
         let reader = detach_interruptible(py, move |check| VideoReader::open(&path, options, check))?;
         let size = Some((reader.metadata().width, reader.metadata().height));
         let exact_count = !reader.options().filter.as_ref().is_some_and(|f| f.changes_frame_count(size));
@@ -257,7 +262,7 @@ impl PyVideoReader {
         Ok(PyVideoReader {
             shared: Arc::new(shared),
             closed: AtomicBool::new(false),
-            inner: Mutex::new(Some(Backend::Gst(reader))),
+            inner: Mutex::new(Some(Backend::Gst(Box::new(reader)))),
         })
     }
 
@@ -323,9 +328,7 @@ impl PyVideoReader {
         let index = &self.shared()?.index;
         Ok(ks
             .iter()
-            .map(|&k| {
-                (index.time(k).unwrap_or(0.0), index.display_duration(k).unwrap_or(0) as f64 / 1e9)
-            })
+            .map(|&k| (index.time(k).unwrap_or(0.0), index.display_duration(k).unwrap_or(0) as f64 / 1e9))
             .unzip())
     }
 

@@ -283,9 +283,8 @@ impl Converter {
         for y in 0..h {
             // SAFETY: plane 0 of a decoded frame holds `height` rows of `linesize` bytes,
             // each with at least width * in_px bytes of luma.
-            let row = unsafe {
-                std::slice::from_raw_parts(f.data[0].offset(y as isize * f.linesize[0] as isize), w * in_px)
-            };
+            let row =
+                unsafe { std::slice::from_raw_parts(f.data[0].offset(y as isize * f.linesize[0] as isize), w * in_px) };
             let out = &mut dst[y * w * out_px..(y + 1) * w * out_px];
             match (in_px, wide) {
                 (1, false) => out.iter_mut().zip(row).for_each(|(o, &v)| *o = lut[v as usize] as u8),

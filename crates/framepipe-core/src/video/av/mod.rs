@@ -16,13 +16,14 @@
 //! decoding yields, `time` counts from the first frame.
 
 mod convert;
+mod mov;
 mod reader;
 mod saved;
 
 pub use convert::{ColorOptions, ColorRange, ColorSpace};
 pub use reader::{LibavReader, Pixels};
-pub use saved::index_to_json;
 use saved::index_from_json;
+pub use saved::index_to_json;
 
 use std::collections::BTreeMap;
 use std::ffi::{CStr, CString};
@@ -115,7 +116,7 @@ impl Input {
         }
         let mut input = Input { ctx, stream: -1 };
         // SAFETY: ctx is an open input.
-        let no_header = unsafe { (*ctx).ctx_flags } & ff::AVFMTCTX_NOHEADER as i32 != 0;
+        let no_header = unsafe { (*ctx).ctx_flags } & ff::AVFMTCTX_NOHEADER != 0;
         if find_info || no_header {
             // Without a header (MPEG-PS, elementary streams) streams appear while packets are
             // read: every open has to look for them.
@@ -351,7 +352,16 @@ pub fn probe(path: &Path, saved: Option<&str>) -> Result<Arc<Probe>> {
             }
             (s.index, s.origin)
         }
-        None => scan(&mut input, tb)?,
+        None => match mov_index(&mut input, path, tb) {
+            Some(found) => found,
+            None => {
+                if input.format_name().starts_with("mov,") {
+                    // The check may have read packets: scan from the start.
+                    input = Input::open(path, true)?;
+                }
+                scan(&mut input, tb)?
+            }
+        },
     };
     if index.is_empty() {
         return Err(Error::Media(format!("{}: the video stream has no frames", path.display())));
@@ -392,6 +402,69 @@ pub fn probe_cached(path: &Path, saved: Option<&str>) -> Result<Arc<Probe>> {
         cache.push((key, p.clone()));
     }
     Ok(p)
+}
+
+/// Packets checked against the sample-table index before it is trusted.
+const MOV_CHECKED: usize = 48;
+
+/// The index of an MP4/MOV from its sample tables, without reading any sample: libavformat's
+/// index entries give each sample's dts (edit list applied) and keyframe flag, the track's
+/// ctts box its composition offset (pts = dts + shift + offset, as libavformat computes it).
+/// `None` (and the caller scans packets instead) for fragmented files, several edits, tables
+/// that do not line up, or when the first packets read disagree with it.
+fn mov_index(input: &mut Input, path: &Path, tb: TimeBase) -> Option<(FrameIndex, i64)> {
+    if !input.format_name().starts_with("mov,") || std::env::var_os("FRAMEPIPE_SCAN_INDEX").is_some() {
+        return None;
+    }
+    let st = input.video();
+    // SAFETY: the stream exists; for mov its id is the track id.
+    let id = unsafe { (*st).id as u32 };
+    let track = mov::read_tracks(path)?.into_iter().find(|t| t.track_id == id)?;
+    // SAFETY: the stream exists.
+    let n = unsafe { ff::avformat_index_get_entries_count(st) }.max(0) as usize;
+    if track.edits > 1 || n == 0 || n != track.sample_count as usize {
+        return None;
+    }
+    let offsets = track.offsets(n)?;
+    let shift = track.dts_shift();
+    let mut entries = Vec::with_capacity(n);
+    for i in 0..n {
+        // SAFETY: i < the entry count; the entry is copied out before the next call.
+        let e = unsafe { ff::avformat_index_get_entry(st, i as i32) };
+        if e.is_null() {
+            return None;
+        }
+        // SAFETY: non-null entry owned by the stream.
+        entries.push(unsafe { ((*e).timestamp, (*e).flags()) });
+    }
+    let mut samples = Vec::with_capacity(n);
+    for (i, &(dts, flags)) in entries.iter().enumerate() {
+        // The last sample lasts as long as the one before it (its stts run).
+        let duration = match entries.get(i + 1) {
+            Some(&(next, _)) => (next > dts).then_some(next - dts),
+            None => samples.last().and_then(|s: &(i64, i64, Option<i64>, bool, bool)| s.2),
+        };
+        let pts = dts + shift + offsets[i];
+        samples.push((pts, dts, duration, flags & ff::AVINDEX_KEYFRAME != 0, flags & ff::AVINDEX_DISCARD_FRAME != 0));
+    }
+    // The first packets as libavformat demuxes them must agree.
+    let mut pkt = Packet::new();
+    for &(pts, dts, _, key, discard) in samples.iter().take(MOV_CHECKED) {
+        if !input.read(&mut pkt).ok()? {
+            return None;
+        }
+        let flags = pkt.flags();
+        if pkt.pts() != Some(pts)
+            || pkt.dts() != Some(dts)
+            || (flags & ff::AV_PKT_FLAG_KEY != 0) != key
+            || (flags & ff::AV_PKT_FLAG_DISCARD != 0) != discard
+        {
+            return None;
+        }
+    }
+    let raw: Vec<_> =
+        samples.iter().filter(|s| !s.4).map(|&(pts, dts, duration, key, _)| (pts, Some(dts), duration, key)).collect();
+    Some(index_from_packets(&raw, tb))
 }
 
 /// Reads every packet of the video stream (no decoding).

@@ -26,12 +26,8 @@ pub(crate) struct SavedIndex {
 
 /// The probe's index as JSON text.
 pub fn index_to_json(probe: &Probe) -> String {
-    let frames: Vec<Value> = probe
-        .index
-        .entries()
-        .iter()
-        .map(|e| json!([e.pts, e.dts, e.duration, e.keyframe, e.decode_order]))
-        .collect();
+    let frames: Vec<Value> =
+        probe.index.entries().iter().map(|e| json!([e.pts, e.dts, e.duration, e.keyframe, e.decode_order])).collect();
     json!({
         "framepipe_index": VERSION,
         "file_size": probe.file_size,

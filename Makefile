@@ -76,9 +76,10 @@ $(STAMPS)/bench: requirements-bench.txt | $(PY)
 bench: setup $(STAMPS)/bench ## benchmarks against the anchors (PyAV, imageio, gst-python); prints tables
 	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
-lint: setup ## cargo fmt --check, clippy -D warnings, ruff, mypy
+lint: setup ## cargo fmt --check, clippy -D warnings, cargo doc -D warnings, ruff, mypy
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --quiet -- -D warnings
+	RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 	$(VENV)/bin/ruff check python tests bench examples
 	$(VENV)/bin/ruff format --check python tests bench examples
 	$(VENV)/bin/mypy

@@ -14,7 +14,9 @@ APT_PACKAGES := pkg-config build-essential python3-venv \
 	libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstreamer-plugins-bad1.0-dev \
 	gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
 	gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav \
-	python3-gi python3-gst-1.0 gstreamer1.0-python3-plugin-loader python3-numpy
+	python3-gi python3-gst-1.0 gstreamer1.0-python3-plugin-loader python3-numpy \
+	libavfilter-dev libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev \
+	libavdevice-dev libclang-dev clang ffmpeg
 
 RUST_SOURCES := Cargo.toml Cargo.lock rustfmt.toml $(shell find crates -name '*.rs' -o -name Cargo.toml -o -name build.rs 2>/dev/null)
 

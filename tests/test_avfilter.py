@@ -232,3 +232,21 @@ def test_write_with_filter(tmp_path: Path) -> None:
         for frame in frames:
             f.write_frame(frame)
     assert fp.imread(fewer).shape == (4, H, W, 3)
+
+
+def test_imageio_filters_and_plugin_errors(clip: Path, tmp_path: Path) -> None:
+    iio = pytest.importorskip("imageio.v3")
+    frames = iio.imread(
+        clip, plugin="framepipe", filter_sequence=[("framestep", "5"), ("scale", {"size": "qqvga"})]
+    )
+    assert frames.shape == (10, 120, 160, 3)
+    # What imageio's plugin selection expects: InitializationError, which imageio turns
+    # into OSError for an explicit plugin (or tries the next plugin).
+    bad = tmp_path / "faulty.mp4"
+    bad.write_bytes(b"nonsense")
+    with pytest.raises(OSError):
+        iio.imopen(bad, "r", plugin="framepipe")
+    with pytest.raises(OSError):
+        iio.imopen(b"nonsense", "r", plugin="framepipe")
+    with pytest.raises(OSError):
+        iio.imwrite(tmp_path / "foo.abc", np.zeros((2, 16, 16, 3), np.uint8), plugin="framepipe")

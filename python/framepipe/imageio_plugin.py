@@ -15,10 +15,14 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from imageio.core.request import URI_BYTES, IOMode, Request
+from imageio.core.request import URI_BYTES, InitializationError, IOMode, Request
 from imageio.core.v3_plugin_api import ImageProperties, PluginV3
 
+from .errors import MediaError
 from .io import VideoFile
+
+# Containers the writer makes (see VideoWriter.create).
+_WRITABLE = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".ts", ".m2ts"}
 
 
 class FramepipePlugin(PluginV3):
@@ -26,12 +30,25 @@ class FramepipePlugin(PluginV3):
 
     def __init__(self, request: Request, *, container: str | None = None, **kwargs: Any) -> None:
         super().__init__(request)
-        # For "<bytes>" every call makes a new temporary file: remember the one we use.
-        self._local = path = request.get_local_filename()
-        if request.mode.io_mode == IOMode.read:
-            self._file = VideoFile(path, "r", **kwargs)
-        else:
-            self._file = VideoFile(path, "w", **kwargs)
+        # imageio tries the next plugin (or, for an explicit plugin="framepipe", raises
+        # OSError) when a plugin raises InitializationError: a resource framepipe cannot
+        # open must end up there, not as framepipe's own exception.
+        if request.mode.io_mode == IOMode.write:
+            extension = request.extension or request.format_hint
+            if extension is None:
+                raise InitializationError("framepipe cannot tell the container to write: give extension=")
+            if extension.lower() not in _WRITABLE:
+                raise InitializationError(f"framepipe cannot write {extension} files")
+        try:
+            # For "<bytes>" every call makes a new temporary file: remember the one we use.
+            self._local = path = request.get_local_filename()
+            if request.mode.io_mode == IOMode.read:
+                self._file = VideoFile(path, "r", **kwargs)
+            else:
+                self._file = VideoFile(path, "w", **kwargs)
+        except (MediaError, ValueError) as exc:
+            what = "these <bytes>" if request._uri_type == URI_BYTES else repr(request.raw_uri)
+            raise InitializationError(f"framepipe cannot open {what}: {exc}") from exc
 
     def read(
         self,

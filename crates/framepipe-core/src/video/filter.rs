@@ -255,9 +255,10 @@ impl Filter {
         let Ok(parts) = self.parts() else { return false };
         parts.iter().any(|p| match p {
             Part::Gst(s) => s.contains("videorate"),
-            Part::Av(d) => avfilter::filter_names(d).map_or(true, |names| {
-                names.iter().any(|n| !ONE_TO_ONE.contains(&n.as_str()) && !n.starts_with("auto_scale"))
-            }),
+            Part::Av(d) => match avfilter::filter_names(d) {
+                Ok(names) => names.iter().any(|n| !ONE_TO_ONE.contains(&n.as_str())),
+                Err(_) => true,
+            },
         })
     }
 

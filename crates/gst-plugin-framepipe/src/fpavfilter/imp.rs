@@ -118,8 +118,7 @@ impl FpAvFilter {
     /// Takes every frame the graph has ready, as buffers with timestamps in the segment.
     fn drain(&self, state: &mut State) -> Result<Vec<Output>, gst::FlowError> {
         let mut outputs = Vec::new();
-        loop {
-            let Some(graph) = state.graph.as_mut() else { break };
+        while let Some(graph) = state.graph.as_mut() {
             let frame = match graph.pull() {
                 Ok(Some(f)) => f,
                 Ok(None) => break,
@@ -244,10 +243,8 @@ impl FpAvFilter {
                     return false;
                 };
                 // A running graph is drained under its old caps first.
-                let drained = match self.state.lock().unwrap().graph.is_some() {
-                    true => self.finish(),
-                    false => Ok(Vec::new()),
-                };
+                let running = self.state.lock().unwrap().graph.is_some();
+                let drained = if running { self.finish() } else { Ok(Vec::new()) };
                 if let Ok(outputs) = drained
                     && self.push_all(outputs).is_err()
                 {

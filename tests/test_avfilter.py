@@ -250,3 +250,22 @@ def test_imageio_filters_and_plugin_errors(clip: Path, tmp_path: Path) -> None:
         iio.imopen(b"nonsense", "r", plugin="framepipe")
     with pytest.raises(OSError):
         iio.imwrite(tmp_path / "foo.abc", np.zeros((2, 16, 16, 3), np.uint8), plugin="framepipe")
+
+
+def test_imageio_profile_is_ffmpegs(clip: Path) -> None:
+    iio = pytest.importorskip("imageio.v3")
+    probe = [
+        "ffprobe",
+        "-v",
+        "error",
+        "-select_streams",
+        "v",
+        "-show_entries",
+        "stream=profile",
+        "-of",
+        "csv=p=0",
+    ]
+    expected = subprocess.run(
+        [*probe, str(clip)], check=True, capture_output=True, text=True, timeout=30
+    ).stdout
+    assert iio.immeta(clip, plugin="framepipe")["profile"] == expected.strip()

@@ -8,6 +8,7 @@ it without importing imageio.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import EllipsisType
@@ -20,6 +21,19 @@ from imageio.core.v3_plugin_api import ImageProperties, PluginV3
 
 from .errors import MediaError
 from .io import VideoFile
+
+# GStreamer's profile names where FFmpeg's (and so PyAV's) differ.
+_FFMPEG_PROFILES = {"High 4:4:4": "High 4:4:4 Predictive"}
+
+
+def _profile(meta: dict[str, Any]) -> str | None:
+    """FFmpeg's name of the stream's profile, from GStreamer's codec description
+    ("H.264 (High 4:4:4 Profile)" -> "High 4:4:4 Predictive"), or None when it names none."""
+    codec = meta.get("video-codec") or meta.get("stream_tags", {}).get("video-codec")
+    if not isinstance(codec, str) or (match := re.search(r"\((.+?) Profile\)", codec)) is None:
+        return None
+    return _FFMPEG_PROFILES.get(match.group(1), match.group(1))
+
 
 # Containers the writer makes (see VideoWriter.create).
 _WRITABLE = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".ts", ".m2ts"}
@@ -124,7 +138,10 @@ class FramepipePlugin(PluginV3):
         exclude_applied: bool = True,
         constant_framerate: bool | None = None,
     ) -> dict[str, Any]:
-        return self._file.metadata(index)
+        meta = self._file.metadata(index)
+        if index is ... and (profile := _profile(meta)) is not None:
+            meta.setdefault("profile", profile)
+        return meta
 
     def init_video_stream(
         self,

@@ -8,6 +8,7 @@ it without importing imageio.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import EllipsisType
@@ -15,10 +16,27 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from imageio.core.request import URI_BYTES, IOMode, Request
+from imageio.core.request import URI_BYTES, InitializationError, IOMode, Request
 from imageio.core.v3_plugin_api import ImageProperties, PluginV3
 
+from .errors import MediaError
 from .io import VideoFile
+
+# GStreamer's profile names where FFmpeg's (and so PyAV's) differ.
+_FFMPEG_PROFILES = {"High 4:4:4": "High 4:4:4 Predictive"}
+
+
+def _profile(meta: dict[str, Any]) -> str | None:
+    """FFmpeg's name of the stream's profile, from GStreamer's codec description
+    ("H.264 (High 4:4:4 Profile)" -> "High 4:4:4 Predictive"), or None when it names none."""
+    codec = meta.get("video-codec") or meta.get("stream_tags", {}).get("video-codec")
+    if not isinstance(codec, str) or (match := re.search(r"\((.+?) Profile\)", codec)) is None:
+        return None
+    return _FFMPEG_PROFILES.get(match.group(1), match.group(1))
+
+
+# Containers the writer makes (see VideoWriter.create).
+_WRITABLE = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".ts", ".m2ts"}
 
 
 class FramepipePlugin(PluginV3):
@@ -26,12 +44,25 @@ class FramepipePlugin(PluginV3):
 
     def __init__(self, request: Request, *, container: str | None = None, **kwargs: Any) -> None:
         super().__init__(request)
-        # For "<bytes>" every call makes a new temporary file: remember the one we use.
-        self._local = path = request.get_local_filename()
-        if request.mode.io_mode == IOMode.read:
-            self._file = VideoFile(path, "r", **kwargs)
-        else:
-            self._file = VideoFile(path, "w", **kwargs)
+        # imageio tries the next plugin (or, for an explicit plugin="framepipe", raises
+        # OSError) when a plugin raises InitializationError: a resource framepipe cannot
+        # open must end up there, not as framepipe's own exception.
+        if request.mode.io_mode == IOMode.write:
+            extension = request.extension or request.format_hint
+            if extension is None:
+                raise InitializationError("framepipe cannot tell the container to write: give extension=")
+            if extension.lower() not in _WRITABLE:
+                raise InitializationError(f"framepipe cannot write {extension} files")
+        try:
+            # For "<bytes>" every call makes a new temporary file: remember the one we use.
+            self._local = path = request.get_local_filename()
+            if request.mode.io_mode == IOMode.read:
+                self._file = VideoFile(path, "r", **kwargs)
+            else:
+                self._file = VideoFile(path, "w", **kwargs)
+        except (MediaError, ValueError) as exc:
+            what = "these <bytes>" if request._uri_type == URI_BYTES else repr(request.raw_uri)
+            raise InitializationError(f"framepipe cannot open {what}: {exc}") from exc
 
     def read(
         self,
@@ -107,7 +138,10 @@ class FramepipePlugin(PluginV3):
         exclude_applied: bool = True,
         constant_framerate: bool | None = None,
     ) -> dict[str, Any]:
-        return self._file.metadata(index)
+        meta = self._file.metadata(index)
+        if index is ... and (profile := _profile(meta)) is not None:
+            meta.setdefault("profile", profile)
+        return meta
 
     def init_video_stream(
         self,

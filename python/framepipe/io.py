@@ -24,6 +24,7 @@ from __future__ import annotations
 import builtins
 import contextlib
 import errno
+import itertools
 import json
 import os
 from collections.abc import Iterable, Iterator, Sequence
@@ -123,10 +124,25 @@ def video_codecs() -> list[str]:
 
 
 def _combine_filter(filter: Filter, filter_sequence: Any, filter_graph: Any) -> Filter:
-    given = [f for f in (filter, filter_sequence, filter_graph) if f is not None]
-    if len(given) > 1:
-        raise ValueError("give at most one of filter, filter_sequence and filter_graph")
-    return given[0] if given else None
+    """One filter from the keyword arguments. ``filter_sequence`` and ``filter_graph``
+    together are imageio's pyav form: the sequence runs first and the graph's ``video_in``
+    reads its output, so both become one graph."""
+    if filter is not None and (filter_sequence is not None or filter_graph is not None):
+        raise ValueError("give either filter or filter_sequence/filter_graph, not both")
+    if filter_sequence is None or filter_graph is None:
+        given = [f for f in (filter, filter_sequence, filter_graph) if f is not None]
+        return given[0] if given else None
+    nodes, edges = filter_graph
+    sequence = list(filter_sequence)
+    if not sequence:
+        return (nodes, edges)
+    names = [f"__sequence_{i}" for i in range(len(sequence))]
+    merged = dict(nodes)
+    merged.update(zip(names, sequence, strict=True))
+    linked = [("video_in", names[0], 0, 0)]
+    linked += [(a, b, 0, 0) for a, b in itertools.pairwise(names)]
+    linked += [(names[-1] if e[0] == "video_in" else e[0], *e[1:]) for e in edges]
+    return (merged, linked)
 
 
 def _path(uri: str | os.PathLike[str]) -> str:

@@ -46,13 +46,14 @@ fn filter_spec(name: &str, params: &Bound<'_, PyAny>) -> PyResult<FilterSpec> {
     Err(PyTypeError::new_err(format!("parameters of filter {name:?} must be a str or a dict")))
 }
 
-/// `filter=`: a GStreamer fragment (str), a sequence of `(name, params)`, or an FFmpeg-style
-/// graph `(nodes, edges)` as imageio's pyav plugin takes it.
+/// `filter=`: an FFmpeg filter string or a GStreamer fragment (str, told apart as
+/// [`Filter::from_string`] says), a sequence of `(name, params)`, or an FFmpeg-style graph
+/// `(nodes, edges)` as imageio's pyav plugin takes it.
 pub fn filter_from_py(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Filter>> {
     let Some(obj) = obj.filter(|o| !o.is_none()) else { return Ok(None) };
     if let Ok(s) = obj.cast::<PyString>() {
         let s = s.to_str()?.trim().to_string();
-        return Ok((!s.is_empty()).then_some(Filter::Launch(s)));
+        return Ok((!s.is_empty()).then(|| Filter::from_string(&s)));
     }
     if let Ok(t) = obj.cast::<PyTuple>()
         && t.len() == 2

@@ -3,10 +3,12 @@
 
 use gst::glib;
 
+pub mod fpavfilter;
 pub mod fpmetawriter;
 pub mod fpoverlay;
 pub mod pyfunc;
 
+pub use fpavfilter::FpAvFilter;
 pub use fpmetawriter::FpMetaWriter;
 pub use fpoverlay::FpOverlay;
 pub mod host;
@@ -16,6 +18,7 @@ pub use pyfunc::PyFunc;
 /// Registers every built-in element with `plugin`.
 pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     fpoverlay::register(plugin)?;
+    fpavfilter::register(plugin)?;
     fpmetawriter::register(plugin)?;
     pyfunc::register(plugin)?;
     Ok(())

@@ -1,15 +1,28 @@
-//! Filters for readers and writers, mapped onto GStreamer: a launch fragment, a sequence of
-//! (name, params) where the name is a GStreamer element or one of FFmpeg's scale, crop,
-//! hflip, vflip, transpose, fps, rotate and format, or a small graph (FFmpeg's split,
-//! overlay and scale as tee, compositor and videoscale).
+//! Filters for readers and writers: FFmpeg filters run by libavfilter itself (the
+//! `fpavfilter` element of framepipe's plugin, see [`super::avfilter`]) and GStreamer
+//! launch fragments, as one bin with one input and one output.
 //!
-//! Flips and rotations use videoflip's `video-direction`: its `method` property is ignored
-//! by GStreamer 1.22.0.
-
-use std::fmt::Write as _;
+//! A string is classified as follows ([`Filter::from_string`]):
+//! - it contains `!`: a GStreamer fragment (`"videoflip video-direction=90r ! videoscale"`);
+//! - it starts with `[` (a graph label): FFmpeg;
+//! - its first word names a libavfilter filter and is followed by `=`, `,`, `;`, `[` or
+//!   nothing (`"scale=iw/2:-1"`, `"hflip,vflip"`, `"split[a][b];[a][b]overlay"`): FFmpeg,
+//!   except a lone name GStreamer also has (`"identity"`), which stays GStreamer as before;
+//! - anything else (`"videobalance saturation=0"`, `"video/x-raw,width=320"`): GStreamer.
+//!
+//! FFmpeg puts no space between a filter and its `=`, and GStreamer always does between an
+//! element and its properties, so the two syntaxes do not overlap.
+//!
+//! A sequence of `(name, params)` (imageio's `filter_sequence`) becomes one FFmpeg chain
+//! (`"scale=512:-1,hflip"`); an entry whose name libavfilter lacks but GStreamer has
+//! (`("videobalance", {"saturation": "0.5"})`) is a GStreamer element between the FFmpeg
+//! runs. A `(nodes, edges)` graph (imageio's `filter_graph`) becomes one FFmpeg graph with
+//! labelled links. Parameters reach each filter exactly as PyAV passes them: a string
+//! verbatim, a dict as `key=value` pairs.
 
 use gst::prelude::*;
 
+use super::avfilter::{self, escape_graph, escape_option};
 use crate::{Error, Result};
 
 /// One filter of a sequence: FFmpeg's `(name, params)`. Parameters are positional (`None`
@@ -18,30 +31,37 @@ use crate::{Error, Result};
 pub struct FilterSpec {
     pub name: String,
     pub params: Vec<(Option<String>, String)>,
+    /// The argument string the filter is initialised with, exactly as given ("512:-1",
+    /// "x=25:y=25:enable='between(t,1,8)'"), or built from named pairs.
+    pub args: String,
 }
 
 impl FilterSpec {
     /// A filter with parameters in FFmpeg's string syntax ("512:-1", "w=320:h=240",
     /// "x=25:y=25:enable='between(t,1,8)'").
     pub fn new(name: &str, params: &str) -> FilterSpec {
-        FilterSpec { name: name.to_string(), params: split_params(params) }
+        FilterSpec { name: name.to_string(), params: split_params(params), args: params.to_string() }
     }
 
     /// A filter with named parameters (a Python dict).
     pub fn with_pairs<K: AsRef<str>, V: AsRef<str>>(name: &str, pairs: impl IntoIterator<Item = (K, V)>) -> FilterSpec {
-        FilterSpec {
-            name: name.to_string(),
-            params: pairs.into_iter().map(|(k, v)| (Some(k.as_ref().to_string()), v.as_ref().to_string())).collect(),
-        }
+        let params: Vec<(Option<String>, String)> =
+            pairs.into_iter().map(|(k, v)| (Some(k.as_ref().to_string()), v.as_ref().to_string())).collect();
+        let args = params
+            .iter()
+            .map(|(k, v)| format!("{}={}", k.as_deref().unwrap_or_default(), escape_option(v)))
+            .collect::<Vec<_>>()
+            .join(":");
+        FilterSpec { name: name.to_string(), params, args }
     }
 
-    /// The i-th positional parameter or the one named by any of `names`.
-    fn param(&self, i: usize, names: &[&str]) -> Option<&str> {
-        self.params
-            .iter()
-            .find(|(k, _)| k.as_deref().is_some_and(|k| names.contains(&k)))
-            .or_else(|| self.params.iter().filter(|(k, _)| k.is_none()).nth(i))
-            .map(|(_, v)| v.as_str())
+    /// This filter in FFmpeg's graph syntax ("scale=512\:-1" style escaping included).
+    fn ffmpeg(&self) -> String {
+        if self.args.trim().is_empty() {
+            self.name.clone()
+        } else {
+            format!("{}={}", self.name, escape_graph(&self.args))
+        }
     }
 }
 
@@ -71,70 +91,269 @@ pub enum Filter {
     Sequence(Vec<FilterSpec>),
     /// FFmpeg-style filter graph.
     Graph(FilterGraph),
+    /// An FFmpeg filter string or graph description, run by libavfilter ("scale=iw/2:-1,hflip").
+    Ffmpeg(String),
 }
 
-/// Frame size known while a sequence is translated, for FFmpeg expressions ("iw/2") and
-/// crops given as w:h:x:y.
-#[derive(Debug, Clone, Copy)]
-struct Size {
-    w: Option<i64>,
-    h: Option<i64>,
+/// Filters that give exactly one frame, with the same timestamp, for each frame in: a graph
+/// of these keeps the source's frame index valid. Anything else (fps, framestep, trim,
+/// tpad, select, setpts, palettegen, ...) may change the frame count.
+const ONE_TO_ONE: &[&str] = &[
+    "null",
+    "copy",
+    "scale",
+    "crop",
+    "pad",
+    "hflip",
+    "vflip",
+    "transpose",
+    "rotate",
+    "format",
+    "setsar",
+    "setdar",
+    "setparams",
+    "drawgrid",
+    "drawbox",
+    "drawtext",
+    "eq",
+    "hue",
+    "negate",
+    "lut",
+    "lutrgb",
+    "lutyuv",
+    "boxblur",
+    "gblur",
+    "avgblur",
+    "smartblur",
+    "unsharp",
+    "colorchannelmixer",
+    "colorbalance",
+    "colorlevels",
+    "curves",
+    "edgedetect",
+    "split",
+    "overlay",
+    "hqdn3d",
+    "deband",
+    "vignette",
+    "noise",
+    "sobel",
+    "swapuv",
+    "geq",
+    "convolution",
+    "chromakey",
+    "colorkey",
+    "colorspace",
+    "zscale",
+    "pixdesctest",
+    "alphaextract",
+    "alphamerge",
+    "colormatrix",
+    "vibrance",
+    "monochrome",
+    "exposure",
+    "grayworld",
+    "fillborders",
+    "shuffleplanes",
+    "swaprect",
+    "lenscorrection",
+    "perspective",
+    "unpremultiply",
+    "premultiply",
+    "sharpen",
+    "cas",
+    "median",
+    "maskfun",
+];
+
+/// A run of the filter: GStreamer elements or one libavfilter graph.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Part {
+    Gst(String),
+    Av(String),
 }
 
 impl Filter {
-    /// The GStreamer launch fragment this filter stands for. `input` is the size of the
-    /// frames entering it, when known (needed for FFmpeg crops given as w:h:x:y and for
-    /// expressions such as "iw/2").
-    pub fn to_launch(&self, input: Option<(u32, u32)>) -> Result<String> {
-        let size = Size { w: input.map(|s| s.0 as i64), h: input.map(|s| s.1 as i64) };
-        match self {
+    /// A filter string classified as FFmpeg or GStreamer syntax (see the module docs).
+    pub fn from_string(s: &str) -> Filter {
+        let t = s.trim();
+        if is_ffmpeg_syntax(t) { Filter::Ffmpeg(t.to_string()) } else { Filter::Launch(t.to_string()) }
+    }
+
+    /// The runs of this filter, each checked (an FFmpeg run is parsed by libavfilter).
+    fn parts(&self) -> Result<Vec<Part>> {
+        let parts = match self {
             Filter::Launch(s) => {
                 if s.trim().is_empty() {
                     return Err(Error::Value("empty filter".into()));
                 }
-                Ok(s.clone())
+                vec![Part::Gst(s.clone())]
+            }
+            Filter::Ffmpeg(s) => {
+                if s.trim().is_empty() {
+                    return Err(Error::Value("empty filter".into()));
+                }
+                vec![Part::Av(s.clone())]
             }
             Filter::Sequence(specs) => {
                 if specs.is_empty() {
                     return Err(Error::Value("empty filter sequence".into()));
                 }
-                let mut size = size;
-                let parts = specs.iter().map(|s| spec_launch(s, &mut size)).collect::<Result<Vec<_>>>()?;
-                Ok(parts.join(" ! "))
+                let mut parts: Vec<Part> = Vec::new();
+                for spec in specs {
+                    if avfilter::has_filter(&spec.name) {
+                        match parts.last_mut() {
+                            Some(Part::Av(chain)) => {
+                                chain.push(',');
+                                chain.push_str(&spec.ffmpeg());
+                            }
+                            _ => parts.push(Part::Av(spec.ffmpeg())),
+                        }
+                    } else {
+                        parts.push(Part::Gst(gst_element(spec)?));
+                    }
+                }
+                parts
             }
-            Filter::Graph(g) => graph_launch(g, size),
-        }
-    }
-
-    /// Whether the filter can change the number of frames (a frame-rate change), which
-    /// makes source frame indices meaningless for its output.
-    pub fn changes_frame_count(&self, input: Option<(u32, u32)>) -> bool {
-        self.to_launch(input).is_ok_and(|l| l.contains("videorate"))
-    }
-
-    /// The filter as a bin with one sink and one source ghost pad.
-    pub fn to_bin(&self, input: Option<(u32, u32)>) -> Result<gst::Bin> {
-        let launch = match self {
-            // Identities at both ends let a fragment start or end with caps.
-            Filter::Graph(_) => self.to_launch(input)?,
-            _ => format!("identity ! {} ! identity", self.to_launch(input)?),
+            Filter::Graph(g) => vec![Part::Av(graph_description(g)?)],
         };
-        let mut ctx = gst::ParseContext::new();
-        let bin = gst::parse::bin_from_description_full(&launch, true, Some(&mut ctx), gst::ParseFlags::FATAL_ERRORS)
-            .map_err(|e| {
-                let missing = ctx.missing_elements();
-                let token = missing.first().map(|s| s.to_string());
-                Error::Parse { message: format!("bad filter {launch:?}: {}", e.message()), token }
-            })?
-            .downcast::<gst::Bin>()
-            .map_err(|_| Error::Gst("the filter did not parse to a bin".into()))?;
-        if bin.static_pad("sink").is_none() || bin.static_pad("src").is_none() {
-            return Err(Error::Value(format!(
-                "filter {launch:?} must have exactly one free input and one free output"
-            )));
+        for p in &parts {
+            if let Part::Av(desc) = p {
+                avfilter::filter_names(desc)?;
+            }
         }
+        Ok(parts)
+    }
+
+    /// The FFmpeg graph description of an FFmpeg string, sequence or graph (`None` for a
+    /// GStreamer fragment or a sequence that uses GStreamer elements).
+    pub fn ffmpeg_description(&self) -> Result<Option<String>> {
+        Ok(match self.parts()?.as_slice() {
+            [Part::Av(d)] => Some(d.clone()),
+            _ => None,
+        })
+    }
+
+    /// The filter as a gst-launch description (FFmpeg parts as `fpavfilter graph="..."`).
+    /// Checks the filter: a description libavfilter cannot parse fails with
+    /// [`Error::Parse`]. `input` (the frame size entering the filter) is not needed any more.
+    pub fn to_launch(&self, _input: Option<(u32, u32)>) -> Result<String> {
+        let parts = self.parts()?;
+        Ok(parts
+            .iter()
+            .map(|p| match p {
+                Part::Gst(s) => s.clone(),
+                Part::Av(d) => format!("fpavfilter graph=\"{}\"", d.replace('\\', "\\\\").replace('"', "\\\"")),
+            })
+            .collect::<Vec<_>>()
+            .join(" ! "))
+    }
+
+    /// Whether the filter can change the number of frames (or their timestamps), which
+    /// makes source frame indices meaningless for its output.
+    pub fn changes_frame_count(&self, _input: Option<(u32, u32)>) -> bool {
+        let Ok(parts) = self.parts() else { return false };
+        parts.iter().any(|p| match p {
+            Part::Gst(s) => s.contains("videorate"),
+            Part::Av(d) => match avfilter::filter_names(d) {
+                Ok(names) => names.iter().any(|n| !ONE_TO_ONE.contains(&n.as_str())),
+                Err(_) => true,
+            },
+        })
+    }
+
+    /// The filter as a bin with one sink and one source ghost pad. FFmpeg parts are
+    /// `fpavfilter` elements, which must be registered (`import framepipe` or
+    /// `gstframepipe::register_static()`).
+    pub fn to_bin(&self, _input: Option<(u32, u32)>) -> Result<gst::Bin> {
+        let parts = self.parts()?;
+        let bin = gst::Bin::new();
+        let mut elements: Vec<gst::Element> = Vec::new();
+        for part in &parts {
+            let element: gst::Element = match part {
+                Part::Gst(s) => {
+                    // Identities at both ends let a fragment start or end with caps.
+                    let launch = format!("identity ! {s} ! identity");
+                    let mut ctx = gst::ParseContext::new();
+                    let inner = gst::parse::bin_from_description_full(
+                        &launch,
+                        true,
+                        Some(&mut ctx),
+                        gst::ParseFlags::FATAL_ERRORS,
+                    )
+                    .map_err(|e| {
+                        let missing = ctx.missing_elements();
+                        let token = missing.first().map(|s| s.to_string());
+                        Error::Parse { message: format!("bad filter {s:?}: {}", e.message()), token }
+                    })?;
+                    if inner.static_pad("sink").is_none() || inner.static_pad("src").is_none() {
+                        return Err(Error::Value(format!(
+                            "filter {s:?} must have exactly one free input and one free output"
+                        )));
+                    }
+                    inner
+                }
+                Part::Av(d) => gst::ElementFactory::make("fpavfilter").property("graph", d).build().map_err(|_| {
+                    Error::Gst(
+                        "the fpavfilter element is not registered (import framepipe, or call \
+                         gstframepipe::register_static())"
+                            .into(),
+                    )
+                })?,
+            };
+            elements.push(element);
+        }
+        bin.add_many(&elements)?;
+        gst::Element::link_many(&elements)?;
+        let first = elements.first().and_then(|e| e.static_pad("sink"));
+        let last = elements.last().and_then(|e| e.static_pad("src"));
+        let (Some(first), Some(last)) = (first, last) else {
+            return Err(Error::Value("the filter has no input or no output".into()));
+        };
+        bin.add_pad(&gst::GhostPad::builder_with_target(&first)?.name("sink").build())?;
+        bin.add_pad(&gst::GhostPad::builder_with_target(&last)?.name("src").build())?;
         Ok(bin)
     }
+}
+
+/// Whether `s` is written in FFmpeg's filter syntax rather than as a GStreamer fragment.
+fn is_ffmpeg_syntax(s: &str) -> bool {
+    if s.contains('!') {
+        return false;
+    }
+    if s.starts_with('[') {
+        return true;
+    }
+    let end = s.find(|c: char| matches!(c, '=' | ',' | ';' | '[') || c.is_whitespace()).unwrap_or(s.len());
+    let (name, rest) = s.split_at(end);
+    if name.is_empty() || !avfilter::has_filter(name) {
+        return false;
+    }
+    match rest.chars().next() {
+        None => gst::ElementFactory::find(name).is_none(),
+        Some(c) => matches!(c, '=' | ',' | ';' | '['),
+    }
+}
+
+/// A sequence entry that names a GStreamer element, with its parameters as properties.
+fn gst_element(spec: &FilterSpec) -> Result<String> {
+    let name = spec.name.as_str();
+    let factory = gst::ElementFactory::find(name).ok_or_else(|| Error::Parse {
+        message: format!("unknown filter {name:?}: neither an FFmpeg filter nor a GStreamer element"),
+        token: Some(name.to_string()),
+    })?;
+    let mut s = factory.name().to_string();
+    for (k, v) in &spec.params {
+        let Some(k) = k else {
+            return Err(Error::Value(format!("{name}: GStreamer elements take named parameters, got {v:?}")));
+        };
+        s.push_str(&format!(" {k}={}", quote_value(v)));
+    }
+    Ok(s)
+}
+
+fn quote_value(v: &str) -> String {
+    if v.chars().any(|c| c.is_whitespace() || c == '!' || c == ',') { format!("\"{v}\"") } else { v.to_string() }
 }
 
 /// Splits FFmpeg's "a:b:k=v" parameter syntax, keeping quoted parts (with ':' inside) whole.
@@ -166,219 +385,14 @@ fn split_params(params: &str) -> Vec<(Option<String>, String)> {
     out
 }
 
-/// Evaluates FFmpeg size expressions: a number, "iw", "ih", or one of those with a single
-/// `*`, `/`, `+` or `-` and a number ("iw/2").
-fn eval_dim(expr: &str, size: Size) -> Result<i64> {
-    let expr = expr.trim();
-    let atom = |s: &str| -> Result<f64> {
-        match s.trim() {
-            "iw" | "in_w" => size.w.map(|v| v as f64),
-            "ih" | "in_h" => size.h.map(|v| v as f64),
-            n => n.parse::<f64>().ok(),
-        }
-        .ok_or_else(|| Error::Value(format!("cannot evaluate {s:?} in filter expression {expr:?}")))
-    };
-    for op in ['*', '/', '+'] {
-        if let Some((a, b)) = expr.split_once(op) {
-            let (a, b) = (atom(a)?, atom(b)?);
-            let v = match op {
-                '*' => a * b,
-                '/' if b != 0.0 => a / b,
-                '+' => a + b,
-                _ => return Err(Error::Value(format!("division by zero in {expr:?}"))),
-            };
-            return Ok(v.round() as i64);
-        }
-    }
-    if let Some((a, b)) = expr.strip_prefix('-').map_or(expr.split_once('-'), |_| None) {
-        return Ok((atom(a)? - atom(b)?).round() as i64);
-    }
-    Ok(atom(expr)?.round() as i64)
-}
-
-fn direction(dir: &str) -> String {
-    format!("videoflip video-direction={dir}")
-}
-
-fn spec_launch(spec: &FilterSpec, size: &mut Size) -> Result<String> {
-    let name = spec.name.as_str();
-    Ok(match name {
-        "scale" => {
-            let w = spec.param(0, &["w", "width"]).map(|v| eval_dim(v, *size)).transpose()?;
-            let h = spec.param(1, &["h", "height"]).map(|v| eval_dim(v, *size)).transpose()?;
-            let (w, h) = (w.filter(|&v| v > 0), h.filter(|&v| v > 0));
-            // FFmpeg's -1 keeps the aspect ratio; compute it when the input size is known.
-            let (w, h) = match (w, h, size.w, size.h) {
-                (Some(w), None, Some(iw), Some(ih)) => (Some(w), Some(((w * ih) as f64 / iw as f64).round() as i64)),
-                (None, Some(h), Some(iw), Some(ih)) => (Some(((h * iw) as f64 / ih as f64).round() as i64), Some(h)),
-                other => (other.0, other.1),
-            };
-            if w.is_none() && h.is_none() {
-                return Err(Error::Value("scale needs a width or a height".into()));
-            }
-            *size = Size { w: w.or(size.w), h: h.or(size.h) };
-            let mut caps = String::from("video/x-raw");
-            if let Some(w) = w {
-                let _ = write!(caps, ",width={w}");
-            }
-            if let Some(h) = h {
-                let _ = write!(caps, ",height={h}");
-            }
-            if w.is_none() || h.is_none() {
-                // Keep the aspect ratio in pixels, not in a changed pixel-aspect-ratio.
-                caps.push_str(",pixel-aspect-ratio=1/1");
-            }
-            format!("videoscale ! {caps}")
-        }
-        "crop" => {
-            let cw = spec.param(0, &["w", "out_w"]).map(|v| eval_dim(v, *size)).transpose()?;
-            let ch = spec.param(1, &["h", "out_h"]).map(|v| eval_dim(v, *size)).transpose()?;
-            let (Some(iw), Some(ih)) = (size.w, size.h) else {
-                return Err(Error::Value("crop needs the input size, which is unknown here".into()));
-            };
-            let cw = cw.unwrap_or(iw).clamp(1, iw);
-            let ch = ch.unwrap_or(ih).clamp(1, ih);
-            let x = spec.param(2, &["x"]).map(|v| eval_dim(v, *size)).transpose()?.unwrap_or((iw - cw) / 2);
-            let y = spec.param(3, &["y"]).map(|v| eval_dim(v, *size)).transpose()?.unwrap_or((ih - ch) / 2);
-            let (x, y) = (x.clamp(0, iw - cw), y.clamp(0, ih - ch));
-            *size = Size { w: Some(cw), h: Some(ch) };
-            format!("videocrop left={x} top={y} right={} bottom={}", iw - cw - x, ih - ch - y)
-        }
-        "hflip" => direction("horiz"),
-        "vflip" => direction("vert"),
-        "transpose" => {
-            let dir = match spec.param(0, &["dir"]).unwrap_or("cclock_flip") {
-                "0" | "cclock_flip" => "ul-lr",
-                "1" | "clock" => "90r",
-                "2" | "cclock" => "90l",
-                "3" | "clock_flip" => "ur-ll",
-                other => return Err(Error::Value(format!("transpose: unknown direction {other:?}"))),
-            };
-            std::mem::swap(&mut size.w, &mut size.h);
-            direction(dir)
-        }
-        "rotate" => {
-            let angle = spec.param(0, &["a", "angle"]).unwrap_or("0");
-            let radians = eval_angle(angle)?;
-            let quarter = radians / std::f64::consts::FRAC_PI_2;
-            if (quarter - quarter.round()).abs() < 1e-9 {
-                match (quarter.round() as i64).rem_euclid(4) {
-                    0 => "identity".to_string(),
-                    1 => {
-                        std::mem::swap(&mut size.w, &mut size.h);
-                        direction("90r")
-                    }
-                    2 => direction("180"),
-                    _ => {
-                        std::mem::swap(&mut size.w, &mut size.h);
-                        direction("90l")
-                    }
-                }
-            } else {
-                // FFmpeg rotates clockwise for positive angles, GStreamer's rotate the other way.
-                format!("videoconvert ! rotate angle={}", -radians)
-            }
-        }
-        "fps" => {
-            let rate = spec.param(0, &["fps"]).ok_or_else(|| Error::Value("fps needs a rate".into()))?;
-            let frac = parse_rate(rate)?;
-            format!("videorate ! video/x-raw,framerate={}/{}", frac.numer(), frac.denom())
-        }
-        "format" => {
-            let fmt = spec.param(0, &["pix_fmts"]).ok_or_else(|| Error::Value("format needs a pixel format".into()))?;
-            let gst_fmt = match fmt.split('|').next().unwrap_or(fmt) {
-                "rgb24" => "RGB",
-                "bgr24" => "BGR",
-                "rgba" => "RGBA",
-                "bgra" => "BGRA",
-                "gray" => "GRAY8",
-                "gray16le" => "GRAY16_LE",
-                "yuv420p" => "I420",
-                "yuv422p" => "Y42B",
-                "yuv444p" => "Y444",
-                "nv12" => "NV12",
-                other => return Err(Error::Value(format!("format: unknown pixel format {other:?}"))),
-            };
-            format!("videoconvert ! video/x-raw,format={gst_fmt}")
-        }
-        _ => {
-            // A GStreamer element with properties.
-            let factory = gst::ElementFactory::find(name).ok_or_else(|| Error::Parse {
-                message: format!(
-                    "unknown filter {name:?}: not a GStreamer element nor one of scale, crop, hflip, vflip, \
-                     transpose, fps, rotate, format"
-                ),
-                token: Some(name.to_string()),
-            })?;
-            let mut s = factory.name().to_string();
-            for (k, v) in &spec.params {
-                let Some(k) = k else {
-                    return Err(Error::Value(format!("{name}: GStreamer elements take named parameters, got {v:?}")));
-                };
-                let _ = write!(s, " {k}={}", quote_value(v));
-            }
-            if name == "videoflip" || name == "videocrop" || name == "videoscale" {
-                // The size after these is not tracked.
-                *size = Size { w: None, h: None };
-            }
-            s
-        }
-    })
-}
-
-fn quote_value(v: &str) -> String {
-    if v.chars().any(|c| c.is_whitespace() || c == '!' || c == ',') { format!("\"{v}\"") } else { v.to_string() }
-}
-
-fn parse_rate(rate: &str) -> Result<gst::Fraction> {
-    let bad = || Error::Value(format!("bad frame rate {rate:?}"));
-    match rate.split_once('/') {
-        Some((n, d)) => {
-            let (n, d) = (n.trim().parse::<i32>().map_err(|_| bad())?, d.trim().parse::<i32>().map_err(|_| bad())?);
-            if n <= 0 || d <= 0 {
-                return Err(bad());
-            }
-            Ok(gst::Fraction::new(n, d))
-        }
-        None => {
-            let f = rate.trim().parse::<f64>().map_err(|_| bad())?;
-            if !(f.is_finite() && f > 0.0) {
-                return Err(bad());
-            }
-            gst::Fraction::approximate_f64(f).ok_or_else(bad)
-        }
-    }
-}
-
-/// FFmpeg's rotate angle, in radians as FFmpeg takes it, with "PI" allowed ("PI/2", "-PI",
-/// "3*PI/2").
-fn eval_angle(angle: &str) -> Result<f64> {
-    let s = angle.trim().replace(' ', "");
-    let bad = || Error::Value(format!("rotate: cannot evaluate angle {angle:?}"));
-    let (neg, s) = match s.strip_prefix('-') {
-        Some(rest) => (true, rest.to_string()),
-        None => (false, s),
-    };
-    let value = |t: &str| -> Result<f64> {
-        match t {
-            "PI" | "pi" => Ok(std::f64::consts::PI),
-            n => n.parse::<f64>().map_err(|_| bad()),
-        }
-    };
-    let (num, den) = match s.split_once('/') {
-        Some((n, d)) => (n.to_string(), value(d)?),
-        None => (s.clone(), 1.0),
-    };
-    let mut prod = 1.0;
-    for f in num.split('*') {
-        prod *= value(f)?;
-    }
-    let v = prod / den;
-    Ok(if neg { -v } else { v })
-}
-
-fn graph_launch(graph: &FilterGraph, size: Size) -> Result<String> {
-    let known = |n: &str| n == "video_in" || n == "video_out" || graph.nodes.iter().any(|(k, _)| k == n);
+/// imageio's `(nodes, edges)` graph as an FFmpeg graph description: every edge is a
+/// labelled link, "video_in" reads the graph input `[in]` and "video_out" writes `[out]`
+/// (each through a `null` filter, so a node may have both ends).
+fn graph_description(graph: &FilterGraph) -> Result<String> {
+    const ENDS: [&str; 2] = ["video_in", "video_out"];
+    // Nodes named video_in / video_out are replaced by the ends, as PyAV does.
+    let nodes: Vec<&(String, FilterSpec)> = graph.nodes.iter().filter(|(n, _)| !ENDS.contains(&n.as_str())).collect();
+    let known = |n: &str| ENDS.contains(&n) || nodes.iter().any(|(k, _)| k == n);
     for e in &graph.edges {
         for n in [&e.from, &e.to] {
             if !known(n) {
@@ -389,91 +403,44 @@ fn graph_launch(graph: &FilterGraph, size: Size) -> Result<String> {
     if !graph.edges.iter().any(|e| e.from == "video_in") || !graph.edges.iter().any(|e| e.to == "video_out") {
         return Err(Error::Value("a filter graph needs edges from \"video_in\" and to \"video_out\"".into()));
     }
-    let id = |n: &str| {
-        format!("fpg_{}", n.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect::<String>())
-    };
-    // Every node is a named element (or a chain between two named identities) so edges can
-    // link to it by name.
-    let mut decl = vec![format!("identity name={}", id("video_in")), format!("identity name={}", id("video_out"))];
-    let mut inputs_need_pads = std::collections::HashSet::new();
-    for (name, spec) in &graph.nodes {
-        let n = id(name);
-        match spec.name.as_str() {
-            "split" => decl.push(format!("tee name={n}")),
-            "overlay" => {
-                let mut d = format!("compositor name={n} background=black");
-                let x = spec.param(0, &["x"]).map(|v| eval_dim(v, size)).transpose()?.unwrap_or(0);
-                let y = spec.param(1, &["y"]).map(|v| eval_dim(v, size)).transpose()?.unwrap_or(0);
-                let _ = write!(d, " sink_1::xpos={x} sink_1::ypos={y}");
-                decl.push(d);
-                inputs_need_pads.insert(name.clone());
-            }
-            _ => {
-                let mut s = size;
-                let chain = spec_launch(spec, &mut s)?;
-                decl.push(format!("identity name={n} ! {chain} ! identity name={n}_out"));
+    // Pads of a node as labels in pad order; a gap cannot be written in FFmpeg's syntax.
+    let labels = |node: &str, outgoing: bool| -> Result<String> {
+        let mut pads: Vec<(u32, usize)> = graph
+            .edges
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| if outgoing { e.from == node } else { e.to == node })
+            .map(|(i, e)| (if outgoing { e.from_pad } else { e.to_pad }, i))
+            .collect();
+        pads.sort();
+        for (want, (pad, _)) in pads.iter().enumerate() {
+            if *pad != want as u32 {
+                let side = if outgoing { "output" } else { "input" };
+                return Err(Error::Value(format!(
+                    "filter graph node {node:?}: {side} pad {want} is not linked (pads are linked from 0 up)"
+                )));
             }
         }
-    }
-    let out_name = |node: &str| -> String {
-        match graph.nodes.iter().find(|(k, _)| k == node).map(|(_, s)| s.name.as_str()) {
-            Some("split") | Some("overlay") | None => id(node),
-            Some(_) => format!("{}_out", id(node)),
-        }
+        Ok(pads.iter().map(|(_, i)| format!("[fp{i}]")).collect())
     };
-    let mut links = Vec::new();
-    for e in &graph.edges {
-        let dst = if inputs_need_pads.contains(&e.to) {
-            format!("{}.sink_{}", id(&e.to), e.to_pad)
-        } else {
-            format!("{}.", id(&e.to))
-        };
-        links.push(format!("{}. ! queue ! {dst}", out_name(&e.from)));
+    let mut chains = vec![format!("[in]null{}", labels("video_in", true)?)];
+    for (name, spec) in &nodes {
+        let (inputs, outputs) = (labels(name, false)?, labels(name, true)?);
+        if inputs.is_empty() && outputs.is_empty() {
+            return Err(Error::Value(format!("filter graph node {name:?} is not connected")));
+        }
+        chains.push(format!("{inputs}{}{outputs}", spec.ffmpeg()));
     }
-    Ok(format!("{} {}", decl.join("  "), links.join("  ")))
+    chains.push(format!("{}null[out]", labels("video_out", false)?));
+    Ok(chains.join(";"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn ffmpeg_names_map_to_gstreamer() {
-        gst::init().unwrap();
-        let seq = Filter::Sequence(vec![
-            FilterSpec::new("scale", "iw/2:-1"),
-            FilterSpec::new("hflip", ""),
-            FilterSpec::new("transpose", "1"),
-            FilterSpec::new("crop", "20:30:0:0"),
-            FilterSpec::new("fps", "15"),
-            FilterSpec::new("rotate", "PI"),
-            FilterSpec::with_pairs("videobalance", [("saturation", "0.5")]),
-        ]);
-        let l = seq.to_launch(Some((160, 120))).unwrap();
-        assert_eq!(
-            l,
-            "videoscale ! video/x-raw,width=80,height=60 ! videoflip video-direction=horiz ! \
-             videoflip video-direction=90r ! videocrop left=0 top=0 right=40 bottom=50 ! \
-             videorate ! video/x-raw,framerate=15/1 ! videoflip video-direction=180 ! videobalance saturation=0.5"
-        );
-        assert!(seq.changes_frame_count(Some((160, 120))));
-        assert!(matches!(
-            Filter::Sequence(vec![FilterSpec::new("nosuchfilter", "")]).to_launch(None),
-            Err(Error::Parse { .. })
-        ));
-    }
-
-    #[test]
-    fn params_split_like_ffmpeg() {
-        let p = split_params("x=25:y=25:enable='between(t,1,8)'");
-        assert_eq!(p[2], (Some("enable".into()), "between(t,1,8)".into()));
-        assert_eq!(split_params("512:-1"), vec![(None, "512".into()), (None, "-1".into())]);
-    }
-
-    #[test]
-    fn picture_in_picture_graph_builds() {
-        gst::init().unwrap();
-        let graph = FilterGraph {
+    fn pip() -> FilterGraph {
+        FilterGraph {
             nodes: vec![
                 ("split".into(), FilterSpec::new("split", "")),
                 ("scale_overlay".into(), FilterSpec::new("scale", "64:-1")),
@@ -486,8 +453,70 @@ mod tests {
                 GraphEdge { from: "scale_overlay".into(), to: "overlay".into(), from_pad: 0, to_pad: 1 },
                 GraphEdge { from: "overlay".into(), to: "video_out".into(), from_pad: 0, to_pad: 0 },
             ],
-        };
-        let bin = Filter::Graph(graph).to_bin(Some((160, 120))).unwrap();
-        assert!(bin.by_name("fpg_overlay").is_some());
+        }
+    }
+
+    #[test]
+    fn sequences_become_one_ffmpeg_chain() {
+        gst::init().unwrap();
+        let seq = Filter::Sequence(vec![
+            FilterSpec::new("scale", "iw/2:-1"),
+            FilterSpec::new("hflip", ""),
+            FilterSpec::with_pairs("rotate", [("angle", "PI/2"), ("fillcolor", "AliceBlue")]),
+            FilterSpec::with_pairs("videobalance", [("saturation", "0.5")]),
+            FilterSpec::new("fps", "15"),
+        ]);
+        assert_eq!(
+            seq.to_launch(None).unwrap(),
+            "fpavfilter graph=\"scale=iw/2:-1,hflip,rotate=angle=PI/2:fillcolor=AliceBlue\" ! \
+             videobalance saturation=0.5 ! fpavfilter graph=\"fps=15\""
+        );
+        assert!(seq.changes_frame_count(None));
+        let plain = Filter::Sequence(vec![FilterSpec::new("scale", "32:24"), FilterSpec::new("drawgrid", "w=8")]);
+        assert!(!plain.changes_frame_count(None));
+        assert!(Filter::from_string("framestep=2").changes_frame_count(None));
+        assert!(matches!(
+            Filter::Sequence(vec![FilterSpec::new("nosuchfilter", "")]).to_launch(None),
+            Err(Error::Parse { .. })
+        ));
+    }
+
+    #[test]
+    fn strings_are_classified() {
+        gst::init().unwrap();
+        for s in ["scale=iw/2:-1", "hflip", "hflip,vflip", "[in]split[a][b];[a][b]overlay[out]", "drawgrid=w=8:h=8"] {
+            assert!(matches!(Filter::from_string(s), Filter::Ffmpeg(_)), "{s}");
+        }
+        for s in [
+            "videoflip video-direction=90r ! videoscale",
+            "videobalance saturation=0",
+            "video/x-raw,width=32",
+            "identity",
+            "rotate angle=0.5",
+        ] {
+            assert!(matches!(Filter::from_string(s), Filter::Launch(_)), "{s}");
+        }
+    }
+
+    #[test]
+    fn params_split_like_ffmpeg() {
+        let p = split_params("x=25:y=25:enable='between(t,1,8)'");
+        assert_eq!(p[2], (Some("enable".into()), "between(t,1,8)".into()));
+        assert_eq!(split_params("512:-1"), vec![(None, "512".into()), (None, "-1".into())]);
+    }
+
+    #[test]
+    fn picture_in_picture_graph_is_ffmpeg() {
+        gst::init().unwrap();
+        let d = Filter::Graph(pip()).ffmpeg_description().unwrap().unwrap();
+        assert_eq!(
+            d,
+            "[in]null[fp0];[fp0]split[fp1][fp2];[fp2]scale=64:-1[fp3];\
+             [fp1][fp3]overlay=x=25:y=25:enable=\\'between(t\\,1\\,8)\\'[fp4];[fp4]null[out]"
+        );
+        assert_eq!(avfilter::filter_names(&d).unwrap(), ["null", "split", "scale", "overlay", "null"]);
+        let mut bad = pip();
+        bad.edges[2].from_pad = 2;
+        assert!(matches!(Filter::Graph(bad).ffmpeg_description(), Err(Error::Value(_))));
     }
 }

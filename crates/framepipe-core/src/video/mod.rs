@@ -14,7 +14,8 @@
 //! - `fp.imwrite` / `VideoFile.init_video_stream` + `write_frame` -> [`VideoWriter::create`],
 //!   [`VideoWriter::write`], [`VideoWriter::close`] (pass `expected_duration` when the frame
 //!   count is known, so the crash-safe MP4 index reserves only what it needs).
-//! - `filter=` / `set_video_filter(filter_sequence=..., filter_graph=...)` -> [`Filter`].
+//! - `filter=` / `set_video_filter(filter_sequence=..., filter_graph=...)` -> [`Filter`]: FFmpeg
+//!   filters run by libavfilter ([`avfilter`], the `fpavfilter` element), GStreamer fragments as they are.
 //!
 //! Frames are `gst::Sample`s; [`VideoFrame::view`] gives the zero-copy array view over the
 //! mapped buffer (shape, byte strides, dtype) for each [`OutputFormat`]. Every blocking call
@@ -24,10 +25,12 @@
 //! arguments: index out of range, unknown codec or format, changing frame shape).
 
 pub mod av;
+pub mod avfilter;
 pub mod convert;
 mod filter;
 mod format;
 mod index;
+pub mod pixfmt;
 mod reader;
 mod writer;
 mod yuvtorgb;

@@ -72,7 +72,9 @@ def main(argv: list[str] | None = None) -> Path:
     print(f"frames: {len(records)}")
     print(f"fps: {len(records) / elapsed:.1f}")
     print(f"boxes: {boxes} (first: {records[0]['regions'][:1] if records else []})")
-    print(f"video: {info['codec']} {info.get('pixel_format') or info.get('video_format')}, {info['n_frames']} frames")
+    print(
+        f"video: {info['codec']} {info.get('pixel_format') or info.get('video_format')}, {info['n_frames']} frames"
+    )
     print(f"metadata: {metadata}")
     print(f"output: {args.output}")
     return args.output

@@ -351,7 +351,7 @@ def _decode(
         return
     kw: dict[str, Any] = {"format": options.format, "filter": options.filter}
     if isinstance(frames, range) and _supports(video.iter, "start", "stop", "step"):
-        it = video.iter(start=frames.start, stop=frames.stop, step=frames.step, **kw)  # type: ignore[call-arg]
+        it = video.iter(start=frames.start, stop=frames.stop, step=frames.step, **kw)
         yield from zip(frames, it, strict=True)
         return
     read_batch = getattr(video, "read_batch", None)

@@ -5,6 +5,8 @@ use; bad indices; saved indexes; threads (many files, one shared file, no deadlo
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 import threading
 from pathlib import Path
 
@@ -273,3 +275,40 @@ def test_closing_a_reader_whose_python_filter_is_slow_does_not_hang(clips, tmp_p
     )
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "ok"
+
+
+COLOUR_CLIPS = {
+    "sd_untagged.mp4": ("320x240", ["-c:v", "libx264", "-pix_fmt", "yuv420p"]),
+    "hd_untagged.mp4": ("1280x720", ["-c:v", "libx264", "-pix_fmt", "yuv420p"]),
+    "hd_bt709.mp4": ("1280x720", ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-colorspace", "bt709"]),
+    "bt2020.mp4": ("320x240", ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-colorspace", "bt2020nc"]),
+    "full_range.mp4": ("320x240", ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-color_range", "pc"]),
+    "odd_10bit.mkv": ("321x241", ["-c:v", "libx264", "-pix_fmt", "yuv420p10le"]),
+    "odd_422.mkv": ("66x50", ["-c:v", "libx264", "-pix_fmt", "yuv422p"]),
+    "yuv444.mkv": ("64x48", ["-c:v", "libx264", "-pix_fmt", "yuv444p"]),
+    "odd_mpeg2.mpg": ("322x242", ["-c:v", "mpeg2video"]),
+    "vp9.webm": ("320x240", ["-c:v", "libvpx-vp9", "-deadline", "realtime"]),
+    "mjpeg.avi": ("320x240", ["-c:v", "mjpeg"]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(COLOUR_CLIPS))
+def test_rgb24_equals_ffmpeg(tmp_path, name):
+    """rgb24 as ``ffmpeg -pix_fmt rgb24`` gives it: signalled matrix and range, BT.601 when
+    untagged at every size, odd sizes, 10-bit, 4:2:2 and 4:4:4 (mean <= 1, p99 <= 4 levels)."""
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        pytest.skip("the ffmpeg command is not installed")
+    size, args = COLOUR_CLIPS[name]
+    path = tmp_path / name
+    src = ["-f", "lavfi", "-i", f"testsrc2=size={size}:rate=25"]
+    subprocess.run([ffmpeg, "-loglevel", "error", *src, "-frames:v", "3", *args, str(path)], check=True)
+    ours = fp.imread(path)
+    ref = subprocess.run(
+        [ffmpeg, "-loglevel", "error", "-i", str(path), "-pix_fmt", "rgb24", "-f", "rawvideo", "-"],
+        capture_output=True,
+        check=True,
+    ).stdout
+    ref_frames = np.frombuffer(ref, np.uint8).reshape(ours.shape)
+    diff = np.abs(ours.astype(np.int16) - ref_frames.astype(np.int16))
+    assert diff.mean() <= 1.0 and np.percentile(diff, 99) <= 4, (diff.mean(), np.percentile(diff, 99))

@@ -198,6 +198,11 @@ impl Input {
         Ok(())
     }
 
+    /// Whether the demuxer is libavformat's mov (MP4, MOV, 3GP, ...).
+    pub fn is_mov(&self) -> bool {
+        self.format_name().starts_with("mov,")
+    }
+
     fn format_name(&self) -> String {
         // SAFETY: an open input has its iformat set; name is a static string.
         unsafe { CStr::from_ptr((*(*self.ctx).iformat).name).to_string_lossy().into_owned() }

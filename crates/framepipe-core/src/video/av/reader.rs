@@ -34,6 +34,11 @@ const POLL: Duration = Duration::from_millis(50);
 /// Decode errors tolerated in a row before a stream is declared undecodable.
 const MAX_ERRORS: usize = 500;
 
+fn debug() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var_os("FRAMEPIPE_AV_DEBUG").is_some())
+}
+
 /// Converted frames: one frame (H, W, C) or a batch (N, H, W, C), contiguous, in a buffer
 /// the caller owns (wrapped without a copy).
 #[derive(Debug, Clone)]
@@ -209,7 +214,15 @@ impl Cursor {
     /// Seeks to keyframe `key` (index position) and flushes the decoder.
     fn seek(&mut self, probe: &Probe, key: usize) -> Result<()> {
         let e = probe.index.entries()[key];
-        let ns = e.dts.map_or(e.pts, |d| d.min(e.pts));
+        // Demuxers' seek tables disagree: libavformat's mov index entries are shifted by the
+        // composition delay (seeking to the dts of a B-frame stream's keyframe lands a whole
+        // GOP early), so MP4/MOV seek to the keyframe's pts; MPEG-TS seeks by dts (its pts
+        // would land past the keyframe). A seek that lands past it anyway is caught by
+        // `decode_to` and retried from the start.
+        let ns = if self.input.is_mov() { e.pts } else { e.dts.map_or(e.pts, |d| d.min(e.pts)) };
+        if debug() {
+            eprintln!("seek to key {key} ns {ns} ticks {}", probe.ticks(ns));
+        }
         self.input.seek(probe.ticks(ns))?;
         // SAFETY: the decoder is open.
         unsafe { ff::avcodec_flush_buffers(self.decoder.0) };
@@ -242,6 +255,9 @@ impl Cursor {
                 let (best, pts) = unsafe { ((*self.frame.0).best_effort_timestamp, (*self.frame.0).pts) };
                 let ts = [pts, best].into_iter().find(|&t| t != ff::AV_NOPTS_VALUE);
                 let k = ts.and_then(|t| probe.ns(t)).and_then(|ns| probe.index.position(ns)).unwrap_or(self.next);
+                if debug() {
+                    eprintln!("got frame {k}");
+                }
                 return Ok(Some(k));
             }
             if r == ff::AVERROR_EOF {
@@ -271,6 +287,9 @@ impl Cursor {
                     _ => false,
                 };
                 self.decoder.skip_nonref(skip);
+                if debug() {
+                    eprintln!("send pts={:?} skip={skip} key={}", self.pkt.pts(), self.pkt.flags() & 1);
+                }
                 // SAFETY: decoder open, packet filled by av_read_frame.
                 let r = unsafe { ff::avcodec_send_packet(self.decoder.0, self.pkt.as_ptr()) };
                 if r < 0 && r != eagain() {
@@ -492,16 +511,10 @@ impl LibavReader {
     pub fn rewind(&mut self) -> Result<()> {
         self.damaged = None;
         self.reported = false;
-        if let Some(c) = &mut self.cursor
-            && c.next != 0
-        {
-            let probe = self.probe.clone();
-            let first = probe.index.keyframe_before(0).unwrap_or(0);
-            if c.seek(&probe, first).is_err() {
-                self.cursor = None;
-            } else if let Some(c) = &mut self.cursor {
-                c.next = 0;
-            }
+        if self.cursor.as_ref().is_some_and(|c| c.next != 0) {
+            // Opened again rather than sought: the start of a stream is where every demuxer
+            // begins, whatever its seek table says.
+            self.cursor = None;
         }
         Ok(())
     }

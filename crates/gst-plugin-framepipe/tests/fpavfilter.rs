@@ -117,6 +117,7 @@ fn flush_drops_held_frames() {
 
 #[test]
 fn caps_change_reconfigures() {
+    init(); // VideoInfo below needs GStreamer before the harness initialises it
     let small = gray(16, 16);
     let big = gray(32, 32);
     let mut h = harness("scale=iw/2:ih/2", &small);

@@ -269,6 +269,11 @@ def test_framepipe_and_gst_python_share_one_registry_scan(tmp_path, modules):
     (gpy / "python" / "gpyident.py").write_text(GST_PYTHON_ELEMENT)
     env = gst_env(tmp_path, modules)
     env["GST_PLUGIN_PATH"] = f"{plugin_dir()}{os.pathsep}{gpy}"
+    # As from a shell without the virtualenv activated: gst-python's plugin embeds the
+    # python3 it finds on PATH, and with a venv of another Python build first on PATH it
+    # fails with "pygobject initialization failed" on its own, framepipe or not.
+    venv_bin = str(Path(sys.executable).parent)
+    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if p != venv_bin)
     r = run(["gst-inspect-1.0", "python"], env)  # lists the plugin's features, creates none
     assert r.returncode == 0, r.stdout + r.stderr
     assert "gpyident" in r.stdout, r.stdout + r.stderr

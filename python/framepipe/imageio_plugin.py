@@ -139,8 +139,8 @@ class FramepipePlugin(PluginV3):
         constant_framerate: bool | None = None,
     ) -> dict[str, Any]:
         meta = self._file.metadata(index)
-        if index is ... and (profile := _profile(meta)) is not None:
-            meta.setdefault("profile", profile)
+        if index is ... and meta.get("profile") is None and (profile := _profile(meta)) is not None:
+            meta["profile"] = profile
         return meta
 
     def init_video_stream(

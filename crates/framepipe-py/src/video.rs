@@ -377,6 +377,7 @@ impl PyVideoReader {
         d.set_item("width", m.width)?;
         d.set_item("height", m.height)?;
         d.set_item("rotation", m.rotation)?;
+        d.set_item("profile", m.profile.as_deref())?;
         d.set_item("n_frames", m.n_frames)?;
         d.set_item("container_tags", m.container_tags.clone().into_pyobject(py)?)?;
         d.set_item("stream_tags", m.stream_tags.clone().into_pyobject(py)?)?;

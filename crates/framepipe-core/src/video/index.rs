@@ -198,6 +198,9 @@ pub struct Metadata {
     /// matrix's counter-clockwise angle in [-180, 180) (0, 90, -90, -180). GStreamer's
     /// image-orientation tag `rotate-N` (clockwise) is -N here: `rotate-270` is 90.
     pub rotation: i32,
+    /// The codec profile by FFmpeg's name ("High", "Main 10", "High 4:4:4 Predictive"),
+    /// where the demuxer tells it.
+    pub profile: Option<String>,
     /// The true number of frames (packets of the video stream).
     pub n_frames: usize,
     /// Global (container) tags by GStreamer tag name ("title", "comment", "encoder", ...).
@@ -285,6 +288,8 @@ pub fn probe(path: &Path, interrupt: Interrupt<'_>) -> Result<(Metadata, FrameIn
         width,
         height,
         rotation: orientation.map_or(0, |o| (180 - rotation_degrees(o) as i32).rem_euclid(360) - 180),
+        // GStreamer's caps name profiles its own way ("high-4:4:4"); the libav probe has FFmpeg's.
+        profile: None,
         n_frames: index.len(),
         container_tags: st.container_tags.clone(),
         stream_tags: st.stream_tags.clone(),

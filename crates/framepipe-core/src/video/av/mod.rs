@@ -508,6 +508,16 @@ pub(crate) fn index_from_packets(raw: &[(i64, Option<i64>, Option<i64>, bool)], 
     (FrameIndex::from_decode_order(entries), origin)
 }
 
+/// FFmpeg's name of the stream's profile (what ffprobe and PyAV report), if it has one.
+fn profile_name(par: *const ff::AVCodecParameters) -> Option<String> {
+    // SAFETY: `par` is the open stream's codec parameters; avcodec_profile_name returns a
+    // static string or NULL.
+    unsafe {
+        let name = ff::avcodec_profile_name((*par).codec_id, (*par).profile);
+        (!name.is_null()).then(|| CStr::from_ptr(name).to_string_lossy().into_owned())
+    }
+}
+
 fn metadata(path: &Path, input: &Input, index: &FrameIndex) -> Metadata {
     let par = input.codecpar();
     // SAFETY: par is the stream's parameters; the name functions return static strings
@@ -539,6 +549,7 @@ fn metadata(path: &Path, input: &Input, index: &FrameIndex) -> Metadata {
         width,
         height,
         rotation: input.rotation(),
+        profile: profile_name(par),
         n_frames: index.len(),
         container_tags,
         stream_tags,

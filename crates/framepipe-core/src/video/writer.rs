@@ -412,7 +412,15 @@ impl VideoWriter {
         }
         let caps = pack::video_caps(format, *w as u32, *h as u32, o.fps)?;
         let media = MediaInfo::from_caps(Some(&caps));
-        Ok(FrameFormat { caps, media, input_format, shape: first.shape.to_vec(), dtype: first.dtype, width: *w, height: *h })
+        Ok(FrameFormat {
+            caps,
+            media,
+            input_format,
+            shape: first.shape.to_vec(),
+            dtype: first.dtype,
+            width: *w,
+            height: *h,
+        })
     }
 
     fn start(&self, format: &FrameFormat) -> Result<Running> {

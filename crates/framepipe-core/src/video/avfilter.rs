@@ -10,7 +10,7 @@
 //!
 //! libavfilter reports what is wrong with a description only through its log; while a graph
 //! is parsed and configured on a thread, that thread's log lines are captured (see
-//! [`capture_log`]) so the error carries libavfilter's own message and names the filter.
+//! `capture_log`) so the error carries libavfilter's own message and names the filter.
 
 use std::cell::RefCell;
 use std::ffi::{CStr, c_char, c_int, c_void};

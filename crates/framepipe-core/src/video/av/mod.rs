@@ -10,8 +10,8 @@
 //! swscale into memory that numpy then owns.
 //!
 //! All FFI lives in this module (this file: the RAII owners of FFmpeg objects and the
-//! probe; [`convert`]: swscale; [`reader`]: the decode loop; [`saved`]: index files).
-//! The frame index ([`FrameIndex`]) and the output formats ([`OutputFormat`]) are shared
+//! probe; `convert`: swscale; `reader`: the decode loop; `saved`: index files).
+//! The frame index ([`FrameIndex`]) and the output formats ([`OutputFormat`](super::OutputFormat)) are shared
 //! with the GStreamer path, so the two cannot drift: frame k is the k-th frame sequential
 //! decoding yields, `time` counts from the first frame.
 

@@ -26,6 +26,7 @@ export PYO3_PYTHON := $(abspath $(PY))
 # build.rs records it, so that gst-launch-1.0 embeds the venv's interpreter.
 export FRAMEPIPE_PYTHON := $(abspath $(PY))
 export VIRTUAL_ENV := $(abspath $(VENV))
+SYSTEM_PATH := $(PATH)
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
 .PHONY: help setup build demo test test-rust test-python bench imageio-suite soak fuzz lint clean
@@ -61,8 +62,10 @@ setup: $(STAMPS)/build ## install system packages, create .venv and build framep
 
 build: setup ## alias of setup
 
-demo: setup ## run the demo: frames from videotestsrc, processed in numpy, encoded to out/demo.mp4
-	$(PY) examples/demo.py
+demo: setup ## run the demo: a Python element boxes the ball, fpoverlay draws it -> out/demo.mp4 (+ .jsonl)
+	@# With the venv first on PATH, Debian's gst-python plugin (scanned with the system's
+	@# plugins) would embed the venv's python3 and print "pygobject initialization failed".
+	PATH="$(SYSTEM_PATH)" $(PY) examples/demo.py
 
 test-rust: setup
 	cargo build --quiet -p framepipe-gst-loader  # the loader tests run the debug plugin file

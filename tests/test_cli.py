@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import time
 from pathlib import Path
 
 import framepipe as fp
+import pytest
 
 from .conftest import ROOT
 
@@ -140,3 +142,36 @@ def test_cli_demo_command(tmp_path):
     r = cli("demo", "--frames", "10", "--width", "64", "--height", "48", "--output", str(out))
     assert r.returncode == 0, r.stderr
     assert count_frames(out) == 10
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    shutil.which("make") is None or shutil.which("ffprobe") is None, reason="needs make and ffprobe"
+)
+def test_make_demo_prints_no_critical_and_writes_yuv420p(tmp_path):
+    # A fresh registry, so GStreamer scans every plugin (Debian's gst-python loader too) as
+    # on a new machine.
+    env = {**os.environ, "GST_REGISTRY": str(tmp_path / "registry.bin")}
+    r = subprocess.run(["make", "-s", "demo"], capture_output=True, text=True, timeout=600, cwd=ROOT, env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "CRITICAL" not in r.stdout + r.stderr, r.stdout + r.stderr
+    probe = subprocess.run(
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "stream=pix_fmt",
+            "-of",
+            "csv=p=0",
+        ]
+        + [str(ROOT / "out" / "demo.mp4")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert probe.stdout.strip() == "yuv420p"
+    assert "boxes: 300" in r.stdout

@@ -155,19 +155,9 @@ def test_make_demo_prints_no_critical_and_writes_yuv420p(tmp_path):
     r = subprocess.run(["make", "-s", "demo"], capture_output=True, text=True, timeout=600, cwd=ROOT, env=env)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "CRITICAL" not in r.stdout + r.stderr, r.stdout + r.stderr
+    demo_mp4 = str(ROOT / "out" / "demo.mp4")
     probe = subprocess.run(
-        [
-            "ffprobe",
-            "-v",
-            "error",
-            "-select_streams",
-            "v:0",
-            "-show_entries",
-            "stream=pix_fmt",
-            "-of",
-            "csv=p=0",
-        ]
-        + [str(ROOT / "out" / "demo.mp4")],
+        ["ffprobe", "-v", "error", "-show_entries", "stream=pix_fmt", "-of", "csv=p=0", demo_mp4],
         capture_output=True,
         text=True,
         timeout=60,

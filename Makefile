@@ -26,7 +26,8 @@ export PYO3_PYTHON := $(abspath $(PY))
 # build.rs records it, so that gst-launch-1.0 embeds the venv's interpreter.
 export FRAMEPIPE_PYTHON := $(abspath $(PY))
 export VIRTUAL_ENV := $(abspath $(VENV))
-SYSTEM_PATH := $(PATH)
+# PATH without the venv (also when make runs inside make test, whose PATH has it first).
+SYSTEM_PATH := $(subst $(abspath $(VENV))/bin:,,$(PATH))
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
 .PHONY: help setup build demo test test-rust test-python bench imageio-suite soak fuzz lint clean

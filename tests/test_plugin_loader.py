@@ -289,3 +289,25 @@ def test_framepipe_and_gst_python_share_one_registry_scan(tmp_path, modules):
     r = run(["gst-launch-1.0", "-q", *desc.split()], env)
     assert r.returncode == 0, r.stdout + r.stderr
     assert [c for c in criticals(r.stderr) if "should be floating" not in c] == [], r.stderr
+
+
+@pytest.mark.skipif(gst_python_plugin() is None, reason="needs gstreamer1.0-python3-plugin-loader")
+def test_import_in_an_activated_venv_scans_without_critical(tmp_path):
+    # A fresh registry and this venv first on PATH, as for a user who activated it: the scan
+    # that `import framepipe` starts must not let gst-python embed the venv's python3.
+    venv_bin = str(Path(sys.executable).parent)
+    env = {
+        **os.environ,
+        "PATH": os.pathsep.join([venv_bin, os.environ.get("PATH", "")]),
+        "GST_REGISTRY": str(tmp_path / "registry.bin"),
+    }
+    env.pop("G_DEBUG", None)  # a CRITICAL must show up in stderr, not abort the scanner
+    code = (
+        "import os, framepipe as fp; "
+        "fp.Pipeline('videotestsrc num-buffers=2 ! fakesink').run(timeout=30); "
+        "print(os.environ['PATH'].split(os.pathsep)[0])"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert not criticals(r.stderr), r.stderr
+    assert r.stdout.strip() == venv_bin, "the process's PATH is given back"

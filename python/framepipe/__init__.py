@@ -6,6 +6,10 @@ and alive; pipelines release the GIL while they wait and answer Ctrl-C.
 
 from __future__ import annotations
 
+# First: initialises GStreamer with the virtualenv off PATH (see its docstring).
+from . import _gstinit  # noqa: F401
+
+# isort: split
 from . import _framepipe
 from ._framepipe import (
     SECOND,

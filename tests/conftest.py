@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -34,3 +35,19 @@ def run_python(
 @pytest.fixture
 def py_run():
     return run_python
+
+
+def ffprobe_stream(path: Path, entries: str = "codec_name,pix_fmt,nb_read_frames") -> dict[str, str]:
+    """ffprobe's view of the first video stream (``entries``: its -show_entries names);
+    frames are counted only when ``nb_read_frames`` is asked for."""
+    count = ["-count_frames"] if "nb_read_frames" in entries else []
+    args = ["-select_streams", "v:0", "-show_entries", f"stream={entries}", "-of", "json", str(path)]
+    r = subprocess.run(
+        ["ffprobe", "-v", "error", *count, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    stream: dict[str, str] = json.loads(r.stdout)["streams"][0]
+    return stream

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -10,35 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT
+from .conftest import ROOT, ffprobe_stream
 
 EXAMPLES = sorted((ROOT / "examples").glob("*.py"))
 # Shorter runs of the longer examples, to keep `make test` quick.
 ARGS = {"demo.py": ["--frames", "60"], "detect.py": ["--frames", "30"]}
-
-
-def ffprobe(path: Path) -> dict[str, str]:
-    """The first video stream's codec and pixel format, as ffprobe reports them."""
-    r = subprocess.run(
-        [
-            "ffprobe",
-            "-v",
-            "error",
-            "-select_streams",
-            "v:0",
-            "-show_entries",
-            "stream=codec_name,pix_fmt,profile",
-            "-of",
-            "json",
-            str(path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    stream: dict[str, str] = json.loads(r.stdout)["streams"][0]
-    return stream
 
 
 def run_example(path: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -73,7 +48,7 @@ def test_example_runs(path, tmp_path):
     assert r.returncode == 0, f"{path.name} exited with {r.returncode}:\n{r.stdout}\n{r.stderr}"
     # Every MP4 an example writes is H.264 4:2:0, which browsers and players accept.
     for mp4 in tmp_path.rglob("*.mp4"):
-        stream = ffprobe(mp4)
+        stream = ffprobe_stream(mp4, "codec_name,pix_fmt,profile")
         assert stream["codec_name"] == "h264" and stream["pix_fmt"] == "yuv420p", (mp4.name, stream)
 
 
@@ -82,5 +57,5 @@ def test_quickstart_writes_a_playable_mp4(tmp_path):
     assert r.returncode == 0, r.stderr
     out = tmp_path / "out.mp4"
     assert out.stat().st_size > 1000
-    stream = ffprobe(out)
+    stream = ffprobe_stream(out, "codec_name,pix_fmt,profile")
     assert stream["pix_fmt"] == "yuv420p" and "4:4:4" not in stream.get("profile", ""), stream

@@ -3,7 +3,6 @@ that could say what to do, as a test."""
 
 from __future__ import annotations
 
-import json
 import os
 import pty
 import signal
@@ -16,31 +15,7 @@ import framepipe as fp
 import numpy as np
 import pytest
 
-from .conftest import ROOT
-
-
-def ffprobe_stream(path: Path, entries: str = "codec_name,pix_fmt,nb_read_frames") -> dict[str, str]:
-    r = subprocess.run(
-        [
-            "ffprobe",
-            "-v",
-            "error",
-            "-count_frames",
-            "-select_streams",
-            "v:0",
-            "-show_entries",
-            f"stream={entries}",
-            "-of",
-            "json",
-            str(path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    stream: dict[str, str] = json.loads(r.stdout)["streams"][0]
-    return stream
+from .conftest import ROOT, ffprobe_stream
 
 
 def ffprobe_rotation(path: Path) -> int:

@@ -19,6 +19,7 @@ import numpy.typing as npt
 from imageio.core.request import URI_BYTES, InitializationError, IOMode, Request
 from imageio.core.v3_plugin_api import ImageProperties, PluginV3
 
+from . import _framepipe
 from .errors import MediaError
 from .io import VideoFile
 
@@ -37,6 +38,12 @@ def _profile(meta: dict[str, Any]) -> str | None:
 
 # Containers the writer makes (see VideoWriter.create).
 _WRITABLE = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".ts", ".m2ts"}
+
+
+def _not_strided(name: str) -> OSError:
+    return OSError(
+        f"{name} can't be expressed as a strided array. Use `format=` to select a format to convert into."
+    )
 
 
 class FramepipePlugin(PluginV3):
@@ -75,6 +82,8 @@ class FramepipePlugin(PluginV3):
         thread_count: int = 0,
         thread_type: str | None = None,
     ) -> npt.NDArray[Any]:
+        if format is None:
+            self._layout(None)  # OSError, as imageio's pyav plugin, when not one array
         frame = self._file.read(
             index=index,
             format=format,
@@ -93,6 +102,8 @@ class FramepipePlugin(PluginV3):
         thread_count: int = 0,
         thread_type: str | None = None,
     ) -> Iterator[npt.NDArray[Any]]:
+        if format is None:
+            self._layout(None)
         yield from self._file.iter(
             format=format,
             filter_sequence=filter_sequence,
@@ -128,9 +139,26 @@ class FramepipePlugin(PluginV3):
             return Path(self._local).read_bytes()
         return None
 
+    def _layout(self, format: str | None) -> tuple[tuple[int, ...], np.dtype[Any]]:
+        """Shape and dtype of one frame in ``format`` (None: the stream's own), laid out as
+        imageio's pyav plugin lays it out; OSError for a format that is not one strided
+        array (yuv420p, nv12, 10-bit, ...), ValueError for a name FFmpeg does not know."""
+        meta = self._file.metadata()
+        name = format if format is not None else meta["video_format"]
+        if not name:
+            raise OSError("the stream's pixel format is unknown: give format=")
+        layout = _framepipe.pixel_format_layout(name, int(meta["width"]), int(meta["height"]))
+        if layout is None:
+            raise _not_strided(name)
+        shape, dtype = layout
+        return tuple(shape), np.dtype(dtype)
+
     def properties(self, index: int | EllipsisType = ..., *, format: str | None = "rgb24") -> ImageProperties:
-        p = self._file.properties(index, format=format)
-        return ImageProperties(shape=p.shape, dtype=p.dtype, n_images=p.n_images, is_batch=p.is_batch)
+        shape, dtype = self._layout(format)
+        p = self._file.properties(index, format="rgb24")  # the frame count (and index check)
+        if index is ...:
+            return ImageProperties(shape=(p.shape[0], *shape), dtype=dtype, n_images=p.n_images, is_batch=True)
+        return ImageProperties(shape=shape, dtype=dtype, n_images=None, is_batch=False)
 
     def metadata(
         self,

@@ -30,7 +30,7 @@ import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from types import EllipsisType, TracebackType
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -104,6 +104,82 @@ def _native_format(caps: str) -> str | None:
             depth = "bit-depth-luma=(uint)10" in caps
             return name + ("10le" if depth else "")
     return None
+
+
+# The formats the decoders write themselves (OutputFormat in the Rust core).
+_DECODER_FORMATS = frozenset({"rgb24", "bgr24", "rgba", "bgra", "gray", "gray16le", "rgb48le", "yuv444p"})
+# FFmpeg's native-endian aliases (this is a little-endian build).
+_ALIASES = {"rgb48": "rgb48le", "gray16": "gray16le"}
+# Where each colour of a 2x2 Bayer tile sits: (row, column, RGB channel).
+_BAYER_TILES = {
+    "rggb": ((0, 0, 0), (0, 1, 1), (1, 0, 1), (1, 1, 2)),
+    "bggr": ((0, 0, 2), (0, 1, 1), (1, 0, 1), (1, 1, 0)),
+    "gbrg": ((0, 0, 1), (0, 1, 2), (1, 0, 0), (1, 1, 1)),
+    "grbg": ((0, 0, 1), (0, 1, 0), (1, 0, 2), (1, 1, 1)),
+}
+
+
+def _mosaic(tile: tuple[tuple[int, int, int], ...], dtype: str) -> Any:
+    """RGB frames (..., H, W, 3) to a Bayer mosaic (..., H, W): each pixel keeps the one
+    colour its filter passes (what a Bayer sensor records)."""
+
+    def convert(rgb: npt.NDArray[Any]) -> npt.NDArray[Any]:
+        out = np.empty(rgb.shape[:-1], dtype=np.dtype(dtype))
+        for dy, dx, c in tile:
+            out[..., dy::2, dx::2] = rgb[..., dy::2, dx::2, c]
+        return out
+
+    return convert
+
+
+def _output_format(name: str) -> tuple[str, Any, str | None]:
+    """How to produce output format ``name``: (the decoder's format, a conversion of its
+    frames or None, the dtype of the result when it differs). ValueError for a format that
+    cannot be produced."""
+    fmt = _ALIASES.get(name.lower(), name.lower())
+    if fmt in _DECODER_FORMATS:
+        return fmt, None, None
+    if fmt == "rgb48be":
+        return "rgb48le", lambda a: a.astype(">u2"), ">u2"
+    if fmt.startswith("bayer_") and fmt[6:10] in _BAYER_TILES and fmt[10:] in ("8", "16le", "16be", "16"):
+        tile = _BAYER_TILES[fmt[6:10]]
+        if fmt.endswith("8"):
+            return "rgb24", _mosaic(tile, "uint8"), "uint8"
+        dtype = ">u2" if fmt.endswith("be") else "<u2"
+        return "rgb48le", _mosaic(tile, dtype), dtype
+    known = sorted(_DECODER_FORMATS | {"rgb48", "rgb48be", "bayer_rggb8", "bayer_rggb16le", "..."})
+    raise ValueError(f"unknown or unsupported pixel format {name!r}: expected one of {', '.join(known)}")
+
+
+class _Converted:
+    """A reader whose frames are converted after decoding (the formats FFmpeg's swscale
+    does not write, such as Bayer mosaics, or byte orders numpy keeps in the dtype)."""
+
+    def __init__(self, reader: _framepipe._VideoReader, convert: Any, dtype: str | None) -> None:
+        self._inner = reader
+        self._convert = convert
+        self._dtype = dtype
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def __len__(self) -> int:
+        return len(self._inner)
+
+    def read(self, index: int) -> npt.NDArray[Any]:
+        return self._convert(self._inner.read(index))  # type: ignore[no-any-return]
+
+    def read_batch(self, indices: list[int]) -> npt.NDArray[Any]:
+        return self._convert(self._inner.read_batch(indices))  # type: ignore[no-any-return]
+
+    def next(self) -> npt.NDArray[Any] | None:
+        frame = self._inner.next()
+        return None if frame is None else self._convert(frame)
+
+    def frame_shape(self) -> tuple[list[int], str]:
+        shape, dtype = self._inner.frame_shape()
+        probe = self._convert(np.zeros(shape, np.dtype(dtype)))
+        return list(probe.shape), self._dtype or str(probe.dtype)
 
 
 @dataclass(frozen=True)
@@ -247,18 +323,29 @@ class VideoFile:
         threads = self._thread_count if thread_count is None else thread_count
         key = (fmt, repr(flt), threads, self._apply_rotation)
         reader = self._readers.get(key)
-        if reader is None:
-            reader = _framepipe._VideoReader(
-                self.path,
-                format=fmt,
-                filter=flt,
-                thread_count=threads,
-                apply_rotation=self._apply_rotation,
-                frame_index=self._index_text,
-                colorspace=self._colorspace,
-                color_range=self._color_range,
-            )
-            self._readers[key] = reader
+        if reader is not None:
+            return reader
+        convert = dtype = None
+        if fmt is None and flt is None:
+            # The native format, when the FFmpeg reader writes it (one strided array):
+            # decoded and copied by FFmpeg, not by a GStreamer pipeline.
+            native = self._reader("rgb24", None, threads).metadata()["pixel_format"]
+            fmt = native if native in _DECODER_FORMATS else None
+        elif fmt is not None:
+            fmt, convert, dtype = _output_format(fmt)
+        reader = _framepipe._VideoReader(
+            self.path,
+            format=fmt,
+            filter=flt,
+            thread_count=threads,
+            apply_rotation=self._apply_rotation,
+            frame_index=self._index_text,
+            colorspace=self._colorspace,
+            color_range=self._color_range,
+        )
+        if convert is not None:
+            reader = cast(_framepipe._VideoReader, _Converted(reader, convert, dtype))
+        self._readers[key] = reader
         return reader
 
     def read(
@@ -499,12 +586,18 @@ class VideoFile:
         exclude_applied: bool = True,
         constant_framerate: bool | None = None,
     ) -> dict[str, Any]:
-        """Global metadata (``index=...``): fps, duration, codec, video_format, n_frames,
-        width, height, rotation and the container and stream tags; or per frame: time,
-        pts, key_frame."""
+        """Global metadata (``index=...``): fps, duration, codec, profile, video_format,
+        n_frames, width, height, rotation and the container and stream tags (``encoder``,
+        ...); or per frame: time, pts, dts, duration, key_frame, and what the decoder says
+        of the frame once decoded: frame_type ("I", "P", "B", ...), interlaced_frame,
+        top_field_first (the FFmpeg reader; frame ``index`` is decoded for them)."""
         reader = self._reader()
         if index is not ...:
-            return dict(reader.frame_metadata(int(index)))
+            meta = dict(reader.frame_metadata(int(index)))
+            if reader.backend == "libav":
+                # key_frame becomes the decoder's flag, as PyAV reports it.
+                meta.update(reader.frame_info(int(index)))
+            return meta
         m = dict(reader.metadata())
         caps: str = m.pop("caps", "")
         native = m.pop("pixel_format", None) or _native_format(caps)

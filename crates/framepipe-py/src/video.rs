@@ -7,7 +7,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use framepipe_core::Error;
-use framepipe_core::video::av::{ColorOptions, ColorRange, ColorSpace, LibavReader, Pixels, Probe, index_to_json};
+use framepipe_core::video::av::{
+    ColorOptions, ColorRange, ColorSpace, LibavReader, Pixels, Probe, index_to_json, strided_layout,
+};
 use framepipe_core::video::{
     Filter, FilterGraph, FilterSpec, FrameIndex, GraphEdge, Metadata, OutputFormat, ReaderOptions, VideoFrame,
     VideoReader, VideoWriter, WriterOptions, available_codecs,
@@ -399,6 +401,23 @@ impl PyVideoReader {
         Ok(d)
     }
 
+    /// What the decoder reports about frame `index` (it is decoded, not converted):
+    /// frame_type ("I", "P", "B", ...), key_frame, interlaced_frame, top_field_first. The
+    /// FFmpeg reader only (ValueError on a GStreamer one).
+    fn frame_info<'py>(&self, py: Python<'py>, index: isize) -> PyResult<Bound<'py, PyDict>> {
+        let k = self.normalise(index)?;
+        let info = self.with(py, move |r, check| match r {
+            Backend::Libav(r) => r.frame_info(k, check),
+            Backend::Gst(_) => Err(Error::Value("frame_info needs the FFmpeg reader".into())),
+        })?;
+        let d = PyDict::new(py);
+        d.set_item("frame_type", info.frame_type)?;
+        d.set_item("key_frame", info.key_frame)?;
+        d.set_item("interlaced_frame", info.interlaced_frame)?;
+        d.set_item("top_field_first", info.top_field_first)?;
+        Ok(d)
+    }
+
     /// Seconds since the first frame, for every frame.
     fn times<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let idx = &self.shared()?.index;
@@ -554,4 +573,12 @@ impl Drop for PyVideoWriter {
 #[pyfunction]
 pub fn video_codecs() -> Vec<&'static str> {
     available_codecs()
+}
+
+/// The (shape, numpy dtype) of a `width` x `height` frame in FFmpeg pixel format `name` as
+/// imageio lays it out, or None when the format is not one strided array (subsampled, bit
+/// packed, planes of different line sizes). ValueError for a name FFmpeg does not know.
+#[pyfunction]
+pub fn pixel_format_layout(name: &str, width: usize, height: usize) -> PyResult<Option<(Vec<usize>, String)>> {
+    Ok(strided_layout(name, width, height).map_err(to_py)?.map(|l| (l.shape, l.dtype)))
 }

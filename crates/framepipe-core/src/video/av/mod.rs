@@ -17,11 +17,15 @@
 
 mod convert;
 mod mov;
+mod pixdesc;
+mod quirks;
 mod reader;
 mod saved;
 
 pub use convert::{ColorOptions, ColorRange, ColorSpace};
-pub use reader::{LibavReader, Pixels};
+pub use pixdesc::{StridedLayout, strided_layout};
+use quirks::Quirks;
+pub use reader::{FrameInfo, LibavReader, Pixels};
 use saved::index_from_json;
 pub use saved::index_to_json;
 
@@ -93,6 +97,9 @@ impl TimeBase {
 pub(crate) struct Input {
     ctx: *mut ff::AVFormatContext,
     pub stream: i32,
+    /// Encoder quirks found in the extradata and the first packet read ([`quirks`]).
+    quirks: Quirks,
+    first_read: bool,
 }
 
 // SAFETY: an AVFormatContext is not tied to the thread that opened it; Input is used by one
@@ -114,7 +121,7 @@ impl Input {
         if r < 0 || ctx.is_null() {
             return Err(Error::Media(format!("{}: {}", path.display(), av_error(r))));
         }
-        let mut input = Input { ctx, stream: -1 };
+        let mut input = Input { ctx, stream: -1, quirks: Quirks::default(), first_read: false };
         // SAFETY: ctx is an open input.
         let no_header = unsafe { (*ctx).ctx_flags } & ff::AVFMTCTX_NOHEADER != 0;
         if find_info || no_header {
@@ -134,6 +141,15 @@ impl Input {
             return Err(Error::Media(format!("{}: the file has no video stream", path.display())));
         }
         input.stream = s;
+        // SAFETY: the stream's parameters own `extradata_size` bytes at `extradata` (or null).
+        let extradata = unsafe {
+            let par = input.codecpar();
+            match ((*par).extradata, usize::try_from((*par).extradata_size)) {
+                (p, Ok(n)) if !p.is_null() && n > 0 => std::slice::from_raw_parts(p, n),
+                _ => &[],
+            }
+        };
+        input.quirks.scan(extradata);
         // Only the video stream is demuxed: the others are skipped without reading them.
         for i in 0..input.n_streams() {
             if i as i32 != s {
@@ -183,6 +199,10 @@ impl Input {
                 return Ok(false);
             }
             if pkt.stream() == self.stream {
+                if !self.first_read {
+                    self.first_read = true;
+                    self.quirks.scan(pkt.data());
+                }
                 return Ok(true);
             }
         }
@@ -293,6 +313,17 @@ impl Packet {
         // SAFETY: as above.
         unsafe { (*self.0).flags }
     }
+    /// The packet's bytes.
+    pub fn data(&self) -> &[u8] {
+        // SAFETY: a filled packet owns `size` bytes at `data` (null and 0 when empty); the
+        // slice borrows self, so the packet cannot be unreferenced while it lives.
+        unsafe {
+            match ((*self.0).data, usize::try_from((*self.0).size)) {
+                (p, Ok(n)) if !p.is_null() && n > 0 => std::slice::from_raw_parts(p, n),
+                _ => &[],
+            }
+        }
+    }
     pub fn as_ptr(&self) -> *const ff::AVPacket {
         self.0
     }
@@ -318,6 +349,8 @@ pub struct Probe {
     pub(crate) origin: i64,
     /// Size of the file the index describes (a saved index is checked against it).
     pub(crate) file_size: u64,
+    /// What every decoder of the stream is told about its encoder ([`quirks`]).
+    pub(crate) quirks: Quirks,
 }
 
 impl Probe {
@@ -371,8 +404,14 @@ pub fn probe(path: &Path, saved: Option<&str>) -> Result<Arc<Probe>> {
     if index.is_empty() {
         return Err(Error::Media(format!("{}: the video stream has no frames", path.display())));
     }
+    if !input.first_read {
+        // A saved index: nothing was read yet. The first packet is where encoders put
+        // their version (what the decoders need to know, see `quirks`).
+        let mut pkt = Packet::new();
+        input.read(&mut pkt)?;
+    }
     let metadata = metadata(path, &input, &index);
-    Ok(Arc::new(Probe { metadata, index, time_base: tb, origin, file_size }))
+    Ok(Arc::new(Probe { metadata, index, time_base: tb, origin, file_size, quirks: input.quirks }))
 }
 
 /// How many probed files [`probe_cached`] remembers.

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use ffmpeg_next::ffi as ff;
 
 use super::convert::{ColorOptions, Converter, frame_layout};
+use super::quirks::Quirks;
 use super::{Input, Packet, Probe, av_error, eagain, probe_cached};
 use crate::layout::{Dtype, View};
 use crate::pipeline::Interrupt;
@@ -130,7 +131,7 @@ struct Decoder(*mut ff::AVCodecContext);
 unsafe impl Send for Decoder {}
 
 impl Decoder {
-    fn open(par: *const ff::AVCodecParameters, tb: ff::AVRational, threads: u32) -> Result<Decoder> {
+    fn open(par: *const ff::AVCodecParameters, tb: ff::AVRational, threads: u32, quirks: Quirks) -> Result<Decoder> {
         // SAFETY: par is a live AVCodecParameters; every pointer is checked before use and the
         // context is freed by Drop if opening fails.
         unsafe {
@@ -151,6 +152,7 @@ impl Decoder {
             (*ctx).pkt_timebase = tb;
             (*ctx).thread_count = threads as i32;
             (*ctx).thread_type = ff::FF_THREAD_FRAME | ff::FF_THREAD_SLICE;
+            quirks.apply(ctx);
             let r = ff::avcodec_open2(ctx, codec, ptr::null_mut());
             if r < 0 {
                 return Err(Error::Media(format!("cannot open the decoder: {}", av_error(r))));
@@ -196,7 +198,7 @@ impl Cursor {
         let input = Input::open(&probe.metadata.path, false)?;
         // SAFETY: the stream exists.
         let tb = unsafe { (*input.video()).time_base };
-        let decoder = Decoder::open(input.codecpar(), tb, threads)?;
+        let decoder = Decoder::open(input.codecpar(), tb, threads, probe.quirks)?;
         Ok(Cursor {
             input,
             decoder,
@@ -478,6 +480,12 @@ impl LibavReader {
     /// Frame `k` in presentation order, exactly what sequential iteration yields as its k-th
     /// frame. Later [`Self::next_frame`] calls continue after it.
     pub fn read(&mut self, k: usize, interrupt: Interrupt<'_>) -> Result<Pixels> {
+        self.decode_frame(k, interrupt)?;
+        self.convert_one()
+    }
+
+    /// Decodes frame `k` into the cursor's frame (not converted).
+    fn decode_frame(&mut self, k: usize, interrupt: Interrupt<'_>) -> Result<&mut Cursor> {
         self.check_index(k)?;
         let probe = self.probe.clone();
         let c = self.cursor()?;
@@ -490,7 +498,15 @@ impl LibavReader {
                 return Err(Error::Media(format!("{}: frame {k} could not be decoded", probe.metadata.path.display())));
             }
         }
-        self.convert_one()
+        self.cursor()
+    }
+
+    /// What the decoder says about frame `k` (decoded, not converted): picture type, key
+    /// frame, interlacing. Later [`Self::next_frame`] calls continue after it.
+    pub fn frame_info(&mut self, k: usize, interrupt: Interrupt<'_>) -> Result<FrameInfo> {
+        let c = self.decode_frame(k, interrupt)?;
+        // SAFETY: decode_frame left a decoded frame in c.frame.
+        Ok(unsafe { FrameInfo::of(c.frame.0) })
     }
 
     fn check_index(&self, k: usize) -> Result<()> {
@@ -661,6 +677,43 @@ impl LibavReader {
         });
         self.cursor = Some(main);
         result
+    }
+}
+
+/// What libavcodec reports about one decoded frame (imageio's per-frame metadata).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrameInfo {
+    /// "I", "P", "B", "S", "SI", "SP", "BI" or "NONE" (FFmpeg's `av_get_picture_type_char`).
+    pub frame_type: &'static str,
+    /// The decoder's key_frame flag (an IDR or recovery point, not only an I picture).
+    pub key_frame: bool,
+    pub interlaced_frame: bool,
+    pub top_field_first: bool,
+}
+
+impl FrameInfo {
+    /// # Safety
+    /// `frame` points at a decoded AVFrame.
+    unsafe fn of(frame: *const ff::AVFrame) -> FrameInfo {
+        // SAFETY: the caller passes a decoded frame.
+        let f = unsafe { &*frame };
+        use ff::AVPictureType::*;
+        let frame_type = match f.pict_type {
+            AV_PICTURE_TYPE_I => "I",
+            AV_PICTURE_TYPE_P => "P",
+            AV_PICTURE_TYPE_B => "B",
+            AV_PICTURE_TYPE_S => "S",
+            AV_PICTURE_TYPE_SI => "SI",
+            AV_PICTURE_TYPE_SP => "SP",
+            AV_PICTURE_TYPE_BI => "BI",
+            _ => "NONE",
+        };
+        FrameInfo {
+            frame_type,
+            key_frame: f.key_frame != 0,
+            interlaced_frame: f.interlaced_frame != 0,
+            top_field_first: f.top_field_first != 0,
+        }
     }
 }
 

@@ -95,7 +95,14 @@ mod tests {
         let tb = TimeBase { num: 1, den: 30 };
         let raw = [(0, Some(-1), Some(1), true), (2, Some(0), Some(1), false), (1, Some(1), None, false)];
         let (index, origin) = super::super::index_from_packets(&raw, tb);
-        Probe { metadata: Metadata::default(), index, time_base: tb, origin, file_size: 1234 }
+        Probe {
+            metadata: Metadata::default(),
+            index,
+            time_base: tb,
+            origin,
+            file_size: 1234,
+            quirks: Default::default(),
+        }
     }
 
     #[test]

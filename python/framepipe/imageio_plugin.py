@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from imageio.core.request import URI_BYTES, InitializationError, IOMode, Request
+from imageio.core.request import URI_BYTES, URI_FILENAME, InitializationError, IOMode, Request
 from imageio.core.v3_plugin_api import ImageProperties, PluginV3
 
 from . import _framepipe
@@ -38,6 +38,25 @@ def _profile(meta: dict[str, Any]) -> str | None:
 
 # Containers the writer makes (see VideoWriter.create).
 _WRITABLE = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".ts", ".m2ts"}
+
+
+# Input pixel formats the writer takes as they are (VideoWriter's in_pixel_format).
+_WRITER_INPUTS = {"rgb24", "bgr24", "rgba", "bgra", "gray", "gray16le", "rgb48le", "yuv444p"}
+
+
+def _writer_input(frame: npt.ArrayLike, pixel_format: str) -> tuple[npt.NDArray[Any], str]:
+    """A frame the writer takes: frames in other FFmpeg formats (``bayer_rggb8``, ...) are
+    converted to rgb24 by swscale, as PyAV converts them when it encodes."""
+    if pixel_format in _WRITER_INPUTS:
+        return np.asarray(frame), pixel_format
+    array = np.ascontiguousarray(frame)
+    if array.ndim < 2:
+        raise ValueError(f"a {pixel_format} frame must be at least 2-D, not of shape {array.shape}")
+    layout = _framepipe.pixel_format_layout(pixel_format, 4, 2)
+    planar = layout is not None and len(layout[0]) == 3 and layout[0][1:] == [2, 4]
+    height, width = array.shape[1:3] if planar else array.shape[:2]
+    rgb = _framepipe.convert_pixels(array.tobytes(), pixel_format, width, height, "rgb24")
+    return np.frombuffer(rgb, np.uint8).reshape(height, width, 3), "rgb24"
 
 
 def _not_strided(name: str) -> OSError:
@@ -66,6 +85,10 @@ class FramepipePlugin(PluginV3):
             if request.mode.io_mode == IOMode.read:
                 self._file = VideoFile(path, "r", **kwargs)
             else:
+                if request._uri_type != URI_FILENAME:
+                    # A temporary file that imageio copies into bytes or a file object once
+                    # closed: crash safety (and its index sized in advance) buys nothing.
+                    kwargs.setdefault("crash_safe", False)
                 self._file = VideoFile(path, "w", **kwargs)
         except (MediaError, ValueError) as exc:
             what = "these <bytes>" if request._uri_type == URI_BYTES else repr(request.raw_uri)
@@ -123,6 +146,10 @@ class FramepipePlugin(PluginV3):
         filter_sequence: Sequence[Any] | None = None,
         filter_graph: Any = None,
     ) -> bytes | None:
+        if in_pixel_format not in _WRITER_INPUTS:
+            frames = [ndimage] if not is_batch else ndimage
+            converted = [_writer_input(f, in_pixel_format)[0] for f in frames]  # type: ignore[union-attr]
+            ndimage, is_batch, in_pixel_format = converted, True, "rgb24"
         self._file.write(
             ndimage,
             codec=codec,
@@ -189,7 +216,8 @@ class FramepipePlugin(PluginV3):
         )
 
     def write_frame(self, frame: npt.ArrayLike, *, pixel_format: str = "rgb24") -> None:
-        self._file.write_frame(frame, pixel_format=pixel_format)
+        array, pixel_format = _writer_input(frame, pixel_format)
+        self._file.write_frame(array, pixel_format=pixel_format)
 
     def set_video_filter(
         self, filter_sequence: Sequence[Any] | None = None, filter_graph: Any = None

@@ -51,6 +51,7 @@ fn _framepipe(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<video::PyVideoWriter>()?;
     m.add_function(wrap_pyfunction!(video::video_codecs, m)?)?;
     m.add_function(wrap_pyfunction!(video::pixel_format_layout, m)?)?;
+    m.add_function(wrap_pyfunction!(video::convert_pixels, m)?)?;
     m.add_function(wrap_pyfunction!(log::set_gst_log_level, m)?)?;
     m.add_function(wrap_pyfunction!(log::flush_gst_log, m)?)?;
     pyelement::add_to_module(m)?;

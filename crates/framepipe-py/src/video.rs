@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use framepipe_core::Error;
 use framepipe_core::video::av::{
-    ColorOptions, ColorRange, ColorSpace, LibavReader, Pixels, Probe, index_to_json, strided_layout,
+    ColorOptions, ColorRange, ColorSpace, LibavReader, Pixels, Probe, convert_frame, index_to_json, strided_layout,
 };
 use framepipe_core::video::{
     Filter, FilterGraph, FilterSpec, FrameIndex, GraphEdge, Metadata, OutputFormat, ReaderOptions, VideoFrame,
@@ -581,4 +581,20 @@ pub fn video_codecs() -> Vec<&'static str> {
 #[pyfunction]
 pub fn pixel_format_layout(name: &str, width: usize, height: usize) -> PyResult<Option<(Vec<usize>, String)>> {
     Ok(strided_layout(name, width, height).map_err(to_py)?.map(|l| (l.shape, l.dtype)))
+}
+
+/// One frame (tightly packed bytes of FFmpeg pixel format `src_format`, `width` x `height`)
+/// converted by swscale to `dst_format`, as bytes. ValueError for formats swscale cannot
+/// read or write (Bayer mosaics are input only) or a size that does not match.
+#[pyfunction]
+pub fn convert_pixels<'py>(
+    py: Python<'py>,
+    data: &[u8],
+    src_format: &str,
+    width: usize,
+    height: usize,
+    dst_format: &str,
+) -> PyResult<Bound<'py, pyo3::types::PyBytes>> {
+    let out = convert_frame(data, src_format, width, height, dst_format).map_err(to_py)?;
+    Ok(pyo3::types::PyBytes::new(py, &out))
 }

@@ -23,7 +23,7 @@ mod reader;
 mod saved;
 
 pub use convert::{ColorOptions, ColorRange, ColorSpace};
-pub use pixdesc::{StridedLayout, strided_layout};
+pub use pixdesc::{StridedLayout, convert_frame, strided_layout};
 use quirks::Quirks;
 pub use reader::{FrameInfo, LibavReader, Pixels};
 use saved::index_from_json;

@@ -5,6 +5,7 @@
 //! layout: imageio raises OSError for them.
 
 use std::ffi::CString;
+use std::ptr;
 
 use ffmpeg_next::ffi as ff;
 
@@ -80,6 +81,69 @@ pub fn strided_layout(name: &str, width: usize, height: usize) -> Result<Option<
     Ok(Some(StridedLayout { shape, dtype }))
 }
 
+fn pix_fmt_named(name: &str) -> Result<ff::AVPixelFormat> {
+    let c_name = CString::new(name).map_err(|_| Error::Value(format!("unknown pixel format {name:?}")))?;
+    // SAFETY: a NUL-terminated name; returns AV_PIX_FMT_NONE when unknown.
+    let fmt = unsafe { ff::av_get_pix_fmt(c_name.as_ptr()) };
+    if fmt == ff::AVPixelFormat::AV_PIX_FMT_NONE {
+        return Err(Error::Value(format!("unknown pixel format {name:?}")));
+    }
+    Ok(fmt)
+}
+
+/// Converts one `width` x `height` frame with swscale (as PyAV's `reformat` does), from the
+/// tightly packed bytes of pixel format `src_name` (e.g. a Bayer mosaic, which swscale
+/// demosaics bilinearly) to the tightly packed bytes of `dst_name`.
+pub fn convert_frame(src: &[u8], src_name: &str, width: usize, height: usize, dst_name: &str) -> Result<Vec<u8>> {
+    let (sf, df) = (pix_fmt_named(src_name)?, pix_fmt_named(dst_name)?);
+    let (w, h) = (
+        i32::try_from(width).map_err(|_| Error::Value(format!("width {width} is too large")))?,
+        i32::try_from(height).map_err(|_| Error::Value(format!("height {height} is too large")))?,
+    );
+    // SAFETY: plain queries on valid pixel formats.
+    let (src_ok, dst_ok) = unsafe { (ff::sws_isSupportedInput(sf), ff::sws_isSupportedOutput(df)) };
+    if src_ok == 0 || dst_ok == 0 {
+        let which = if src_ok == 0 { src_name } else { dst_name };
+        return Err(Error::Value(format!(
+            "FFmpeg's swscale cannot convert {} {which}",
+            if src_ok == 0 { "from" } else { "to" }
+        )));
+    }
+    // SAFETY: size queries for valid formats and sizes (negative on error).
+    let (src_size, dst_size) =
+        unsafe { (ff::av_image_get_buffer_size(sf, w, h, 1), ff::av_image_get_buffer_size(df, w, h, 1)) };
+    let (Ok(src_size), Ok(dst_size)) = (usize::try_from(src_size), usize::try_from(dst_size)) else {
+        return Err(Error::Value(format!("cannot convert a {width}x{height} frame from {src_name} to {dst_name}")));
+    };
+    if src.len() != src_size {
+        return Err(Error::Value(format!(
+            "a {width}x{height} {src_name} frame is {src_size} bytes, not {}",
+            src.len()
+        )));
+    }
+    let mut dst = vec![0u8; dst_size];
+    let (mut sp, mut sl) = ([ptr::null_mut::<u8>(); 4], [0i32; 4]);
+    let (mut dp, mut dl) = ([ptr::null_mut::<u8>(); 4], [0i32; 4]);
+    // SAFETY: the arrays have the 4 entries FFmpeg fills; the buffers are exactly the sizes
+    // av_image_get_buffer_size gave for alignment 1, and swscale only reads the source.
+    unsafe {
+        ff::av_image_fill_arrays(sp.as_mut_ptr(), sl.as_mut_ptr(), src.as_ptr(), sf, w, h, 1);
+        ff::av_image_fill_arrays(dp.as_mut_ptr(), dl.as_mut_ptr(), dst.as_mut_ptr(), df, w, h, 1);
+        let ctx =
+            ff::sws_getContext(w, h, sf, w, h, df, ff::SWS_BICUBIC, ptr::null_mut(), ptr::null_mut(), ptr::null());
+        if ctx.is_null() {
+            return Err(Error::Value(format!("swscale cannot convert {src_name} to {dst_name}")));
+        }
+        let src_planes: [*const u8; 4] = [sp[0], sp[1], sp[2], sp[3]];
+        let r = ff::sws_scale(ctx, src_planes.as_ptr(), sl.as_ptr(), 0, h, dp.as_ptr(), dl.as_ptr());
+        ff::sws_freeContext(ctx);
+        if r < 0 {
+            return Err(Error::Value(format!("swscale failed to convert {src_name} to {dst_name}")));
+        }
+    }
+    Ok(dst)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,5 +165,15 @@ mod tests {
         assert_eq!(layout("yuv420p10le"), None);
         assert_eq!(layout("rgb565le"), None);
         assert!(strided_layout("yuv420x", 64, 48).is_err());
+    }
+
+    #[test]
+    fn converts_bayer_to_rgb() {
+        // A flat grey mosaic demosaics to flat grey.
+        let rgb = convert_frame(&[100u8; 8 * 4], "bayer_rggb8", 8, 4, "rgb24").unwrap();
+        assert_eq!(rgb.len(), 8 * 4 * 3);
+        assert!(rgb.iter().all(|&v| v == 100), "{rgb:?}");
+        assert!(convert_frame(&[0u8; 5], "bayer_rggb8", 8, 4, "rgb24").is_err());
+        assert!(convert_frame(&[0u8; 96], "rgb24", 8, 4, "bayer_rggb8").is_err());
     }
 }

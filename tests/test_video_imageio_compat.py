@@ -9,10 +9,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import framepipe as fp
 import numpy as np
 import pytest
-
-import framepipe as fp
 from framepipe import _framepipe
 from framepipe.errors import MediaError
 
@@ -192,3 +191,68 @@ def test_bad_input_raises_the_documented_types(tmp_path: Path) -> None:
         fp.open(junk)
     with pytest.raises(FileNotFoundError):
         fp.open(tmp_path / "missing.mp4")
+
+
+# -- through imageio's v3 API (plugin="framepipe") ---------------------------------------------
+
+
+def test_imageio_properties_raise_oserror_for_formats_that_are_not_one_array(clips: dict[str, Path]) -> None:
+    iio = pytest.importorskip("imageio.v3")
+    with iio.imopen(clips["yuv444p"], "r", plugin="framepipe") as f:
+        for name in ("yuv420p", "nv24", "yuv420p10le"):
+            with pytest.raises(OSError, match=name):
+                f.properties(format=name)
+        with pytest.raises(ValueError, match="nonsense"):
+            f.properties(format="nonsense")
+        p = f.properties(index=4, format="rgb48")
+        assert (p.shape, p.dtype, p.n_images, p.is_batch) == ((H, W, 3), np.dtype("<u2"), None, False)
+        p = f.properties(format=None)  # the stream's yuv444p
+        assert (p.shape, p.dtype, p.n_images, p.is_batch) == ((12, 3, H, W), np.uint8, 12, True)
+        assert f.read(index=5, format=None).shape == (3, H, W)
+    with iio.imopen(clips["yuv420p"], "r", plugin="framepipe") as f:
+        with pytest.raises(OSError, match="yuv420p"):
+            f.read(index=0, format=None)
+        with pytest.raises(OSError, match="yuv420p"):
+            next(iter(f.iter(format=None)))
+
+
+def test_imageio_per_frame_metadata(clips: dict[str, Path]) -> None:
+    iio = pytest.importorskip("imageio.v3")
+    with iio.imopen(clips["yuv420p"], "r", plugin="framepipe") as f:
+        m = f.metadata(index=6)
+        assert m["frame_type"] == "I" and m["key_frame"] is True and m["interlaced_frame"] is False
+        assert m["time"] == pytest.approx(6 / FPS)
+        assert f.metadata(index=4)["key_frame"] is False
+        g = f.metadata()
+        assert g["profile"] == "High" and g["codec"] == "h264" and g["video_format"] == "yuv420p"
+
+
+def test_imageio_writes_bayer_frames_demosaiced_by_swscale(tmp_path: Path) -> None:
+    iio = pytest.importorskip("imageio.v3")
+    mosaic = np.zeros((64, 64), np.uint8)
+    mosaic[0::2, 0::2] = 220  # the red sites of RGGB only: a red picture
+    out = tmp_path / "bayer.mp4"
+    with iio.imopen(out, "w", plugin="framepipe") as f:
+        f.init_video_stream("h264", fps=10, pixel_format="yuv444p")
+        for _ in range(5):
+            f.write_frame(mosaic, pixel_format="bayer_rggb8")
+    frames = iio.imread(out, plugin="framepipe")
+    assert frames.shape == (5, 64, 64, 3)
+    r, g, b = (frames[..., c].astype(float).mean() for c in range(3))
+    assert r > 150 and g < 60 and b < 60, (r, g, b)
+    with pytest.raises(ValueError, match="bayer_abcd8"):
+        iio.imwrite(
+            tmp_path / "x.mp4", mosaic, plugin="framepipe", is_batch=False, in_pixel_format="bayer_abcd8"
+        )
+
+
+def test_imageio_exception_types(tmp_path: Path) -> None:
+    iio = pytest.importorskip("imageio.v3")
+    with pytest.raises(OSError):
+        iio.imopen(b"nonsense", "r", plugin="framepipe", legacy_mode=False)
+    junk = tmp_path / "faulty.mp4"
+    junk.write_bytes(b"nonsense")
+    with pytest.raises(OSError):
+        iio.imopen(junk, "r", plugin="framepipe", legacy_mode=False)
+    with pytest.raises(OSError):
+        iio.imwrite(tmp_path / "foo.abc", np.zeros((16, 16, 3), np.uint8), plugin="framepipe")

@@ -147,8 +147,8 @@ class FramepipePlugin(PluginV3):
         filter_graph: Any = None,
     ) -> bytes | None:
         if in_pixel_format not in _WRITER_INPUTS:
-            frames = [ndimage] if not is_batch else ndimage
-            converted = [_writer_input(f, in_pixel_format)[0] for f in frames]  # type: ignore[union-attr]
+            frames: Any = [ndimage] if not is_batch else ndimage
+            converted = [_writer_input(f, in_pixel_format)[0] for f in frames]
             ndimage, is_batch, in_pixel_format = converted, True, "rgb24"
         self._file.write(
             ndimage,
@@ -184,7 +184,9 @@ class FramepipePlugin(PluginV3):
         shape, dtype = self._layout(format)
         p = self._file.properties(index, format="rgb24")  # the frame count (and index check)
         if index is ...:
-            return ImageProperties(shape=(p.shape[0], *shape), dtype=dtype, n_images=p.n_images, is_batch=True)
+            return ImageProperties(
+                shape=(p.shape[0], *shape), dtype=dtype, n_images=p.n_images, is_batch=True
+            )
         return ImageProperties(shape=shape, dtype=dtype, n_images=None, is_batch=False)
 
     def metadata(

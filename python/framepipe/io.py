@@ -593,11 +593,11 @@ class VideoFile:
         top_field_first (the FFmpeg reader; frame ``index`` is decoded for them)."""
         reader = self._reader()
         if index is not ...:
-            meta = dict(reader.frame_metadata(int(index)))
+            frame = dict(reader.frame_metadata(int(index)))
             if reader.backend == "libav":
                 # key_frame becomes the decoder's flag, as PyAV reports it.
-                meta.update(reader.frame_info(int(index)))
-            return meta
+                frame.update(reader.frame_info(int(index)))
+            return frame
         m = dict(reader.metadata())
         caps: str = m.pop("caps", "")
         native = m.pop("pixel_format", None) or _native_format(caps)

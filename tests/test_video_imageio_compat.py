@@ -161,21 +161,24 @@ def test_pixel_format_layouts_follow_imageio() -> None:
         _framepipe.pixel_format_layout("nonsense", 64, 48)
 
 
-def test_frame_metadata_has_the_decoders_view(clips: dict[str, Path]) -> None:
+def test_frame_info_is_the_decoders_view(clips: dict[str, Path]) -> None:
     path = clips["yuv420p"]
-    types = [fp.immeta(path, index=k)["frame_type"] for k in range(12)]
     probe = subprocess.run(
         ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "frame=pict_type,key_frame",
          "-of", "csv=p=0", str(path)],
         capture_output=True, text=True, timeout=60, check=True,
     ).stdout.split()  # fmt: skip
-    assert types == [line.split(",")[1] for line in probe]
     with fp.open(path) as f:
+        infos = [f.frame_info(k) for k in range(12)]
+        assert [i["frame_type"] for i in infos] == [line.split(",")[1] for line in probe]
+        assert [int(i["key_frame"]) for i in infos] == [int(line.split(",")[0]) for line in probe]
+        assert infos[6]["frame_type"] == "I" and infos[6]["key_frame"] is True
+        assert infos[6]["interlaced_frame"] is False and infos[4]["key_frame"] is False
+        # metadata(index) stays an index lookup (nothing decoded), with the container's flag.
         m = f.metadata(index=6)
-        assert m["key_frame"] is True and m["frame_type"] == "I"
-        assert m["interlaced_frame"] is False and m["time"] == pytest.approx(6 / FPS)
-        m = f.metadata(index=4)
-        assert m["key_frame"] is False and m["frame_type"] in ("P", "B")
+        assert m["key_frame"] is True and m["time"] == pytest.approx(6 / FPS) and "frame_type" not in m
+        with pytest.raises(IndexError):
+            f.frame_info(12)
         glob = f.metadata()
         assert glob["codec"] == "h264" and glob["profile"] == "High" and glob["fps"] == FPS
         # The stream's tags win over the container's, as in imageio's pyav plugin.

@@ -8,6 +8,7 @@ it without importing imageio.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -196,7 +197,12 @@ class FramepipePlugin(PluginV3):
         constant_framerate: bool | None = None,
     ) -> dict[str, Any]:
         meta = self._file.metadata(index)
-        if index is ... and meta.get("profile") is None and (profile := _profile(meta)) is not None:
+        if index is not ...:
+            # imageio's pyav plugin decodes the frame: its key_frame is the decoder's flag.
+            with contextlib.suppress(ValueError):  # (not on a GStreamer-only file)
+                meta.update(self._file.frame_info(index))
+            return meta
+        if meta.get("profile") is None and (profile := _profile(meta)) is not None:
             meta["profile"] = profile
         return meta
 

@@ -588,16 +588,12 @@ class VideoFile:
     ) -> dict[str, Any]:
         """Global metadata (``index=...``): fps, duration, codec, profile, video_format,
         n_frames, width, height, rotation and the container and stream tags (``encoder``,
-        ...); or per frame: time, pts, dts, duration, key_frame, and what the decoder says
-        of the frame once decoded: frame_type ("I", "P", "B", ...), interlaced_frame,
-        top_field_first (the FFmpeg reader; frame ``index`` is decoded for them)."""
+        ...); or per frame, from the index (nothing is decoded): time, pts, dts, duration,
+        key_frame (the container's flag). :meth:`frame_info` decodes the frame for what the
+        decoder says of it."""
         reader = self._reader()
         if index is not ...:
-            frame = dict(reader.frame_metadata(int(index)))
-            if reader.backend == "libav":
-                # key_frame becomes the decoder's flag, as PyAV reports it.
-                frame.update(reader.frame_info(int(index)))
-            return frame
+            return dict(reader.frame_metadata(int(index)))
         m = dict(reader.metadata())
         caps: str = m.pop("caps", "")
         native = m.pop("pixel_format", None) or _native_format(caps)
@@ -609,6 +605,21 @@ class VideoFile:
         meta["container_tags"] = container_tags
         meta["stream_tags"] = stream_tags
         return meta
+
+    def frame_info(self, index: int) -> dict[str, Any]:
+        """What the decoder reports of frame ``index`` (it is decoded; what imageio's pyav
+        plugin gives per frame): ``frame_type`` ("I", "P", "B", ...), ``key_frame`` (the
+        decoder's flag: an IDR or recovery point), ``interlaced_frame`` and
+        ``top_field_first``.
+
+        Raises
+        ------
+        IndexError
+            ``index`` is out of range.
+        ValueError
+            The file is read through a GStreamer pipeline (a GStreamer ``filter=``).
+        """
+        return dict(self._reader().frame_info(int(index)))
 
     # -- writing ------------------------------------------------------------------------
 

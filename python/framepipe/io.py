@@ -239,7 +239,8 @@ class VideoFile:
     mode : {"r", "w"}
     format : str, optional
         Default pixel format of frames read ("rgb24", "bgr24", "rgba", "bgra", "gray",
-        "gray16le", "rgb48le", "yuv444p" or None for the decoder's own).
+        "gray16le", "rgb48le" (alias "rgb48"), "rgb48be", "bayer_*", "yuv444p" or None for
+        the decoder's own); see :func:`imread`.
     filter : str or sequence of (name, params), optional
         Applied to every frame read (or, for writing, before encoding); see :func:`imread`.
     thread_count : int
@@ -815,8 +816,11 @@ def imread(
     format : str or None
         Pixel format of the result: "rgb24" (default, (H, W, 3) uint8), "bgr24", "rgba",
         "bgra" ((H, W, 4)), "gray" (full-range luma, (H, W) uint8), "gray16le" ((H, W)
-        uint16), "rgb48le" ((H, W, 3) uint16), "yuv444p" ((3, H, W)) or None for the
-        decoder's own format when it is packed.
+        uint16), "rgb48le" or "rgb48" ((H, W, 3) uint16), "rgb48be" (the same values in a
+        big-endian dtype), "bayer_rggb8" / "bggr" / "gbrg" / "grbg" ((H, W) uint8: each pixel
+        keeps the colour its filter passes; "bayer_*16le"/"16be" from rgb48), "yuv444p"
+        ((3, H, W)) or None for the decoder's own format when it is one of these (else the
+        GStreamer reader's planes). Other names raise ValueError.
     filter : str or sequence of (name, params), optional
         Applied to every frame after decoding: a GStreamer fragment
         (``"videoflip video-direction=90r ! videoscale ! video/x-raw,width=320"``) or FFmpeg-style

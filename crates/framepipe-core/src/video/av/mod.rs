@@ -97,8 +97,9 @@ impl TimeBase {
 pub(crate) struct Input {
     ctx: *mut ff::AVFormatContext,
     pub stream: i32,
-    /// Encoder quirks found in the extradata and the first packet read ([`quirks`]).
+    /// Encoder quirks found in the extradata and the first packet read (module `quirks`).
     quirks: Quirks,
+    /// The first packet was read and scanned (or, not H.264, needs no scan).
     first_read: bool,
 }
 
@@ -150,6 +151,9 @@ impl Input {
             }
         };
         input.quirks.scan(extradata);
+        // Only H.264 decoders take what the first packet tells (see `quirks`).
+        // SAFETY: the stream's parameters are valid.
+        input.first_read = unsafe { (*input.codecpar()).codec_id } != ff::AVCodecID::AV_CODEC_ID_H264;
         // Only the video stream is demuxed: the others are skipped without reading them.
         for i in 0..input.n_streams() {
             if i as i32 != s {
@@ -349,7 +353,7 @@ pub struct Probe {
     pub(crate) origin: i64,
     /// Size of the file the index describes (a saved index is checked against it).
     pub(crate) file_size: u64,
-    /// What every decoder of the stream is told about its encoder ([`quirks`]).
+    /// What every decoder of the stream is told about its encoder (module `quirks`).
     pub(crate) quirks: Quirks,
 }
 

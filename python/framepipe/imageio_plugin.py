@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from types import EllipsisType
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from imageio.core.request import URI_BYTES, InitializationError, IOMode, Request
+from imageio.core.request import URI_BYTES, URI_FILE, InitializationError, IOMode, Request
 from imageio.core.v3_plugin_api import ImageProperties, PluginV3
 
 from .errors import MediaError
@@ -36,7 +35,7 @@ def _profile(meta: dict[str, Any]) -> str | None:
 
 
 # Containers the writer makes (see VideoWriter.create).
-_WRITABLE = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".ts", ".m2ts"}
+_WRITABLE = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".ts", ".m2ts", ".gif", ".png", ".apng"}
 
 
 class FramepipePlugin(PluginV3):
@@ -54,13 +53,24 @@ class FramepipePlugin(PluginV3):
             if extension.lower() not in _WRITABLE:
                 raise InitializationError(f"framepipe cannot write {extension} files")
         try:
-            # For "<bytes>" every call makes a new temporary file: remember the one we use.
-            self._local = path = request.get_local_filename()
+            # Bytes and file objects go to framepipe as they are (held in memory or written
+            # through AVIO callbacks), never through a temporary file.
             if request.mode.io_mode == IOMode.read:
-                self._file = VideoFile(path, "r", **kwargs)
+                source: Any = request.raw_uri if request._uri_type == URI_BYTES else None
+                if request._uri_type == URI_FILE:
+                    source = request.get_file()
+                if source is None:
+                    source = request.get_local_filename()
+                self._file = VideoFile(source, "r", **kwargs)
             else:
-                self._file = VideoFile(path, "w", **kwargs)
-        except (MediaError, ValueError) as exc:
+                extension = request.extension or request.format_hint
+                if request._uri_type == URI_BYTES:
+                    self._file = VideoFile("<bytes>", "w", extension=extension, **kwargs)
+                elif request._uri_type == URI_FILE:
+                    self._file = VideoFile(request.get_file(), "w", extension=extension, **kwargs)
+                else:
+                    self._file = VideoFile(request.get_local_filename(), "w", **kwargs)
+        except (MediaError, ValueError, TypeError) as exc:
             what = "these <bytes>" if request._uri_type == URI_BYTES else repr(request.raw_uri)
             raise InitializationError(f"framepipe cannot open {what}: {exc}") from exc
 
@@ -125,7 +135,7 @@ class FramepipePlugin(PluginV3):
         if self.request._uri_type == URI_BYTES:
             # Writing to "<bytes>": finalise now and hand back the encoded file.
             self._file.close()
-            return Path(self._local).read_bytes()
+            return self._file.getvalue()
         return None
 
     def properties(self, index: int | EllipsisType = ..., *, format: str | None = "rgb24") -> ImageProperties:

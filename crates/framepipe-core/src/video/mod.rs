@@ -33,6 +33,7 @@ mod index;
 pub mod pixfmt;
 mod reader;
 mod writer;
+pub mod avwriter;
 mod yuvtorgb;
 
 pub use filter::{Filter, FilterGraph, FilterSpec, GraphEdge};
@@ -40,6 +41,7 @@ pub use format::OutputFormat;
 pub use index::{FrameEntry, FrameIndex, Metadata, probe, probe_cached};
 pub use reader::{ReaderOptions, VideoFrame, VideoReader};
 pub use writer::{VideoWriter, WriterOptions, available_codecs};
+pub use avwriter::{AvWriter, AvWriterOptions, Target as AvTarget, WriteSeek};
 pub use yuvtorgb::FpYuvToRgb;
 
 use std::path::Path;

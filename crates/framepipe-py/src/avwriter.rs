@@ -179,7 +179,10 @@ impl PyAvWriter {
             }
             let seekable = match seekable {
                 Some(s) => s,
-                None => target.hasattr("seek")? && target.call_method0("seekable").and_then(|s| s.is_truthy()).unwrap_or(false),
+                None => {
+                    target.hasattr("seek")?
+                        && target.call_method0("seekable").and_then(|s| s.is_truthy()).unwrap_or(false)
+                }
             };
             let error = Arc::new(Mutex::new(None));
             let sink = PyFileSink { file: target.clone().unbind(), error: error.clone() };

@@ -110,7 +110,9 @@ fn encoder_for(name: &str) -> Option<ffmpeg_next::Codec> {
         _ => &[],
     };
     for n in preferred.iter().copied().chain(std::iter::once(lower.as_str())) {
-        if let Some(c) = encoder::find_by_name(n).filter(|c| c.is_encoder() && c.medium() == ffmpeg_next::media::Type::Video) {
+        if let Some(c) =
+            encoder::find_by_name(n).filter(|c| c.is_encoder() && c.medium() == ffmpeg_next::media::Type::Video)
+        {
             return Some(c);
         }
     }
@@ -254,11 +256,16 @@ impl AvWriter {
                 if let Some(parent) = p.parent().filter(|p| !p.as_os_str().is_empty())
                     && !parent.is_dir()
                 {
-                    return Err(Error::NotFound(format!("{}: the folder {} does not exist", p.display(), parent.display())));
+                    return Err(Error::NotFound(format!(
+                        "{}: the folder {} does not exist",
+                        p.display(),
+                        parent.display()
+                    )));
                 }
-                let ext = options.container.clone().unwrap_or_else(|| {
-                    p.extension().and_then(|e| e.to_str()).unwrap_or("").to_string()
-                });
+                let ext = options
+                    .container
+                    .clone()
+                    .unwrap_or_else(|| p.extension().and_then(|e| e.to_str()).unwrap_or("").to_string());
                 (ext, p.display().to_string())
             }
             Target::Sink { .. } => {
@@ -272,8 +279,9 @@ impl AvWriter {
         let to_sink = matches!(target, Target::Sink { .. });
         let muxer = muxer_name(&ext, to_sink)?;
         let codec_name = options.codec.clone().unwrap_or_else(|| default_codec(&ext).to_string());
-        let codec = encoder_for(&codec_name)
-            .ok_or_else(|| Error::Value(format!("unknown codec {codec_name:?}: FFmpeg has no video encoder of that name")))?;
+        let codec = encoder_for(&codec_name).ok_or_else(|| {
+            Error::Value(format!("unknown codec {codec_name:?}: FFmpeg has no video encoder of that name"))
+        })?;
         let c_muxer = CString::new(muxer).map_err(|_| Error::Value("bad muxer name".into()))?;
         // SAFETY: a NUL-terminated short name; the returned muxer is static (or null).
         let oformat = unsafe { ffi::av_guess_format(c_muxer.as_ptr(), std::ptr::null(), std::ptr::null()) };
@@ -296,7 +304,8 @@ impl AvWriter {
                 "codec {codec_name:?} cannot be written into a .{ext} file (the {muxer} muxer does not take it)"
             )));
         }
-        let supported: Vec<Pixel> = codec.video().ok().and_then(|v| v.formats()).map(|f| f.collect()).unwrap_or_default();
+        let supported: Vec<Pixel> =
+            codec.video().ok().and_then(|v| v.formats()).map(|f| f.collect()).unwrap_or_default();
         let pixel_format = match &options.pixel_format {
             None => None,
             Some(name) => {
@@ -325,7 +334,17 @@ impl AvWriter {
             if muxer == "gif" {
                 header_options.set("loop", &n.to_string());
             } else {
-                header_options.set("plays", &(if n < 0 { 1 } else if n == 0 { 0 } else { n + 1 }).to_string());
+                header_options.set(
+                    "plays",
+                    &(if n < 0 {
+                        1
+                    } else if n == 0 {
+                        0
+                    } else {
+                        n + 1
+                    })
+                    .to_string(),
+                );
             }
         }
         if muxer == "gif" && options.fps > 100.0 {
@@ -363,9 +382,8 @@ impl AvWriter {
                 // SAFETY: a fresh output context, owned from here on by the wrapper.
                 unsafe { Output::wrap(ctx) }
             }
-            Target::Path(p) => {
-                ffmpeg_next::format::output_as(&p, muxer).map_err(|e| Error::Value(format!("{}: {}", p.display(), av_error(e))))?
-            }
+            Target::Path(p) => ffmpeg_next::format::output_as(&p, muxer)
+                .map_err(|e| Error::Value(format!("{}: {}", p.display(), av_error(e))))?,
             Target::Sink { sink, seekable } => {
                 if matches!(muxer, "mp4" | "mov") && !seekable {
                     header_options.set("movflags", "frag_keyframe+empty_moov+default_base_moof");
@@ -471,7 +489,8 @@ impl AvWriter {
         let tb = rate.invert();
         let mut description = self.options.filter.clone().unwrap_or_default();
         if target == Pixel::PAL8 && !description.contains("paletteuse") {
-            description = if description.trim().is_empty() { PALETTE.to_string() } else { format!("{description},{PALETTE}") };
+            description =
+                if description.trim().is_empty() { PALETTE.to_string() } else { format!("{description},{PALETTE}") };
         }
         if description.trim().is_empty() {
             description = "null".into();
@@ -489,8 +508,10 @@ impl AvWriter {
             )
         };
         let out_tb = Rational::new(out_tb.num, out_tb.den);
-        let out_rate = if out_rate.num > 0 && out_rate.den > 0 { Rational::new(out_rate.num, out_rate.den) } else { rate };
-        let mut ctx = CodecContext::new_with_codec(self.codec).encoder().video().map_err(|e| Error::Value(av_error(e)))?;
+        let out_rate =
+            if out_rate.num > 0 && out_rate.den > 0 { Rational::new(out_rate.num, out_rate.den) } else { rate };
+        let mut ctx =
+            CodecContext::new_with_codec(self.codec).encoder().video().map_err(|e| Error::Value(av_error(e)))?;
         ctx.set_width(w as u32);
         ctx.set_height(h as u32);
         ctx.set_format(target);
@@ -549,9 +570,9 @@ impl AvWriter {
             tags.set(k, v);
         }
         output.set_metadata(tags);
-        output
-            .write_header_with(self.header_options.clone())
-            .map_err(|e| Error::Value(format!("{}: cannot write the .{} header: {}", self.describe, self.ext, av_error(e))))?;
+        output.write_header_with(self.header_options.clone()).map_err(|e| {
+            Error::Value(format!("{}: cannot write the .{} header: {}", self.describe, self.ext, av_error(e)))
+        })?;
         self.running = Some(Running {
             graph,
             encoder,
@@ -599,7 +620,10 @@ impl AvWriter {
         copy_into(&array, &mut frame)?;
         frame.set_pts(Some(index as i64));
         let mut source = run.graph.get("in").ok_or_else(|| Error::Gst("the buffer source vanished".into()))?;
-        source.source().add(&frame).map_err(|e| Error::Value(format!("libavfilter refused frame {index}: {}", av_error(e))))?;
+        source
+            .source()
+            .add(&frame)
+            .map_err(|e| Error::Value(format!("libavfilter refused frame {index}: {}", av_error(e))))?;
         self.frames_in += 1;
         self.drain(false, interrupt)
     }
@@ -628,9 +652,9 @@ impl AvWriter {
             }
             match sink.sink().frame(&mut filtered) {
                 Ok(()) => {
-                    run.encoder
-                        .send_frame(&filtered)
-                        .map_err(|e| Error::Value(format!("the {} encoder failed: {}", self.codec.name(), av_error(e))))?;
+                    run.encoder.send_frame(&filtered).map_err(|e| {
+                        Error::Value(format!("the {} encoder failed: {}", self.codec.name(), av_error(e)))
+                    })?;
                     self.frames_out += 1;
                     write_packets(&mut run.encoder, output)?;
                 }

@@ -26,6 +26,7 @@
 
 pub mod av;
 pub mod avfilter;
+pub mod avwriter;
 pub mod convert;
 mod filter;
 mod format;
@@ -33,15 +34,14 @@ mod index;
 pub mod pixfmt;
 mod reader;
 mod writer;
-pub mod avwriter;
 mod yuvtorgb;
 
+pub use avwriter::{AvWriter, AvWriterOptions, Target as AvTarget, WriteSeek};
 pub use filter::{Filter, FilterGraph, FilterSpec, GraphEdge};
 pub use format::OutputFormat;
 pub use index::{FrameEntry, FrameIndex, Metadata, probe, probe_cached};
 pub use reader::{ReaderOptions, VideoFrame, VideoReader};
 pub use writer::{VideoWriter, WriterOptions, available_codecs};
-pub use avwriter::{AvWriter, AvWriterOptions, Target as AvTarget, WriteSeek};
 pub use yuvtorgb::FpYuvToRgb;
 
 use std::path::Path;

@@ -210,3 +210,33 @@ def test_unwritable_target_is_type_error(tmp_path: Path) -> None:
 def test_bytes_output_needs_extension() -> None:
     with pytest.raises(ValueError, match="extension"):
         fp.imwrite("<bytes>", frames())
+
+
+def test_yuv444p_frames_with_filter_into_file_object() -> None:
+    """imageio's procedural form: planar yuv444p frames, an FFmpeg filter, into a BytesIO."""
+    rgb = frames(6)
+    buf = io.BytesIO()
+    with fp.open(buf, "w", extension=".mp4") as f:
+        f.init_video_stream("h264", fps=30)
+        f.set_video_filter(filter_sequence=[("scale", {"size": "vga", "flags": "lanczos"})])
+        with fp.open(fp.imwrite("<bytes>", rgb, extension=".mkv", codec="png") or b"") as src:
+            for frame in src.iter(format="yuv444p"):
+                assert frame.shape == (3, H, W)
+                f.write_frame(frame, pixel_format="yuv444p")
+    back = fp.imread(buf.getvalue())
+    assert back.shape == (6, 480, 640, 3)
+    small = fp.imread(buf.getvalue(), filter=f"scale={W}:{H}")
+    assert np.abs(small.astype(int) - rgb).mean() < 10
+
+
+def test_bayer_frames_are_demosaiced() -> None:
+    """in_pixel_format="bayer_rggb8": (H, W) mosaics, demosaiced by swscale before encoding."""
+    mosaic = np.zeros((H, W), np.uint8)
+    mosaic[::2, ::2] = 200  # red sites only
+    data = fp.imwrite("<bytes>", [mosaic] * 3, extension=".mkv", codec="png", in_pixel_format="bayer_rggb8")
+    back = fp.imread(data or b"")
+    assert back.shape == (3, H, W, 3)
+    red, green, blue = (back[..., c].mean() for c in range(3))
+    assert red > 100 and green < 20 and blue < 20
+    with pytest.raises(ValueError, match="bayer_xyz8"):
+        fp.imwrite("<bytes>", [mosaic], extension=".mkv", in_pixel_format="bayer_xyz8")

@@ -166,7 +166,9 @@ def _path(uri: str | os.PathLike[str]) -> str:
 
 def _default_codec(container: str) -> str:
     """The codec a container gets when none is named."""
-    return {"gif": "gif", "png": "png", "apng": "apng", "webm": "vp9"}.get(container.lower().lstrip("."), "h264")
+    return {"gif": "gif", "png": "png", "apng": "apng", "webm": "vp9"}.get(
+        container.lower().lstrip("."), "h264"
+    )
 
 
 def _is_path(uri: Any) -> TypeGuard[str | os.PathLike[str]]:
@@ -694,7 +696,7 @@ class VideoFile:
             raise ValueError("I/O operation on a closed video file")
         if self.mode != "w":
             raise ValueError("the video file is open for reading")
-        if self._writer is None and self._uses_libav():
+        if self._writer is None and (self._uses_libav() or pixel_format.lower().startswith("bayer_")):
             stream = self._stream or {"codec": None, "fps": 24.0}
             self._writer = _framepipe._AvWriter(
                 self._writer_target(),
@@ -770,7 +772,11 @@ class VideoFile:
         frame with ``is_batch=False``."""
         if self._writer is None and self._stream is None:
             self.init_video_stream(
-                codec or _default_codec(self._container()), fps=fps, pixel_format=out_pixel_format, quality=quality, bitrate=bitrate
+                codec or _default_codec(self._container()),
+                fps=fps,
+                pixel_format=out_pixel_format,
+                quality=quality,
+                bitrate=bitrate,
             )
         flt = _combine_filter(filter, filter_sequence, filter_graph)
         if flt is not None:

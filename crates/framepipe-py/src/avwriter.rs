@@ -151,11 +151,13 @@ impl PyAvWriter {
             Some(Filter::Sequence(specs)) => Some(specs.iter().map(|s| s.ffmpeg()).collect::<Vec<_>>().join(",")),
             Some(g @ Filter::Graph(_)) => g.ffmpeg_description().map_err(to_py)?,
         };
+        let bayer = in_pixel_format.to_ascii_lowercase().starts_with("bayer_");
         let options = AvWriterOptions {
             container,
             codec,
             fps,
-            input_format: OutputFormat::from_name(in_pixel_format).map_err(to_py)?,
+            input_format: if bayer { OutputFormat::Gray } else { OutputFormat::from_name(in_pixel_format).map_err(to_py)? },
+            input_bayer: bayer.then(|| in_pixel_format.to_ascii_lowercase()),
             pixel_format,
             quality,
             bitrate,

@@ -55,6 +55,10 @@ pub struct AvWriterOptions {
     pub fps: f64,
     /// Layout of the arrays written. With rgb24 (the default), a 2-D uint8 frame is gray.
     pub input_format: OutputFormat,
+    /// A Bayer mosaic layout of the arrays by FFmpeg name ("bayer_rggb8", "bayer_gbrg16le",
+    /// ...), overriding `input_format`: (H, W) uint8 (uint16 for the 16-bit ones) arrays
+    /// that swscale demosaics.
+    pub input_bayer: Option<String>,
     /// Encoded pixel format by FFmpeg name ("pal8", "gray", "rgb24", "yuv420p", ...);
     /// `None` picks one the encoder takes that suits the input (pal8 with a palette for GIF
     /// from colour frames, gray for GIF from gray frames, yuv420p for H.264, ...).
@@ -81,6 +85,7 @@ impl Default for AvWriterOptions {
             codec: None,
             fps: 24.0,
             input_format: OutputFormat::Rgb24,
+            input_bayer: None,
             pixel_format: None,
             quality: None,
             bitrate: None,
@@ -183,13 +188,25 @@ fn input_pixel(format: OutputFormat) -> Result<Pixel> {
         OutputFormat::Bgra => Pixel::BGRA,
         OutputFormat::Gray => Pixel::GRAY8,
         OutputFormat::Gray16le => Pixel::GRAY16LE,
+        OutputFormat::Yuv444p => Pixel::YUV444P,
         other => {
             return Err(Error::Value(format!(
-                "in_pixel_format {:?} cannot be written here: use rgb24, bgr24, rgba, bgra, gray or gray16le",
+                "in_pixel_format {:?} cannot be written here: use rgb24, bgr24, rgba, bgra, gray, gray16le or yuv444p",
                 other.name()
             )));
         }
     })
+}
+
+/// A Bayer pixel format by FFmpeg name; [`Error::Value`] for anything else.
+pub fn bayer_pixel(name: &str) -> Result<Pixel> {
+    match pixel_from_name(name) {
+        Some(p) if name.starts_with("bayer_") && !name.ends_with("16be") => Ok(p),
+        _ => Err(Error::Value(format!(
+            "unknown Bayer in_pixel_format {name:?}: expected bayer_bggr8, bayer_rggb8, bayer_gbrg8, bayer_grbg8 \
+             or their 16le forms"
+        ))),
+    }
 }
 
 /// fps as a rational FFmpeg keeps exact for the usual rates (24000/1001, 12.5, 50, ...).
@@ -448,11 +465,39 @@ impl AvWriter {
     }
 
     fn frame_geometry(&self, array: &ArrayRef<'_>) -> Result<(Pixel, u32, u32)> {
+        if let Some(name) = &self.options.input_bayer {
+            let pixel = bayer_pixel(name)?;
+            let dtype = if name.ends_with("16le") { Dtype::U16 } else { Dtype::U8 };
+            return match array.shape {
+                [h, w] | [h, w, 1] if array.dtype == dtype && *h > 0 && *w > 0 && *h <= 65535 && *w <= 65535 => {
+                    Ok((pixel, *w as u32, *h as u32))
+                }
+                _ => Err(Error::Value(format!(
+                    "a frame of shape {:?} and dtype {} does not fit in_pixel_format {name:?} (expected (H, W) {})",
+                    array.shape,
+                    array.dtype.name(),
+                    dtype.name()
+                ))),
+            };
+        }
         let mut format = self.options.input_format;
         if format == OutputFormat::Rgb24 && array.shape.len() == 2 {
             format = if array.dtype == Dtype::U16 { OutputFormat::Gray16le } else { OutputFormat::Gray };
         }
         let pixel = input_pixel(format)?;
+        if format == OutputFormat::Yuv444p {
+            // Planar, as the reader gives it: (3, H, W).
+            return match array.shape {
+                [3, h, w] if array.dtype == Dtype::U8 && *h > 0 && *w > 0 && *h <= 65535 && *w <= 65535 => {
+                    Ok((pixel, *w as u32, *h as u32))
+                }
+                _ => Err(Error::Value(format!(
+                    "a frame of shape {:?} and dtype {} does not fit in_pixel_format \"yuv444p\" (expected (3, H, W) uint8)",
+                    array.shape,
+                    array.dtype.name()
+                ))),
+            };
+        }
         let (want_dtype, channels) = match format {
             OutputFormat::Gray16le => (Dtype::U16, 1),
             OutputFormat::Gray => (Dtype::U8, 1),
@@ -709,8 +754,29 @@ fn graph_sink(graph: &filter::Graph) -> Result<filter::Context> {
     unsafe { (*graph).get("out") }.ok_or_else(|| Error::Gst("the buffer sink vanished".into()))
 }
 
-/// Copies a (H, W[, C]) strided array into the frame's packed rows.
+/// Copies a (H, W[, C]) strided array into the frame's packed rows, or a (3, H, W) one into
+/// the three planes of a yuv444p frame.
 fn copy_into(array: &ArrayRef<'_>, frame: &mut AvFrame) -> Result<()> {
+    if frame.format() == Pixel::YUV444P {
+        let (h, w) = (array.shape[1], array.shape[2]);
+        let (sp, sh, sw) = (array.strides[0] as usize, array.strides[1] as usize, array.strides[2] as usize);
+        for plane in 0..3 {
+            let stride = frame.stride(plane);
+            let dst = frame.data_mut(plane);
+            for y in 0..h {
+                let base = plane * sp + y * sh;
+                let out = &mut dst[y * stride..y * stride + w];
+                if sw == 1 {
+                    out.copy_from_slice(&array.data[base..base + w]);
+                } else {
+                    for (x, o) in out.iter_mut().enumerate() {
+                        *o = array.data[base + x * sw];
+                    }
+                }
+            }
+        }
+        return Ok(());
+    }
     let (h, w) = (array.shape[0], array.shape[1]);
     let c = array.shape.get(2).copied().unwrap_or(1);
     let item = array.dtype.size();

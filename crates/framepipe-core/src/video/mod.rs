@@ -36,7 +36,7 @@ mod reader;
 mod writer;
 mod yuvtorgb;
 
-pub use avwriter::{AvWriter, AvWriterOptions, Target as AvTarget, WriteSeek};
+pub use avwriter::{AvWriter, AvWriterOptions, Target as AvTarget, WriteSeek, bayer_pixel};
 pub use filter::{Filter, FilterGraph, FilterSpec, GraphEdge};
 pub use format::OutputFormat;
 pub use index::{FrameEntry, FrameIndex, Metadata, probe, probe_cached};

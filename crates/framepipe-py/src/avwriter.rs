@@ -48,7 +48,10 @@ struct PyFileSink {
 
 impl PyFileSink {
     fn call<T>(&self, f: impl for<'py> FnOnce(Python<'py>, &Bound<'py, PyAny>) -> PyResult<T>) -> std::io::Result<T> {
-        let out = Python::attach(|py| f(py, self.file.bind(py)));
+        // While the interpreter finalises, Python cannot be entered: the write fails.
+        let Some(out) = Python::try_attach(|py| f(py, self.file.bind(py))) else {
+            return Err(std::io::Error::other("the Python interpreter is shutting down"));
+        };
         out.map_err(|e| {
             let text = e.to_string();
             let mut slot = self.error.lock().unwrap_or_else(|e| e.into_inner());
@@ -156,7 +159,11 @@ impl PyAvWriter {
             container,
             codec,
             fps,
-            input_format: if bayer { OutputFormat::Gray } else { OutputFormat::from_name(in_pixel_format).map_err(to_py)? },
+            input_format: if bayer {
+                OutputFormat::Gray
+            } else {
+                OutputFormat::from_name(in_pixel_format).map_err(to_py)?
+            },
             input_bayer: bayer.then(|| in_pixel_format.to_ascii_lowercase()),
             pixel_format,
             quality,

@@ -11,13 +11,12 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from types import EllipsisType
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from imageio.core.request import URI_BYTES, URI_FILENAME, InitializationError, IOMode, Request
+from imageio.core.request import URI_BYTES, URI_FILE, InitializationError, IOMode, Request
 from imageio.core.v3_plugin_api import ImageProperties, PluginV3
 
 from . import _framepipe
@@ -38,7 +37,7 @@ def _profile(meta: dict[str, Any]) -> str | None:
 
 
 # Containers the writer makes (see VideoWriter.create).
-_WRITABLE = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".ts", ".m2ts"}
+_WRITABLE = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".ts", ".m2ts", ".gif", ".png", ".apng"}
 
 
 # Input pixel formats the writer takes as they are (VideoWriter's in_pixel_format).
@@ -81,17 +80,24 @@ class FramepipePlugin(PluginV3):
             if extension.lower() not in _WRITABLE:
                 raise InitializationError(f"framepipe cannot write {extension} files")
         try:
-            # For "<bytes>" every call makes a new temporary file: remember the one we use.
-            self._local = path = request.get_local_filename()
+            # Bytes and file objects go to framepipe as they are (held in memory or written
+            # through AVIO callbacks), never through a temporary file.
             if request.mode.io_mode == IOMode.read:
-                self._file = VideoFile(path, "r", **kwargs)
+                source: Any = request.raw_uri if request._uri_type == URI_BYTES else None
+                if request._uri_type == URI_FILE:
+                    source = request.get_file()
+                if source is None:
+                    source = request.get_local_filename()
+                self._file = VideoFile(source, "r", **kwargs)
             else:
-                if request._uri_type != URI_FILENAME:
-                    # A temporary file that imageio copies into bytes or a file object once
-                    # closed: crash safety (and its index sized in advance) buys nothing.
-                    kwargs.setdefault("crash_safe", False)
-                self._file = VideoFile(path, "w", **kwargs)
-        except (MediaError, ValueError) as exc:
+                extension = request.extension or request.format_hint
+                if request._uri_type == URI_BYTES:
+                    self._file = VideoFile("<bytes>", "w", extension=extension, **kwargs)
+                elif request._uri_type == URI_FILE:
+                    self._file = VideoFile(request.get_file(), "w", extension=extension, **kwargs)
+                else:
+                    self._file = VideoFile(request.get_local_filename(), "w", **kwargs)
+        except (MediaError, ValueError, TypeError) as exc:
             what = "these <bytes>" if request._uri_type == URI_BYTES else repr(request.raw_uri)
             raise InitializationError(f"framepipe cannot open {what}: {exc}") from exc
 
@@ -164,7 +170,7 @@ class FramepipePlugin(PluginV3):
         if self.request._uri_type == URI_BYTES:
             # Writing to "<bytes>": finalise now and hand back the encoded file.
             self._file.close()
-            return Path(self._local).read_bytes()
+            return self._file.getvalue()
         return None
 
     def _layout(self, format: str | None) -> tuple[tuple[int, ...], np.dtype[Any]]:

@@ -24,13 +24,16 @@ from __future__ import annotations
 import builtins
 import contextlib
 import errno
+import io as _stdio
 import itertools
 import json
 import os
+import tempfile
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from types import EllipsisType, TracebackType
-from typing import Any, cast
+from typing import Any, TypeGuard, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -52,6 +55,15 @@ __all__ = [
 Filter = str | Sequence[tuple[str, str | dict[str, Any]]] | tuple[dict[str, Any], list[Any]] | None
 FrameIndexSource = str | os.PathLike[str] | dict[str, Any] | None
 Indices = Sequence[int] | npt.NDArray[np.integer[Any]] | range
+#: What can be read: a path, the encoded file as bytes, or a binary file object.
+Source = str | os.PathLike[str] | bytes | bytearray | memoryview | Any
+#: Where a video can be written: a path, "<bytes>" (imwrite returns the file), or a binary
+#: file object with ``write``.
+Destination = str | os.PathLike[str] | Any
+
+# Containers and codecs only the libav writer writes (Debian's GStreamer has no GIF encoder).
+_LIBAV_EXTENSIONS = {"gif", "png", "apng"}
+_LIBAV_CODECS = {"gif", "png", "apng"}
 
 
 def _index_text(frame_index: FrameIndexSource) -> str | None:
@@ -228,14 +240,103 @@ def _path(uri: str | os.PathLike[str]) -> str:
     return path
 
 
+def _default_codec(container: str) -> str:
+    """The codec a container gets when none is named."""
+    return {"gif": "gif", "png": "png", "apng": "apng", "webm": "vp9"}.get(
+        container.lower().lstrip("."), "h264"
+    )
+
+
+def _is_path(uri: Any) -> TypeGuard[str | os.PathLike[str]]:
+    return isinstance(uri, str | os.PathLike)
+
+
+_memfd_serial = itertools.count()
+
+
+class _MemoryFile:
+    """Encoded bytes held as an anonymous in-memory file (``memfd_create``), readable by
+    path (``/proc/self/fd/N``) by libavformat and GStreamer alike; nothing is written to
+    disk. Where memfd does not exist, a temporary file deleted on close stands in."""
+
+    def __init__(self, data: bytes | bytearray | memoryview) -> None:
+        self._tmp: Any = None
+        memfd_create = getattr(os, "memfd_create", None)
+        if memfd_create is not None and os.path.isdir("/proc/self/fd"):
+            # A unique name and modification time: the frame-index caches key on them.
+            self.fd = memfd_create(f"framepipe-{os.getpid()}-{next(_memfd_serial)}", 0)
+            with builtins.open(self.fd, "wb", closefd=False) as f:
+                f.write(data)
+            stamp = time.time_ns() + next(_memfd_serial)
+            os.utime(self.fd, ns=(stamp, stamp))
+            self.path = f"/proc/self/fd/{self.fd}"
+        else:  # pragma: no cover - non-Linux
+            self._tmp = tempfile.NamedTemporaryFile(prefix="framepipe-", suffix=".bin")
+            self._tmp.write(data)
+            self._tmp.flush()
+            self.fd = -1
+            self.path = self._tmp.name
+
+    def close(self) -> None:
+        if self._tmp is not None:
+            self._tmp.close()
+            self._tmp = None
+        elif self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+def _read_source(uri: Any) -> bytes:
+    """The encoded bytes of a bytes-like or file-object source.
+
+    Raises TypeError for an object that is neither, or a file object that cannot be read
+    (no ``read``, ``readable()`` false, or opened in text mode)."""
+    if isinstance(uri, bytes | bytearray | memoryview):
+        return bytes(uri)
+    read = getattr(uri, "read", None)
+    if not callable(read):
+        raise TypeError(
+            f"cannot read a video from a {type(uri).__name__}: give a path, bytes or a binary file object with read()"
+        )
+    readable = getattr(uri, "readable", None)
+    if callable(readable) and not readable():
+        raise TypeError(f"the file object {uri!r} is not readable (opened for writing?)")
+    data = read()
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise TypeError(
+            f"the file object's read() returned {type(data).__name__}, not bytes: open the file in binary mode ('rb')"
+        )
+    return bytes(data)
+
+
+def _writable_target(uri: Any) -> Any:
+    """A file object to write into; TypeError when it cannot be written."""
+    write = getattr(uri, "write", None)
+    if not callable(write):
+        raise TypeError(
+            f'cannot write a video to a {type(uri).__name__}: give a path, "<bytes>" or a binary file object '
+            "with write()"
+        )
+    writable = getattr(uri, "writable", None)
+    if callable(writable) and not writable():
+        raise TypeError(f"the file object {uri!r} is not writable (opened for reading?)")
+    if isinstance(uri, _stdio.TextIOBase):
+        raise TypeError("the file object is a text stream: open the file in binary mode ('wb')")
+    return uri
+
+
 class VideoFile:
     """A video file open for reading (``mode="r"``) or writing (``mode="w"``).
 
     Parameters
     ----------
-    uri : str or path-like
-        The file. For writing, the container follows the extension (.mp4, .mov, .mkv,
-        .webm, .avi, .ts).
+    uri : str, path-like, bytes or file object
+        The file. Reading also takes the encoded file as bytes or a binary file object
+        (read into memory, never into a temporary file). Writing also takes ``"<bytes>"``
+        (``getvalue()`` gives the file after ``close``) or a binary file object with
+        ``write`` (seeked back into when it is seekable; an MP4 to an unseekable one is
+        written fragmented). The container follows the extension (.mp4, .mov, .mkv, .webm,
+        .avi, .ts, .gif, .png, .apng) or ``extension=``.
     mode : {"r", "w"}
     format : str, optional
         Default pixel format of frames read ("rgb24", "bgr24", "rgba", "bgra", "gray",
@@ -261,18 +362,27 @@ class VideoFile:
         signalled; BT.601 when the stream does not say, as FFmpeg does).
     color_range : {"limited", "full"}, optional
         The YUV range, overriding what the stream signals ("tv"/"pc" are accepted too).
+    extension : str, optional
+        The container to write (".mp4", ".gif", ...): needed for ``"<bytes>"`` and file
+        objects, else taken from the path.
+    loop : int, optional
+        GIF/APNG: times the animation repeats (0 forever, the default; -1 plays once).
 
     Raises
     ------
     FileNotFoundError
         Reading a file that does not exist.
     MediaError
-        A file that cannot be demuxed or decoded (empty, not a video, truncated, corrupt).
+        A file (or bytes) that cannot be demuxed or decoded (empty, not a video, truncated,
+        corrupt).
+    TypeError
+        A source that is neither a path, bytes nor a readable binary file object (or, for
+        writing, not a writable one).
     """
 
     def __init__(
         self,
-        uri: str | os.PathLike[str],
+        uri: Source | Destination,
         mode: str = "r",
         *,
         format: str | None = "rgb24",
@@ -283,10 +393,30 @@ class VideoFile:
         frame_index: FrameIndexSource = None,
         colorspace: str | None = None,
         color_range: str | None = None,
+        extension: str | None = None,
+        loop: int | None = None,
     ) -> None:
         if mode not in ("r", "w"):
             raise ValueError(f"mode must be 'r' or 'w', not {mode!r}")
-        self.path = _path(uri)
+        self._memory: _MemoryFile | None = None
+        self._target: Any = None  # writing: None (a path), "<bytes>" or a file object
+        self._encoded: bytes | None = None
+        self._extension = extension
+        self._loop = loop
+        if mode == "r":
+            if _is_path(uri):
+                self.path = _path(uri)
+            else:
+                self._memory = _MemoryFile(_read_source(uri))
+                self.path = self._memory.path
+        elif isinstance(uri, str) and uri == "<bytes>":
+            self._target = "<bytes>"
+            self.path = "<bytes>"
+        elif not _is_path(uri):
+            self._target = _writable_target(uri)
+            self.path = f"<{type(uri).__name__}>"
+        else:
+            self.path = _path(uri)
         self.mode = mode
         self._format = format
         self._filter = filter
@@ -297,15 +427,23 @@ class VideoFile:
         self._colorspace = colorspace
         self._color_range = color_range
         self._readers: dict[tuple[Any, ...], _framepipe._VideoReader] = {}
-        self._writer: _framepipe._VideoWriter | None = None
+        self._writer: _framepipe._VideoWriter | _framepipe._AvWriter | None = None
         self._stream: dict[str, Any] | None = None
         self._container_metadata: dict[str, Any] = {}
         self._stream_metadata: dict[str, Any] = {}
         self._closed = False
         if mode == "r":
-            self._reader()  # probe now: missing or broken files fail at open
-        else:
+            try:
+                self._reader()  # probe now: missing or broken files fail at open
+            except BaseException:
+                self.close()
+                raise
+        elif self._target is None:
             _check_folder(self.path)  # fail at open, not after the first frame
+        elif extension is None:
+            raise ValueError(
+                "writing to bytes or a file object needs the container: give extension='.mp4' (or .gif, ...)"
+            )
 
     # -- reading ------------------------------------------------------------------------
 
@@ -640,7 +778,8 @@ class VideoFile:
             raise ValueError("the video file is open for reading")
         if self._writer is not None:
             raise ValueError("the video stream is already initialised and has frames")
-        if codec not in (available := video_codecs()) and not codec.startswith("lib"):
+        libav_codec = codec.lower() in _LIBAV_CODECS
+        if codec not in (available := video_codecs()) and not codec.startswith("lib") and not libav_codec:
             raise ValueError(f"unknown codec {codec!r}: available codecs are {', '.join(available)}")
         self._stream = {
             "codec": codec,
@@ -662,6 +801,23 @@ class VideoFile:
             raise ValueError("I/O operation on a closed video file")
         if self.mode != "w":
             raise ValueError("the video file is open for reading")
+        if self._writer is None and (self._uses_libav() or pixel_format.lower().startswith("bayer_")):
+            stream = self._stream or {"codec": None, "fps": 24.0}
+            self._writer = _framepipe._AvWriter(
+                self._writer_target(),
+                container=self._container(),
+                codec=stream.get("codec"),
+                fps=stream["fps"],
+                in_pixel_format=pixel_format,
+                pixel_format=stream.get("pixel_format"),
+                quality=stream.get("quality"),
+                bitrate=stream.get("bitrate"),
+                max_keyframe_interval=stream.get("max_keyframe_interval"),
+                force_keyframes=bool(stream.get("force_keyframes")),
+                filter=self._filter,
+                loop_count=self._loop,
+                container_tags=self._container_metadata or None,
+            )
         if self._writer is None:
             stream = self._stream or {"codec": "h264", "fps": 24.0}
             self._writer = _framepipe._VideoWriter(
@@ -674,6 +830,32 @@ class VideoFile:
                 **stream,
             )
         self._writer.write(np.asarray(frame))
+
+    def _writer_target(self) -> Any:
+        """What the libav writer writes into: a path, None (bytes) or the file object."""
+        if self._target is None:
+            return self.path
+        return None if self._target == "<bytes>" else self._target
+
+    def _container(self) -> str:
+        """The container's extension, without the dot ("mp4", "gif", ...)."""
+        if self._extension is not None:
+            return self._extension.lower().lstrip(".")
+        return os.path.splitext(self.path)[1].lower().lstrip(".")
+
+    def _uses_libav(self) -> bool:
+        """Whether the libav writer writes this file: bytes and file objects, GIF, PNG and
+        APNG (GStreamer writes the other files, crash-safe MP4 included)."""
+        codec = str((self._stream or {}).get("codec") or "").lower()
+        return self._target is not None or self._container() in _LIBAV_EXTENSIONS or codec in _LIBAV_CODECS
+
+    def getvalue(self) -> bytes:
+        """The encoded file, after ``close``, of a video written to ``"<bytes>"``."""
+        if self._target != "<bytes>":
+            raise ValueError("getvalue() is for videos written to '<bytes>'")
+        if self._encoded is None:
+            raise ValueError("the video is not finished: close() it first")
+        return self._encoded
 
     def write(
         self,
@@ -695,7 +877,11 @@ class VideoFile:
         frame with ``is_batch=False``."""
         if self._writer is None and self._stream is None:
             self.init_video_stream(
-                codec or "h264", fps=fps, pixel_format=out_pixel_format, quality=quality, bitrate=bitrate
+                codec or _default_codec(self._container()),
+                fps=fps,
+                pixel_format=out_pixel_format,
+                quality=quality,
+                bitrate=bitrate,
             )
         flt = _combine_filter(filter, filter_sequence, filter_graph)
         if flt is not None:
@@ -734,7 +920,11 @@ class VideoFile:
             reader.close()
         self._readers.clear()
         if self._writer is not None:
-            self._writer.close()
+            encoded = self._writer.close()
+            if isinstance(encoded, bytes):
+                self._encoded = encoded
+        if self._memory is not None:
+            self._memory.close()
 
     def __enter__(self) -> VideoFile:
         return self
@@ -749,14 +939,17 @@ class VideoFile:
         return f"<VideoFile {self.path!r} {state}>"
 
 
-def open(uri: str | os.PathLike[str], mode: str = "r", **kwargs: Any) -> VideoFile:
+def open(uri: Source, mode: str = "r", **kwargs: Any) -> VideoFile:
     """Open a video file: ``fp.open(path)`` to read, ``fp.open(path, "w")`` to write.
 
     Parameters
     ----------
-    uri : str or path-like
-        The file (``file://`` URIs are accepted). For writing, the container follows the
-        extension: .mp4, .mov, .mkv, .webm, .avi or .ts.
+    uri : str, path-like, bytes or file object
+        The file (``file://`` URIs are accepted). Reading also takes the encoded file as
+        bytes or a binary file object; writing also takes ``"<bytes>"`` or a binary file
+        object with ``write`` (give ``extension=``). For writing, the container follows the
+        extension: .mp4, .mov, .mkv, .webm, .avi, .ts, .gif, .png (one image, or an image
+        sequence such as ``frame_%03d.png``) or .apng.
     mode : {"r", "w"}
         Read (default) or write.
     **kwargs
@@ -778,7 +971,9 @@ def open(uri: str | os.PathLike[str], mode: str = "r", **kwargs: Any) -> VideoFi
     FileNotFoundError
         Reading a file that does not exist, or writing into a folder that does not exist.
     MediaError
-        Reading a file that cannot be demuxed or decoded.
+        Reading a file (or bytes) that cannot be demuxed or decoded.
+    TypeError
+        A file object that cannot be read (or written, for ``"w"``).
 
     Examples
     --------
@@ -789,7 +984,7 @@ def open(uri: str | os.PathLike[str], mode: str = "r", **kwargs: Any) -> VideoFi
 
 
 def imread(
-    uri: str | os.PathLike[str],
+    uri: Source,
     *,
     index: int | EllipsisType | Indices = ...,
     format: str | None = "rgb24",
@@ -805,8 +1000,9 @@ def imread(
 
     Parameters
     ----------
-    uri : str or path-like
-        The video file (MP4, MOV, MKV, WebM, MPEG-TS, AVI, ...).
+    uri : str, path-like, bytes or file object
+        The video file (MP4, MOV, MKV, WebM, MPEG-TS, AVI, GIF, ...), or its bytes, or a
+        binary file object to read them from (held in memory, not in a temporary file).
     index : int or Ellipsis or sequence of int
         ``...`` (default) reads every frame as one (N, H, W, C) array; an int ``k`` reads
         exactly the k-th frame in presentation order (negative counts from the end), the
@@ -856,7 +1052,9 @@ def imread(
     FileNotFoundError
         The file does not exist.
     MediaError
-        The file cannot be demuxed or decoded.
+        The file (or bytes) cannot be demuxed or decoded.
+    TypeError
+        ``uri`` is neither a path, bytes nor a readable binary file object.
     IndexError
         An index is out of range (named in the message; nothing is decoded).
     TypeError
@@ -877,7 +1075,7 @@ def imread(
 
 
 def imiter(
-    uri: str | os.PathLike[str],
+    uri: Source,
     *,
     format: str | None = "rgb24",
     filter: Filter = None,
@@ -942,38 +1140,49 @@ def imiter(
 
 
 def imwrite(
-    uri: str | os.PathLike[str],
+    uri: Destination,
     frames: npt.ArrayLike | Iterable[npt.ArrayLike],
     *,
-    fps: float = 24,
-    codec: str = "h264",
+    fps: float | None = None,
+    codec: str | None = None,
     pixel_format: str | None = None,
     quality: float | None = None,
     filter: Filter = None,
     metadata: dict[str, Any] | None = None,
     in_pixel_format: str = "rgb24",
     bitrate: int | None = None,
-) -> None:
+    extension: str | None = None,
+    loop: int | None = None,
+    duration: float | None = None,
+) -> bytes | None:
     """Write frames to a video file, all at once.
 
     Parameters
     ----------
-    uri : str or path-like
-        The file to write; its folder must exist. The container follows the extension:
-        .mp4, .mov, .mkv, .webm, .avi or .ts.
+    uri : str, path-like or file object
+        The file to write; its folder must exist. ``"<bytes>"`` returns the encoded file
+        as bytes instead, and a binary file object (anything with ``write``) receives it;
+        neither goes through a temporary file. The container follows the extension (or
+        ``extension=``): .mp4, .mov, .mkv, .webm, .avi, .ts, .gif (animated GIF), .png
+        (one image, or an image sequence with a pattern such as ``frame_%03d.png``) or
+        .apng (animated PNG).
     frames : array-like or iterable of array-like
         An (N, H, W, C) array or any iterable of (H, W, C) frames (a generator works), all
         of the same shape and dtype, uint8 (uint16 for gray16le). A 2-D uint8 frame (H, W)
         is written as gray (and a 2-D uint16 one as gray16le).
-    fps : float
-        Frames per second (default 24).
-    codec : str
-        "h264" (default), "hevc", "vp8", "vp9", "av1" or "mjpeg" (FFmpeg encoder names such
-        as "libx264" are accepted); ``fp.video_codecs()`` lists those installed.
+    fps : float, optional
+        Frames per second (default 24). GIF stores delays in 1/100 s: at most 100.
+    codec : str, optional
+        "h264" (the default, "vp9" for .webm), "hevc", "vp8", "vp9", "av1" or "mjpeg"
+        (FFmpeg encoder names such as "libx264" are accepted; ``fp.video_codecs()`` lists
+        those installed); "gif", "png" and "apng" (the defaults for .gif, .png and .apng).
     pixel_format : str, optional
-        Encoded pixel format by FFmpeg name: "yuv420p" (the default for every codec; what
+        Encoded pixel format by FFmpeg name: "yuv420p" (the default for video codecs; what
         browsers and players accept), "yuv422p", "yuv444p", "nv12", "gray",
-        "yuv420p10le". H.264 and HEVC in yuv420p need an even width and height.
+        "yuv420p10le". H.264 and HEVC in yuv420p need an even width and height. GIF takes
+        "pal8" (the default for colour frames: one palette for the whole video, made by
+        libavfilter's palettegen/paletteuse), "gray" (the default for gray frames), "rgb8"
+        or "bgr8"; PNG "rgb24", "rgba", "gray", "gray16be", ...
     quality : float, optional
         0 (worst) to 10 (best); the default is the codec's usual quality (x264: CRF 23).
     filter : str or sequence of (name, params), optional
@@ -985,16 +1194,33 @@ def imwrite(
         "gray16le" or "yuv444p" ((3, H, W)).
     bitrate : int, optional
         Target bit rate in bits per second (overrides ``quality``).
+    extension : str, optional
+        The container (".mp4", ".gif", ...): required for ``"<bytes>"`` and file objects.
+    loop : int, optional
+        GIF/APNG: times the animation repeats; 0 (the default) loops forever, -1 plays once.
+    duration : float, optional
+        Milliseconds each frame shows (as imageio's pillow plugin takes it for GIF), instead
+        of ``fps``.
+
+    Returns
+    -------
+    bytes or None
+        The encoded file for ``"<bytes>"``, else None.
 
     Raises
     ------
     ValueError
-        No frames; an unknown codec (the message lists the available ones); a frame whose
-        shape or dtype does not fit (float arrays: convert with ``astype(np.uint8)``); a
-        frame whose shape differs from the first (the message names its index); an odd
-        size for H.264/HEVC in yuv420p.
+        No frames; an unknown codec (the message lists the available ones); a codec the
+        container cannot hold, a pixel format the encoder does not take, ``loop`` out of
+        range or on a container that does not loop, ``fps`` above 100 for GIF, ``fps`` and
+        ``duration`` both given (each message names the option); a frame whose shape or
+        dtype does not fit (float arrays: convert with ``astype(np.uint8)``); a frame whose
+        shape differs from the first (the message names its index); an odd size for
+        H.264/HEVC in yuv420p; a second frame for a single .png.
     FileNotFoundError
         The folder of ``uri`` does not exist (raised before anything is encoded).
+    TypeError
+        ``uri`` is a file object that cannot be written.
 
     Notes
     -----
@@ -1002,24 +1228,39 @@ def imwrite(
     Ctrl-C (KeyboardInterrupt) instead finalises what was written, as closing a
     :class:`VideoFile` does.
     """
-    path = _path(uri)
-    _check_folder(path)
-    f = VideoFile(path, "w")
+    if duration is not None:
+        if fps is not None:
+            raise ValueError("give fps or duration, not both")
+        if not duration > 0:
+            raise ValueError(
+                f"duration must be a positive number of milliseconds per frame, not {duration!r}"
+            )
+        fps = 1000.0 / duration
+    fps = 24.0 if fps is None else fps
+    to_path = _is_path(uri) and not (isinstance(uri, str) and uri == "<bytes>")
+    path = _path(uri) if to_path else ""
+    if to_path:
+        _check_folder(path)
+    ext = extension if extension is not None else os.path.splitext(path)[1]
+    if codec is None:
+        codec = _default_codec(ext)
+    f = VideoFile(path if to_path else uri, "w", extension=extension, loop=loop)
     try:
         with f:
             f.init_video_stream(codec, fps=fps, pixel_format=pixel_format, quality=quality, bitrate=bitrate)
             f.write(frames, fps=fps, in_pixel_format=in_pixel_format, filter=filter, metadata=metadata)
-            if f._writer is None:
+            if f._writer is None or f._writer.frames_written == 0:
                 raise ValueError(
                     "no frames to write: imwrite needs at least one frame "
                     "(an (N, H, W, C) array with N > 0, or a non-empty iterable of frames)"
                 )
     except Exception:
         # The writer truncated or created the file once it started: leave nothing partial.
-        if f._writer is not None:
+        if to_path and f._writer is not None and "%" not in path:
             with contextlib.suppress(OSError):
                 os.remove(path)
         raise
+    return f.getvalue() if f._target == "<bytes>" else None
 
 
 def _check_folder(path: str) -> None:
@@ -1031,7 +1272,7 @@ def _check_folder(path: str) -> None:
 
 
 def improps(
-    uri: str | os.PathLike[str],
+    uri: Source,
     *,
     index: int | EllipsisType = ...,
     format: str | None = "rgb24",
@@ -1043,7 +1284,7 @@ def improps(
 
 
 def immeta(
-    uri: str | os.PathLike[str], *, index: int | EllipsisType = ..., frame_index: FrameIndexSource = None
+    uri: Source, *, index: int | EllipsisType = ..., frame_index: FrameIndexSource = None
 ) -> dict[str, Any]:
     """Global metadata of a video (``index=...``) or the metadata of frame ``index``."""
     with VideoFile(uri, frame_index=frame_index) as f:

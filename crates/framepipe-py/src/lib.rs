@@ -4,6 +4,7 @@
 use pyo3::prelude::*;
 
 mod array;
+mod avwriter;
 mod buffer;
 mod callback;
 mod dlpack;
@@ -49,6 +50,7 @@ fn _framepipe(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(registry::describe_factory, m)?)?;
     m.add_class::<video::PyVideoReader>()?;
     m.add_class::<video::PyVideoWriter>()?;
+    m.add_class::<avwriter::PyAvWriter>()?;
     m.add_function(wrap_pyfunction!(video::video_codecs, m)?)?;
     m.add_function(wrap_pyfunction!(video::pixel_format_layout, m)?)?;
     m.add_function(wrap_pyfunction!(video::convert_pixels, m)?)?;

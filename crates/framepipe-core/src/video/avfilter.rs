@@ -518,6 +518,71 @@ pub fn escape_option(value: &str) -> String {
     out
 }
 
+/// Initialises FFmpeg's libraries (once per process), for the other libav modules.
+pub(crate) fn ensure_init() {
+    init();
+}
+
+/// A configured graph for the libav writer: a buffer source of `input` frames (`width` x
+/// `height`, timestamps in `time_base`), `description` in between, and a buffer sink that
+/// gives `output` frames only (libavfilter converts; `output` may be any FFmpeg format,
+/// pal8 included, unlike [`AvGraph`] whose frames go back into GStreamer buffers).
+///
+/// Errors: [`Error::Parse`] with libavfilter's message for a description it cannot parse,
+/// [`Error::Value`] for one it cannot configure.
+pub(crate) fn build_graph(
+    description: &str,
+    input: Pixel,
+    width: u32,
+    height: u32,
+    time_base: ffmpeg_next::Rational,
+    frame_rate: ffmpeg_next::Rational,
+    output: Pixel,
+) -> Result<filter::Graph> {
+    if description.contains('\0') {
+        return Err(Error::Value(format!("filter graph {description:?} contains a NUL byte")));
+    }
+    let (graph, lines) = capture_log(|| -> std::result::Result<filter::Graph, ffmpeg_next::Error> {
+        let mut graph = filter::Graph::new();
+        let args = format!(
+            "video_size={width}x{height}:pix_fmt={}:time_base={}/{}:pixel_aspect=1/1:frame_rate={}/{}",
+            ffi::AVPixelFormat::from(input) as c_int,
+            time_base.numerator(),
+            time_base.denominator(),
+            frame_rate.numerator(),
+            frame_rate.denominator(),
+        );
+        let buffer = filter::find("buffer").ok_or(ffmpeg_next::Error::FilterNotFound)?;
+        let sink = filter::find("buffersink").ok_or(ffmpeg_next::Error::FilterNotFound)?;
+        graph.add(&buffer, "in", &args)?;
+        let mut out = graph.add(&sink, "out", "")?;
+        let formats = [ffi::AVPixelFormat::from(output) as c_int];
+        // SAFETY: `out` is a live buffersink context; "pix_fmts" is its binary option of
+        // AVPixelFormat values, given as a pointer and a byte length that match.
+        let r = unsafe {
+            ffi::av_opt_set_bin(
+                out.as_mut_ptr() as *mut c_void,
+                c"pix_fmts".as_ptr(),
+                formats.as_ptr() as *const u8,
+                std::mem::size_of_val(&formats) as c_int,
+                ffi::AV_OPT_SEARCH_CHILDREN as c_int,
+            )
+        };
+        if r < 0 {
+            return Err(ffmpeg_next::Error::from(r));
+        }
+        graph.output("in", 0)?.input("out", 0)?.parse(description)?;
+        Ok(graph)
+    });
+    let mut graph = graph.map_err(|e| Error::Parse {
+        message: describe("parse", description, e, &lines),
+        token: offending_filter(&lines),
+    })?;
+    let (configured, lines) = capture_log(|| graph.validate());
+    configured.map_err(|e| Error::Value(describe("configure", description, e, &lines)))?;
+    Ok(graph)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

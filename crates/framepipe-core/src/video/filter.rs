@@ -56,7 +56,7 @@ impl FilterSpec {
     }
 
     /// This filter in FFmpeg's graph syntax ("scale=512\:-1" style escaping included).
-    fn ffmpeg(&self) -> String {
+    pub fn ffmpeg(&self) -> String {
         if self.args.trim().is_empty() {
             self.name.clone()
         } else {

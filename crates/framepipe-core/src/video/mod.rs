@@ -26,6 +26,7 @@
 
 pub mod av;
 pub mod avfilter;
+pub mod avwriter;
 pub mod convert;
 mod filter;
 mod format;
@@ -35,6 +36,7 @@ mod reader;
 mod writer;
 mod yuvtorgb;
 
+pub use avwriter::{AvWriter, AvWriterOptions, Target as AvTarget, WriteSeek, bayer_pixel};
 pub use filter::{Filter, FilterGraph, FilterSpec, GraphEdge};
 pub use format::OutputFormat;
 pub use index::{FrameEntry, FrameIndex, Metadata, probe, probe_cached};

@@ -37,7 +37,7 @@ fn bus_error(py: Python<'_>, cell: &'static PyOnceLock<Py<PyType>>, name: &str, 
         exc.setattr("debug", info.debug.as_deref())?;
         // A Python exception raised in a callback of this element (pyfunc, probe) is
         // chained as the cause, exactly as `raise ... from exc` would.
-        if let Some(cause) = info.path.as_deref().and_then(gstframepipe::pyfunc::take_error_cause)
+        if let Some(cause) = info.path.as_deref().and_then(gstframepipe::callback::take_error_cause)
             && let Ok(cause) = cause.downcast::<Py<PyBaseException>>()
         {
             exc.setattr("__cause__", cause.bind(py))?;

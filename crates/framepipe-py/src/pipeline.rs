@@ -15,6 +15,8 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyMemoryView};
 
+use gstframepipe::callback::{self, CallbackError, CapsCache, CapsInfo};
+
 use crate::array::Borrowed;
 use crate::buffer::PyBuffer;
 use crate::element::PyElement;
@@ -36,7 +38,7 @@ pub struct PyPipeline {
     description: String,
     /// Per appsink: the caps of the last sample and what they describe, so the caps are
     /// parsed once per change rather than once per frame.
-    media: Mutex<HashMap<String, (gst::Caps, MediaInfo)>>,
+    media: Mutex<HashMap<String, Option<Arc<CapsInfo>>>>,
     counter: Mutex<Option<Arc<AtomicU64>>>,
     frame_counter: Mutex<Option<Arc<FrameCounter>>>,
     /// Probes added from Python, by the id `add_probe` returned.
@@ -68,22 +70,21 @@ fn frame_probe(
     func: CallbackSlot,
 ) -> impl Fn(&gst::Pad, &mut gst::PadProbeInfo) -> gst::PadProbeReturn + Send + Sync + 'static {
     let element = element.downgrade();
-    let media = crate::callback::MediaCache::default();
+    let cache = CapsCache::default();
     move |pad, info| {
         let Some(mut buffer) = info.take_buffer() else { return gst::PadProbeReturn::Ok };
         buffer.make_mut();
-        let caps = pad.current_caps();
+        let caps = pad.current_caps().map(|c| cache.get(&c));
         let call = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let media = media.media(caps.as_ref());
             crate::gil::with_python(|py| {
                 let f = func.lock().unwrap_or_else(|e| e.into_inner()).as_ref().map(|f| f.clone_ref(py));
                 match f {
                     // Cleared by the garbage collector: the buffer passes untouched.
                     None => Ok(Some(buffer)),
-                    Some(f) => crate::callback::call_attached(py, f.bind(py), None, buffer, caps.clone(), media),
+                    Some(f) => crate::callback::call_attached(py, f.bind(py), None, buffer, caps.as_deref()),
                 }
             })
-            .unwrap_or_else(|| Err(gstframepipe::pyfunc::CallbackError::new("the Python interpreter is not running")))
+            .unwrap_or_else(|| Err(CallbackError::new("the Python interpreter is not running")))
         }));
         let err = match call {
             Ok(Ok(Some(buffer))) => {
@@ -95,21 +96,11 @@ fn frame_probe(
             // probe consumed it.
             Ok(Ok(None)) => return gst::PadProbeReturn::Handled,
             Ok(Err(err)) => err,
-            Err(panic) => gstframepipe::pyfunc::CallbackError::new(format!(
-                "the probe panicked: {}",
-                gstframepipe::pyfunc::panic_message(&*panic)
-            )),
+            Err(panic) => CallbackError::new(format!("the probe panicked: {}", callback::panic_message(&*panic))),
         };
         if let Some(element) = element.upgrade() {
-            if let Some(cause) = err.cause {
-                gstframepipe::pyfunc::stash_error_cause(&element.path_string(), cause);
-            }
-            let debug = err.debug.unwrap_or_default();
-            element.post_error_message(gst::error_msg!(
-                gst::LibraryError::Failed,
-                ("probe on {}: {}", pad.name(), err.message),
-                ["{}", debug]
-            ));
+            let message = format!("probe on {}: {}", pad.name(), err.message);
+            callback::post_error(&element, "probe", &err, Some(&message));
         }
         gst::PadProbeReturn::Handled
     }
@@ -123,14 +114,11 @@ impl PyPipeline {
             None => MediaInfo::Other,
             Some(c) => {
                 let mut cache = self.media.lock().unwrap_or_else(|e| e.into_inner());
-                match cache.get(sink) {
-                    Some((cached, media)) if cached.as_ptr() == c.as_ptr() || cached == c => media.clone(),
-                    _ => {
-                        let media = MediaInfo::from_caps(Some(c));
-                        cache.insert(sink.to_string(), (c.clone(), media.clone()));
-                        media
-                    }
+                if !cache.contains_key(sink) {
+                    cache.insert(sink.to_string(), None);
                 }
+                let last = cache.get_mut(sink).expect("inserted above");
+                CapsInfo::cached(last, c).media.clone()
             }
         };
         Ok(PyFrame::new(buffer, caps, media))

@@ -6,9 +6,9 @@
 //! Streaming threads take the GIL only around the Python call itself; a source's `create`
 //! and a sink's `render` run on a thread of the element's own so that stopping never waits
 //! for a slow Python call (see [`PyHooks`]). A Python exception
-//! becomes a [`HookError`] whose debug text is the formatted traceback, and the exception
-//! is kept (`gstframepipe::pyfunc::stash_error_cause`) so that the caller's `PipelineError` gets it as
-//! `__cause__`.
+//! becomes a [`CallbackError`] whose debug text is the formatted traceback and whose cause
+//! is the exception, which the host stashes when it posts the ERROR so that the caller's
+//! `PipelineError` gets it as `__cause__` (`gstframepipe::callback`).
 
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,18 +19,19 @@ use framepipe_core::pack;
 use gst::glib;
 use gst::prelude::*;
 use gstframepipe::host::{
-    self, CapsInfo, ElementClassDesc, ElementHooks, ElementKind, EnumMember, HookError, HookResult, HooksFactory,
-    PropertyDesc, PropertyKind, TransformMode,
+    self, CallbackError, CallbackResult, CapsInfo, ElementClassDesc, ElementHooks, ElementKind, EnumMember,
+    HooksFactory, PropertyDesc, PropertyKind, TransformMode,
 };
 use numpy::PyUntypedArray;
 use pyo3::conversion::FromPyObjectOwned;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyByteArray, PyBytes, PyDict, PyMemoryView, PyString, PyType};
+use pyo3::types::{PyBool, PyByteArray, PyBytes, PyDict, PyMemoryView, PyType};
 
 use crate::array::Borrowed;
 use crate::buffer::PyBuffer;
+use crate::callback::callback_error;
 use crate::element::PyElement;
 use crate::errors::to_py;
 use crate::frame::PyFrame;
@@ -70,33 +71,8 @@ pub fn enum_member<'py>(py: Python<'py>, pspec: &glib::ParamSpec, value: &glib::
 /// would replace the registry's feature objects while GStreamer is loading one of them.
 static LOADING: Mutex<Option<(usize, gst::Plugin)>> = Mutex::new(None);
 
-fn detached() -> HookError {
-    HookError::new("the Python interpreter is not running (finalizing?)")
-}
-
-/// A Python exception raised by `hook` as a hook error: the exception's type and message,
-/// with the formatted traceback as debug text. The exception itself is recorded as the
-/// cause of the ERROR `element` is about to post.
-fn hook_error(py: Python<'_>, element: &glib::WeakRef<gst::Element>, hook: &str, err: PyErr) -> HookError {
-    let value = err.value(py);
-    let type_name = value.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "Exception".into());
-    let text = value.str().map(|s| s.to_string()).unwrap_or_default();
-    let message = if text.is_empty() {
-        format!("{hook}() raised {type_name}")
-    } else {
-        format!("{hook}() raised {type_name}: {text}")
-    };
-    let debug = py
-        .import("traceback")
-        .and_then(|tb| tb.call_method1("format_exception", (value.get_type(), value, err.traceback(py))))
-        .and_then(|lines| PyString::new(py, "").call_method1("join", (lines,)))
-        .map(|s| s.to_string())
-        .unwrap_or_else(|_| message.clone());
-    if let Some(element) = element.upgrade() {
-        let cause: pyo3::Py<pyo3::exceptions::PyBaseException> = err.value(py).clone().unbind();
-        gstframepipe::pyfunc::stash_error_cause(element.path_string().as_str(), Box::new(cause));
-    }
-    HookError::with_debug(message, debug)
+fn detached() -> CallbackError {
+    CallbackError::new("the Python interpreter is not running (finalizing?)")
 }
 
 /// A Python value returned by `create()` or `transform()` as a buffer for `media`.
@@ -142,8 +118,8 @@ impl Shared {
         &self,
         hook: &str,
         f: impl for<'py> FnOnce(Python<'py>, &Bound<'py, PyAny>) -> PyResult<R>,
-    ) -> HookResult<R> {
-        attach(|py| f(py, self.obj.bind(py)).map_err(|e| hook_error(py, &self.element, hook, e)))
+    ) -> CallbackResult<R> {
+        attach(|py| f(py, self.obj.bind(py)).map_err(|e| callback_error(py, e, Some(hook))))
             .unwrap_or_else(|| Err(detached()))
     }
 
@@ -153,31 +129,31 @@ impl Shared {
         &self,
         hook: &str,
         f: impl for<'py> FnOnce(Python<'py>, &Bound<'py, PyAny>) -> PyResult<R>,
-    ) -> HookResult<R> {
+    ) -> CallbackResult<R> {
         if self.running.stopping() {
-            return Err(HookError::flushing());
+            return Err(CallbackError::flushing());
         }
         attach(|py| {
             let result = self.running.guard(py, || f(py, self.obj.bind(py)));
             result.map_err(|e| {
                 if e.is_instance_of::<ElementStopped>(py) || self.running.stopping() {
-                    HookError::flushing()
+                    CallbackError::flushing()
                 } else {
-                    hook_error(py, &self.element, hook, e)
+                    callback_error(py, e, Some(hook))
                 }
             })
         })
         .unwrap_or_else(|| Err(detached()))
     }
 
-    fn create(&self, caps: &CapsInfo) -> HookResult<Option<gst::Buffer>> {
+    fn create(&self, caps: &CapsInfo) -> CallbackResult<Option<gst::Buffer>> {
         self.streaming_call("create", |py, obj| {
             let out = obj.call_method0(intern!(py, "create"))?;
             to_buffer(&out, &caps.media, "create")
         })
     }
 
-    fn render(&self, buffer: &gst::Buffer, caps: &CapsInfo) -> HookResult<()> {
+    fn render(&self, buffer: &gst::Buffer, caps: &CapsInfo) -> CallbackResult<()> {
         self.streaming_call("render", |py, obj| {
             let frame = Bound::new(py, PyFrame::new(buffer.clone(), Some(caps.caps.clone()), caps.media.clone()))?;
             obj.call_method1(intern!(py, "render"), (&frame,)).map(drop)
@@ -191,7 +167,7 @@ trait Cancel: Send + Sync {
 }
 
 struct Slot<R> {
-    state: Mutex<(Option<HookResult<R>>, bool)>,
+    state: Mutex<(Option<CallbackResult<R>>, bool)>,
     done: Condvar,
 }
 
@@ -232,16 +208,16 @@ impl PyHooks {
     fn on_worker<R: Send + 'static>(
         &self,
         tx: mpsc::Sender<Job>,
-        f: impl FnOnce(&Shared) -> HookResult<R> + Send + 'static,
+        f: impl FnOnce(&Shared) -> CallbackResult<R> + Send + 'static,
         limit: Option<std::time::Duration>,
-    ) -> Option<HookResult<R>> {
+    ) -> Option<CallbackResult<R>> {
         let (done_tx, done_rx) = mpsc::channel();
         let shared = self.shared.clone();
         let job: Job = Box::new(move || {
             let _ = done_tx.send(f(&shared));
         });
         if tx.send(job).is_err() {
-            return Some(Err(HookError::new("the element's Python thread is gone")));
+            return Some(Err(CallbackError::new("the element's Python thread is gone")));
         }
         match limit {
             Some(limit) => done_rx.recv_timeout(limit).ok(),
@@ -249,7 +225,7 @@ impl PyHooks {
         }
     }
 
-    fn sender(&self) -> HookResult<mpsc::Sender<Job>> {
+    fn sender(&self) -> CallbackResult<mpsc::Sender<Job>> {
         let mut worker = self.worker.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(tx) = worker.as_ref() {
             return Ok(tx.clone());
@@ -263,7 +239,7 @@ impl PyHooks {
                     job();
                 }
             })
-            .map_err(|e| HookError::new(format!("cannot start the element's Python thread: {e}")))?;
+            .map_err(|e| CallbackError::new(format!("cannot start the element's Python thread: {e}")))?;
         *worker = Some(tx.clone());
         Ok(tx)
     }
@@ -271,12 +247,12 @@ impl PyHooks {
     /// Runs `f` on the element's Python thread and waits for it, or until `unlock`.
     fn off_thread<R: Send + 'static>(
         &self,
-        f: impl FnOnce(&Shared) -> HookResult<R> + Send + 'static,
-    ) -> HookResult<R> {
+        f: impl FnOnce(&Shared) -> CallbackResult<R> + Send + 'static,
+    ) -> CallbackResult<R> {
         let slot = Arc::new(Slot { state: Mutex::new((None, false)), done: Condvar::new() });
         *self.current.lock().unwrap_or_else(PoisonError::into_inner) = Some(slot.clone() as Arc<dyn Cancel>);
         let result = if self.flushing.load(Ordering::SeqCst) {
-            Err(HookError::flushing())
+            Err(CallbackError::flushing())
         } else {
             let shared = self.shared.clone();
             let job_slot = slot.clone();
@@ -286,7 +262,7 @@ impl PyHooks {
                 job_slot.done.notify_all();
             });
             match self.sender()?.send(job) {
-                Err(_) => Err(HookError::new("the element's Python thread is gone")),
+                Err(_) => Err(CallbackError::new("the element's Python thread is gone")),
                 Ok(()) => {
                     let mut state = slot.state.lock().unwrap_or_else(PoisonError::into_inner);
                     loop {
@@ -294,7 +270,7 @@ impl PyHooks {
                             break result;
                         }
                         if state.1 {
-                            break Err(HookError::flushing());
+                            break Err(CallbackError::flushing());
                         }
                         state = slot.done.wait(state).unwrap_or_else(PoisonError::into_inner);
                     }
@@ -311,17 +287,19 @@ fn caps_str(info: Option<&CapsInfo>) -> Option<String> {
 }
 
 impl ElementHooks for PyHooks {
-    fn start(&self) -> HookResult<()> {
+    fn start(&self) -> CallbackResult<()> {
         self.shared.running.stopping.store(false, Ordering::SeqCst);
         let call = |shared: &Shared| shared.call("start", |py, obj| obj.call_method0(intern!(py, "start")).map(drop));
         // After a stop that is still queued behind a slow create/render, in order.
         match self.existing_sender() {
-            Some(tx) => self.on_worker(tx, call, None).unwrap_or_else(|| Err(HookError::new("start() did not run"))),
+            Some(tx) => {
+                self.on_worker(tx, call, None).unwrap_or_else(|| Err(CallbackError::new("start() did not run")))
+            }
             None => call(&self.shared),
         }
     }
 
-    fn stop(&self) -> HookResult<()> {
+    fn stop(&self) -> CallbackResult<()> {
         self.shared.running.interrupt();
         let call = |shared: &Shared| shared.call("stop", |py, obj| obj.call_method0(intern!(py, "stop")).map(drop));
         match self.existing_sender() {
@@ -338,7 +316,7 @@ impl ElementHooks for PyHooks {
         self.shared.running.interrupt();
     }
 
-    fn set_caps(&self, incaps: Option<&CapsInfo>, outcaps: Option<&CapsInfo>) -> HookResult<()> {
+    fn set_caps(&self, incaps: Option<&CapsInfo>, outcaps: Option<&CapsInfo>) -> CallbackResult<()> {
         let (incaps, outcaps) = (caps_str(incaps), caps_str(outcaps));
         self.shared.call("set_caps", |py, obj| {
             let name = intern!(py, "set_caps");
@@ -351,12 +329,12 @@ impl ElementHooks for PyHooks {
         })
     }
 
-    fn create(&self, caps: &CapsInfo) -> HookResult<Option<gst::Buffer>> {
+    fn create(&self, caps: &CapsInfo) -> CallbackResult<Option<gst::Buffer>> {
         let caps = caps.clone();
         self.off_thread(move |shared| shared.create(&caps))
     }
 
-    fn transform_caps(&self, direction: gst::PadDirection, caps: &gst::Caps) -> HookResult<Option<gst::Caps>> {
+    fn transform_caps(&self, direction: gst::PadDirection, caps: &gst::Caps) -> CallbackResult<Option<gst::Caps>> {
         if !self.shared.has_transform_caps {
             return Ok(None);
         }
@@ -368,16 +346,16 @@ impl ElementHooks for PyHooks {
         })?;
         out.map(|s| {
             gst::Caps::from_str(&s)
-                .map_err(|_| HookError::new(format!("transform_caps() returned {s:?}, which is not caps")))
+                .map_err(|_| CallbackError::new(format!("transform_caps() returned {s:?}, which is not caps")))
         })
         .transpose()
     }
 
-    fn transform_ip(&self, buffer: gst::Buffer, caps: &CapsInfo) -> HookResult<Option<gst::Buffer>> {
+    fn transform_ip(&self, buffer: gst::Buffer, caps: &CapsInfo) -> CallbackResult<Option<gst::Buffer>> {
         let shared = &*self.shared;
         let passthrough = shared.kind == ElementKind::Transform(TransformMode::Passthrough);
         if shared.running.stopping() {
-            return Err(HookError::flushing());
+            return Err(CallbackError::flushing());
         }
         attach(|py| {
             let frame = if passthrough {
@@ -385,15 +363,15 @@ impl ElementHooks for PyHooks {
             } else {
                 PyFrame::lend(buffer, Some(caps.caps.clone()), caps.media.clone())
             };
-            let frame = Bound::new(py, frame).map_err(|e| hook_error(py, &shared.element, "transform_ip", e))?;
+            let frame = Bound::new(py, frame).map_err(|e| callback_error(py, e, Some("transform_ip")))?;
             let result =
                 shared.running.guard(py, || shared.obj.bind(py).call_method1(intern!(py, "transform_ip"), (&frame,)));
-            let buffer = frame.get().reclaim(py).map_err(|e| HookError::new(e.to_string()))?;
+            let buffer = frame.get().reclaim(py).map_err(|e| CallbackError::new(e.to_string()))?;
             match result {
                 Err(e) if e.is_instance_of::<ElementStopped>(py) || shared.running.stopping() => {
-                    Err(HookError::flushing())
+                    Err(CallbackError::flushing())
                 }
-                Err(e) => Err(hook_error(py, &shared.element, "transform_ip", e)),
+                Err(e) => Err(callback_error(py, e, Some("transform_ip"))),
                 Ok(keep) if keep.is(PyBool::new(py, false)) => Ok(None),
                 Ok(_) => Ok(Some(buffer)),
             }
@@ -401,7 +379,12 @@ impl ElementHooks for PyHooks {
         .unwrap_or_else(|| Err(detached()))
     }
 
-    fn transform(&self, input: &gst::Buffer, incaps: &CapsInfo, outcaps: &CapsInfo) -> HookResult<Option<gst::Buffer>> {
+    fn transform(
+        &self,
+        input: &gst::Buffer,
+        incaps: &CapsInfo,
+        outcaps: &CapsInfo,
+    ) -> CallbackResult<Option<gst::Buffer>> {
         self.shared.streaming_call("transform", |py, obj| {
             let frame = Bound::new(py, PyFrame::new(input.clone(), Some(incaps.caps.clone()), incaps.media.clone()))?;
             let out = obj.call_method1(intern!(py, "transform"), (&frame,))?;
@@ -409,7 +392,7 @@ impl ElementHooks for PyHooks {
         })
     }
 
-    fn render(&self, buffer: &gst::Buffer, caps: &CapsInfo) -> HookResult<()> {
+    fn render(&self, buffer: &gst::Buffer, caps: &CapsInfo) -> CallbackResult<()> {
         let (buffer, caps) = (buffer.clone(), caps.clone());
         self.off_thread(move |shared| shared.render(&buffer, &caps))
     }
@@ -438,9 +421,9 @@ struct PyClassFactory {
 }
 
 impl HooksFactory for PyClassFactory {
-    fn create_hooks(&self, element: &gst::Element) -> HookResult<Box<dyn ElementHooks>> {
+    fn create_hooks(&self, element: &gst::Element) -> CallbackResult<Box<dyn ElementHooks>> {
         let weak = element.downgrade();
-        let obj = attach(|py| -> HookResult<Py<PyAny>> {
+        let obj = attach(|py| -> CallbackResult<Py<PyAny>> {
             let make = || -> PyResult<Py<PyAny>> {
                 let cls = self.cls.bind(py);
                 let obj = cls.call_method1(intern!(py, "__new__"), (cls,))?;
@@ -449,7 +432,7 @@ impl HooksFactory for PyClassFactory {
                 obj.call_method0(intern!(py, "__init__"))?;
                 Ok(obj.unbind())
             };
-            make().map_err(|e| hook_error(py, &glib::WeakRef::new(), "__init__", e))
+            make().map_err(|e| callback_error(py, e, Some("__init__")))
         })
         .unwrap_or_else(|| Err(detached()))?;
         let shared = Shared {

@@ -11,7 +11,7 @@ use gst::prelude::*;
 use gst::subclass::prelude::*;
 
 use super::desc::{ElementClassDesc, ElementKind, PropertyKind};
-use super::hooks::{ElementHooks, HookError, HookResult, HooksFactory};
+use crate::callback::{self, CallbackError, CallbackResult, ElementHooks, HooksFactory};
 
 pub(crate) static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new("fphost", gst::DebugColorFlags::empty(), Some("framepipe hosts of Python-written elements"))
@@ -41,8 +41,8 @@ impl ClassData {
 pub(crate) fn unregistered() -> &'static ClassData {
     static UNREGISTERED: LazyLock<ClassData> = LazyLock::new(|| ClassData {
         desc: ElementClassDesc::new("unregistered", ElementKind::Sink),
-        factory: RwLock::new(Arc::new(|_: &gst::Element| -> HookResult<Box<dyn ElementHooks>> {
-            Err(HookError::new("this element type was not registered with framepipe's register_element"))
+        factory: RwLock::new(Arc::new(|_: &gst::Element| -> CallbackResult<Box<dyn ElementHooks>> {
+            Err(CallbackError::new("this element type was not registered with framepipe's register_element"))
         })),
         templates: Vec::new(),
         pspecs: Vec::new(),
@@ -128,7 +128,7 @@ impl PropValue {
 pub(crate) struct HostCore {
     pub class: &'static ClassData,
     props: Mutex<Vec<PropValue>>,
-    hooks: OnceLock<Result<Box<dyn ElementHooks>, HookError>>,
+    hooks: OnceLock<Result<Box<dyn ElementHooks>, CallbackError>>,
     /// Why the last value given to a property was refused (out of range), per property
     /// index; reported when the element starts, and by `host::rejected_property`.
     rejected: Mutex<Vec<(usize, String)>>,
@@ -146,7 +146,7 @@ impl HostCore {
         let factory = self.class.factory.read().unwrap_or_else(PoisonError::into_inner).clone();
         let hooks = match catch_unwind(AssertUnwindSafe(|| factory.create_hooks(element))) {
             Ok(result) => result,
-            Err(payload) => Err(HookError::from_panic("create_hooks", payload)),
+            Err(payload) => Err(CallbackError::from_panic("create_hooks", &*payload)),
         };
         if let Err(err) = &hooks {
             gst::warning!(CAT, obj = element, "creating the element's hooks failed: {err}");
@@ -171,15 +171,15 @@ impl HostCore {
     }
 
     /// Calls one hook with no lock held, turning a panic into an error.
-    pub fn call<R>(&self, hook: &str, f: impl FnOnce(&dyn ElementHooks) -> HookResult<R>) -> HookResult<R> {
+    pub fn call<R>(&self, hook: &str, f: impl FnOnce(&dyn ElementHooks) -> CallbackResult<R>) -> CallbackResult<R> {
         let hooks = match self.hooks.get() {
             Some(Ok(hooks)) => hooks.as_ref(),
             Some(Err(err)) => return Err(err.clone()),
-            None => return Err(HookError::new("the element's hooks were never created")),
+            None => return Err(CallbackError::new("the element's hooks were never created")),
         };
         match catch_unwind(AssertUnwindSafe(|| f(hooks))) {
             Ok(result) => result,
-            Err(payload) => Err(HookError::from_panic(hook, payload)),
+            Err(payload) => Err(CallbackError::from_panic(hook, &*payload)),
         }
     }
 
@@ -234,6 +234,7 @@ impl HostCore {
             && let Err(err) = self.call("property_changed", |h| h.property_changed(&desc.name, value))
         {
             // Setting a property cannot fail in GObject: report it like any hook error.
+            err.stash_cause(element);
             gst::element_error!(
                 element,
                 gst::LibraryError::Settings,
@@ -288,22 +289,12 @@ fn out_of_range(kind: &PropertyKind, value: &PropValue) -> Option<String> {
     }
 }
 
-/// Posts `err` from hook `hook` as an ERROR from the element. Built by hand rather than
-/// with `element_imp_error!` so that `debug` is the hook's own text (the Python traceback),
-/// not prefixed with this file's name and line.
-pub(crate) fn post_hook_error<T: ElementImpl>(imp: &T, hook: &str, err: &HookError) {
-    let debug = err.debug.clone().unwrap_or_else(|| format!("raised in {hook}()"));
-    let obj = imp.obj();
-    let element = obj.upcast_ref::<gst::Element>();
-    gst::error!(CAT, obj = element, "{hook}() failed: {}", err.message);
-    let msg = gst::message::Error::builder(gst::StreamError::Failed, &err.message).debug(&debug).src(element).build();
-    if element.post_message(msg).is_err() {
-        gst::warning!(CAT, obj = element, "no bus to post the error of {hook}() on");
-    }
+/// Posts `err` from hook `hook` as an ERROR from the element (see [`callback::post_error`]).
+pub(crate) fn post_hook_error<T: ElementImpl>(imp: &T, hook: &str, err: &CallbackError) {
+    callback::post_error(imp.obj().upcast_ref(), hook, err, None);
 }
 
 /// A hook error as the error message a failed start/stop returns.
-pub(crate) fn hook_error_message(hook: &str, err: &HookError) -> gst::ErrorMessage {
-    let debug = err.debug.clone().unwrap_or_else(|| format!("raised in {hook}()"));
-    gst::error_msg!(gst::LibraryError::Failed, ("{}", err.message), ["{}", debug])
+pub(crate) fn hook_error_message<T: ElementImpl>(imp: &T, hook: &str, err: &CallbackError) -> gst::ErrorMessage {
+    err.to_error_message(imp.obj().upcast_ref(), hook, gst::LibraryError::Failed)
 }

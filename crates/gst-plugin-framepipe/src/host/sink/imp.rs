@@ -13,8 +13,8 @@ use gst::subclass::prelude::*;
 use gst_base::prelude::*;
 use gst_base::subclass::prelude::*;
 
+use crate::callback::CapsInfo;
 use crate::host::core::{self, CAT, HostCore, hook_error_message, post_hook_error};
-use crate::host::hooks::CapsInfo;
 
 #[derive(Default)]
 struct State {
@@ -89,12 +89,12 @@ impl ElementImpl for SinkHost {
 impl BaseSinkImpl for SinkHost {
     fn start(&self) -> Result<(), gst::ErrorMessage> {
         self.core.check_settings()?;
-        self.core.call("start", |h| h.start()).map_err(|e| hook_error_message("start", &e))
+        self.core.call("start", |h| h.start()).map_err(|e| hook_error_message(self, "start", &e))
     }
 
     fn stop(&self) -> Result<(), gst::ErrorMessage> {
         *self.state.lock().unwrap_or_else(PoisonError::into_inner) = State::default();
-        self.core.call("stop", |h| h.stop()).map_err(|e| hook_error_message("stop", &e))
+        self.core.call("stop", |h| h.stop()).map_err(|e| hook_error_message(self, "stop", &e))
     }
 
     fn set_caps(&self, caps: &gst::Caps) -> Result<(), gst::LoggableError> {

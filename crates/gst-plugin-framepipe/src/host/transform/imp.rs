@@ -14,9 +14,9 @@ use gst_base::prelude::*;
 use gst_base::subclass::base_transform::GenerateOutputSuccess;
 use gst_base::subclass::prelude::*;
 
+use crate::callback::CapsInfo;
 use crate::host::core::{self, CAT, HostCore, hook_error_message, post_hook_error};
 use crate::host::desc::{ElementKind, TransformMode};
-use crate::host::hooks::CapsInfo;
 
 #[derive(Default)]
 struct State {
@@ -166,12 +166,12 @@ impl BaseTransformImpl for TransformHost {
 
     fn start(&self) -> Result<(), gst::ErrorMessage> {
         self.core.check_settings()?;
-        self.core.call("start", |h| h.start()).map_err(|e| hook_error_message("start", &e))
+        self.core.call("start", |h| h.start()).map_err(|e| hook_error_message(self, "start", &e))
     }
 
     fn stop(&self) -> Result<(), gst::ErrorMessage> {
         *self.state.lock().unwrap_or_else(PoisonError::into_inner) = State::default();
-        self.core.call("stop", |h| h.stop()).map_err(|e| hook_error_message("stop", &e))
+        self.core.call("stop", |h| h.stop()).map_err(|e| hook_error_message(self, "stop", &e))
     }
 
     /// GstBaseTransform copies only metas without tags; regions

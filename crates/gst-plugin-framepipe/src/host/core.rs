@@ -11,7 +11,7 @@ use gst::prelude::*;
 use gst::subclass::prelude::*;
 
 use super::desc::{ElementClassDesc, ElementKind, PropertyKind};
-use crate::callback::{self, CallbackError, CallbackResult, ElementHooks, HooksFactory};
+use crate::callback::{self, CallbackError, CallbackResult, CapsInfo, ElementHooks, HooksFactory};
 
 pub(crate) static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new("fphost", gst::DebugColorFlags::empty(), Some("framepipe hosts of Python-written elements"))
@@ -270,6 +270,40 @@ impl HostCore {
         }
     }
 
+    /// What every host's start() does: refuse to start while a property holds a refused
+    /// value, then call the `start` hook.
+    pub fn start(&self, element: &gst::Element) -> Result<(), gst::ErrorMessage> {
+        self.check_settings()?;
+        self.call("start", |h| h.start()).map_err(|e| e.to_error_message(element, "start", gst::LibraryError::Failed))
+    }
+
+    /// What every host's stop() does: call the `stop` hook.
+    pub fn stop(&self, element: &gst::Element) -> Result<(), gst::ErrorMessage> {
+        self.call("stop", |h| h.stop()).map_err(|e| e.to_error_message(element, "stop", gst::LibraryError::Failed))
+    }
+
+    /// Calls the `set_caps` hook with the parsed caps; a failure is posted as an ERROR
+    /// and fails negotiation.
+    pub fn set_caps(
+        &self,
+        element: &gst::Element,
+        incaps: Option<&CapsInfo>,
+        outcaps: Option<&CapsInfo>,
+    ) -> Result<(), gst::LoggableError> {
+        self.call("set_caps", |h| h.set_caps(incaps, outcaps)).map_err(|err| {
+            callback::post_error(element, "set_caps", &err, None);
+            gst::loggable_error!(CAT, "set_caps() failed: {}", err.message)
+        })
+    }
+
+    /// Before the PAUSED to READY change: deactivating the pads waits for the streaming
+    /// thread, which may be inside a slow call of the hooks; ask them to end it first.
+    pub fn before_change(&self, transition: gst::StateChange) {
+        if transition == gst::StateChange::PausedToReady {
+            self.notify("interrupt", |h| h.interrupt());
+        }
+    }
+
     pub fn is_live(&self) -> bool {
         let props = self.props.lock().unwrap_or_else(PoisonError::into_inner);
         matches!(self.class.is_live_index().and_then(|i| props.get(i)), Some(PropValue::Bool(true)))
@@ -292,9 +326,4 @@ fn out_of_range(kind: &PropertyKind, value: &PropValue) -> Option<String> {
 /// Posts `err` from hook `hook` as an ERROR from the element (see [`callback::post_error`]).
 pub(crate) fn post_hook_error<T: ElementImpl>(imp: &T, hook: &str, err: &CallbackError) {
     callback::post_error(imp.obj().upcast_ref(), hook, err, None);
-}
-
-/// A hook error as the error message a failed start/stop returns.
-pub(crate) fn hook_error_message<T: ElementImpl>(imp: &T, hook: &str, err: &CallbackError) -> gst::ErrorMessage {
-    err.to_error_message(imp.obj().upcast_ref(), hook, gst::LibraryError::Failed)
 }

@@ -88,6 +88,12 @@ impl From<Error> for FpError {
     }
 }
 
+impl From<gst::glib::BoolError> for FpError {
+    fn from(err: gst::glib::BoolError) -> Self {
+        Error::from(err).into()
+    }
+}
+
 impl From<PyErr> for FpError {
     fn from(err: PyErr) -> Self {
         FpError(err)

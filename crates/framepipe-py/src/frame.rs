@@ -475,7 +475,15 @@ impl PyFrame {
         normalized: bool,
         attributes: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<crate::meta::PyRegion> {
-        crate::meta::add_region(slf.as_any(), as_meta_frame, (x, y, w, h), label, confidence, normalized, attributes)
+        Ok(crate::meta::add_region(
+            slf.as_any(),
+            as_meta_frame,
+            (x, y, w, h),
+            label,
+            confidence,
+            normalized,
+            attributes,
+        )?)
     }
 
     #[getter]
@@ -485,12 +493,12 @@ impl PyFrame {
 
     /// Removes `region` (a Region of this frame, or its id).
     fn remove_region(&self, region: &Bound<'_, PyAny>) -> PyResult<()> {
-        crate::meta::remove_region(self, region)
+        Ok(crate::meta::remove_region(self, region)?)
     }
 
     /// Attaches a named n-d array (copied) to the frame.
     fn add_tensor(&self, name: &str, array: &Bound<'_, PyAny>) -> PyResult<crate::meta::PyTensor> {
-        crate::meta::add_tensor(self, name, array)
+        Ok(crate::meta::add_tensor(self, name, array)?)
     }
 
     #[getter]
@@ -500,7 +508,7 @@ impl PyFrame {
 
     /// Attaches a JSON message: a dict (or a str), which `messages` gives back as such.
     fn add_message(&self, message: &Bound<'_, PyAny>) -> PyResult<()> {
-        crate::meta::add_message(self, message)
+        Ok(crate::meta::add_message(self, message)?)
     }
 
     #[getter]

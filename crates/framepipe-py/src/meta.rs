@@ -20,7 +20,7 @@ use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 use serde_json::{Map, Value};
 
 use crate::array::view_array;
-use crate::errors::to_py;
+use crate::errors::FpResult;
 
 /// What metadata needs of the frame it is on. `Frame` implements it (frame.rs), so that
 /// this module needs nothing of frame.rs: frames use metadata, not the other way round.
@@ -105,10 +105,9 @@ impl PyRegion {
         label: Option<&str>,
         confidence: Option<f64>,
         attributes: Option<&Map<String, Value>>,
-    ) -> PyResult<()> {
+    ) -> FpResult<()> {
         let id = self.get().id;
-        let updated =
-            self.write_frame(|b| meta::update_region(b, id, label, confidence, attributes))?.map_err(to_py)?;
+        let updated = self.write_frame(|b| meta::update_region(b, id, label, confidence, attributes))??;
         *self.get() = updated;
         Ok(())
     }
@@ -155,7 +154,7 @@ impl PyRegion {
 
     #[setter]
     fn set_label(&self, label: &str) -> PyResult<()> {
-        self.update(Some(label), None, None)
+        Ok(self.update(Some(label), None, None)?)
     }
 
     #[getter]
@@ -165,7 +164,7 @@ impl PyRegion {
 
     #[setter]
     fn set_confidence(&self, confidence: f64) -> PyResult<()> {
-        self.update(None, Some(confidence), None)
+        Ok(self.update(None, Some(confidence), None)?)
     }
 
     /// A new dict of the attributes; assign a dict to change them.
@@ -178,7 +177,7 @@ impl PyRegion {
     #[setter]
     fn set_attributes(&self, attributes: &Bound<'_, PyAny>) -> PyResult<()> {
         let map = json_object(Some(attributes), "attributes")?.unwrap_or_default();
-        self.update(None, None, Some(&map))
+        Ok(self.update(None, None, Some(&map))?)
     }
 
     /// The region's (x, y, w, h).
@@ -194,10 +193,10 @@ impl PyRegion {
     }
 
     /// Attaches a named n-d array (copied) to this region.
-    fn add_tensor(&self, name: &str, array: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+    fn add_tensor(&self, name: &str, array: &Bound<'_, PyAny>) -> FpResult<PyTensor> {
         let tensor = tensor_from(name, array)?;
         let id = self.get().id;
-        self.write_frame(|b| meta::add_region_tensor(b, id, &tensor))?.map_err(to_py)?;
+        self.write_frame(|b| meta::add_region_tensor(b, id, &tensor))??;
         self.get().tensors.push(tensor.clone());
         Ok(PyTensor::from(tensor))
     }
@@ -298,13 +297,16 @@ impl PyTensor {
 }
 
 /// A tensor holding a C-ordered, native copy of `array` (anything numpy.asarray takes).
-fn tensor_from(name: &str, array: &Bound<'_, PyAny>) -> PyResult<Tensor> {
+fn tensor_from(name: &str, array: &Bound<'_, PyAny>) -> FpResult<Tensor> {
     let py = array.py();
     let np = py.import("numpy")?;
     let arr = np.call_method1("asarray", (array,))?;
     let dtype_name: String = arr.getattr("dtype")?.getattr("name")?.extract()?;
-    let dtype = meta::tensor_dtype(&dtype_name).map_err(to_py)?;
-    let arr = np.call_method1("ascontiguousarray", (arr, dtype.name()))?.cast_into::<PyUntypedArray>()?;
+    let dtype = meta::tensor_dtype(&dtype_name)?;
+    let arr = np
+        .call_method1("ascontiguousarray", (arr, dtype.name()))?
+        .cast_into::<PyUntypedArray>()
+        .map_err(PyErr::from)?;
     let shape = arr.shape().to_vec();
     let n = arr.len() * dtype.size();
     let data = if n == 0 {
@@ -315,7 +317,7 @@ fn tensor_from(name: &str, array: &Bound<'_, PyAny>) -> PyResult<Tensor> {
         // resized) while the slice is copied.
         unsafe { std::slice::from_raw_parts((*arr.as_array_ptr()).fields.data as *const u8, n) }
     };
-    Tensor::from_slice(name, dtype, shape, data).map_err(to_py)
+    Ok(Tensor::from_slice(name, dtype, shape, data)?)
 }
 
 fn frame_size(frame: &dyn MetaFrame) -> PyResult<(u32, u32)> {
@@ -333,13 +335,13 @@ pub fn add_region(
     confidence: f64,
     normalized: bool,
     attributes: Option<&Bound<'_, PyAny>>,
-) -> PyResult<PyRegion> {
+) -> FpResult<PyRegion> {
     let frame = frame_of(obj).ok_or_else(|| PyTypeError::new_err("regions are added to a Frame"))?;
     let (width, height) = frame_size(frame)?;
     let attributes = json_object(attributes, "attributes")?;
     let spec =
         RegionSpec { x, y, w, h, label, confidence, normalized, attributes: attributes.as_ref(), parent_id: None };
-    let region = write(frame, |b| meta::add_region(b, width, height, &spec))?.map_err(to_py)?;
+    let region = write(frame, |b| meta::add_region(b, width, height, &spec))??;
     Ok(PyRegion::new(obj, frame_of, region))
 }
 
@@ -349,33 +351,34 @@ pub fn regions(obj: &Bound<'_, PyAny>, frame_of: FrameOf) -> PyResult<Vec<PyRegi
     Ok(list.into_iter().map(|r| PyRegion::new(obj, frame_of, r)).collect())
 }
 
-pub fn remove_region(frame: &dyn MetaFrame, region: &Bound<'_, PyAny>) -> PyResult<()> {
+pub fn remove_region(frame: &dyn MetaFrame, region: &Bound<'_, PyAny>) -> FpResult<()> {
     let id = match region.cast::<PyRegion>() {
         Ok(r) => r.get().id(),
         Err(_) => {
             region.extract::<i32>().map_err(|_| PyTypeError::new_err("remove_region takes a Region or its id"))?
         }
     };
-    write(frame, |b| meta::remove_region(b, id))?.map_err(to_py)
+    Ok(write(frame, |b| meta::remove_region(b, id))??)
 }
 
-pub fn add_tensor(frame: &dyn MetaFrame, name: &str, array: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+pub fn add_tensor(frame: &dyn MetaFrame, name: &str, array: &Bound<'_, PyAny>) -> FpResult<PyTensor> {
     let tensor = tensor_from(name, array)?;
     write(frame, |b| meta::add_tensor(b, tensor.clone()))?;
     Ok(PyTensor::from(tensor))
 }
 
-pub fn add_message(frame: &dyn MetaFrame, message: &Bound<'_, PyAny>) -> PyResult<()> {
+pub fn add_message(frame: &dyn MetaFrame, message: &Bound<'_, PyAny>) -> FpResult<()> {
     if let Ok(s) = message.cast::<PyString>() {
         let value = Value::String(s.to_str()?.to_owned());
-        return write(frame, |b| meta::add_message(b, &value));
+        return Ok(write(frame, |b| meta::add_message(b, &value))?);
     }
     if !message.is_instance_of::<PyDict>() {
-        return Err(PyTypeError::new_err(format!("a message is a dict or a str, not {}", message.get_type().name()?)));
+        let type_name = message.get_type().name()?;
+        return Err(framepipe_core::Error::Type(format!("a message is a dict or a str, not {type_name}")).into());
     }
     let text =
         dumps(message).map_err(|e| PyTypeError::new_err(format!("the message cannot be stored as JSON: {e}")))?;
-    write(frame, |b| meta::add_message_json(b, &text))?.map_err(to_py)
+    Ok(write(frame, |b| meta::add_message_json(b, &text))??)
 }
 
 pub fn messages<'py>(py: Python<'py>, frame: &dyn MetaFrame) -> PyResult<Bound<'py, PyList>> {
@@ -386,8 +389,8 @@ pub fn messages<'py>(py: Python<'py>, frame: &dyn MetaFrame) -> PyResult<Bound<'
 
 /// Reads the JSON Lines file `fpmetawriter` wrote: one dict per frame.
 #[pyfunction]
-pub fn read_metadata<'py>(py: Python<'py>, path: PathBuf) -> PyResult<Bound<'py, PyList>> {
-    let records = py.detach(move || meta::read_metadata(&path)).map_err(to_py)?;
+pub fn read_metadata<'py>(py: Python<'py>, path: PathBuf) -> FpResult<Bound<'py, PyList>> {
+    let records = py.detach(move || meta::read_metadata(&path))?;
     let items = records.iter().map(|r| json_to_py(py, r)).collect::<PyResult<Vec<_>>>()?;
-    PyList::new(py, items)
+    Ok(PyList::new(py, items)?)
 }

@@ -8,7 +8,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
 use super::register::{LOADING, REGISTERED};
-use crate::errors::to_py;
+use crate::errors::FpResult;
 
 /// Makes classes decorated from now on (until [`plugin_loaded`]) register into the plugin
 /// at `address` (see `_plugin_load`).
@@ -34,9 +34,9 @@ pub fn plugin_loaded() {
 /// process (and not already into this plugin) as features of the plugin at `address` (the `GstPlugin*` the gst-launch-1.0
 /// loader hands to `framepipe._plugin_load`, valid during that call).
 #[pyfunction(name = "_plugin_register")]
-pub fn plugin_register(py: Python<'_>, address: usize) -> PyResult<()> {
+pub fn plugin_register(py: Python<'_>, address: usize) -> FpResult<()> {
     if address == 0 {
-        return Err(PyValueError::new_err("plugin address is NULL"));
+        return Err(PyValueError::new_err("plugin address is NULL").into());
     }
     // SAFETY: the loader passes the address of the GstPlugin being loaded, which stays
     // alive during this call; plugin_from_address takes a reference of its own.
@@ -48,12 +48,11 @@ pub fn plugin_register(py: Python<'_>, address: usize) -> PyResult<()> {
         .filter(|(_, _, registered_in)| *registered_in != address)
         .map(|(desc, factory, _)| (desc.clone(), factory.clone()))
         .collect();
-    py.detach(move || -> framepipe_core::Result<()> {
+    Ok(py.detach(move || -> framepipe_core::Result<()> {
         gstframepipe::register(&plugin).map_err(|e| framepipe_core::Error::Gst(e.to_string()))?;
         for (desc, factory) in classes {
             host::register_element(Some(&plugin), desc, factory)?;
         }
         Ok(())
-    })
-    .map_err(to_py)
+    })?)
 }

@@ -11,7 +11,7 @@ use pyo3::types::{PyDict, PyType};
 
 use super::hooks::PyClassFactory;
 use super::spec::ElementSpec;
-use crate::errors::to_py;
+use crate::errors::FpResult;
 use crate::value;
 
 /// A registered class, with the address of the plugin it was registered into (0: none,
@@ -32,16 +32,14 @@ pub(super) static LOADING: Mutex<Option<(usize, gst::Plugin)>> = Mutex::new(None
 /// transforms: "in_place", "out_of_place", "passthrough"), caps, metadata, rank and
 /// properties.
 #[pyfunction(name = "_register_element")]
-pub fn register_element(py: Python<'_>, cls: Bound<'_, PyType>, spec: Bound<'_, PyDict>) -> PyResult<()> {
+pub fn register_element(py: Python<'_>, cls: Bound<'_, PyType>, spec: Bound<'_, PyDict>) -> FpResult<()> {
     let ElementSpec { desc, enum_classes, has_transform_caps } = ElementSpec::parse(&spec)?;
     let kind = desc.kind;
     let factory: Arc<dyn HooksFactory> = Arc::new(PyClassFactory { cls: cls.unbind(), kind, has_transform_caps });
     let loading = LOADING.lock().unwrap_or_else(PoisonError::into_inner).clone();
     let address = loading.as_ref().map_or(0, |(address, _)| *address);
     let for_plugin = (desc.clone(), factory.clone(), address);
-    let type_ = py
-        .detach(move || host::register_element(loading.as_ref().map(|(_, plugin)| plugin), desc, factory))
-        .map_err(to_py)?;
+    let type_ = py.detach(move || host::register_element(loading.as_ref().map(|(_, plugin)| plugin), desc, factory))?;
     if let Some(class) = glib::object::ObjectClass::from_type(type_) {
         for (name, enum_class) in enum_classes {
             if let Some(pspec) = class.find_property(&name) {
@@ -58,11 +56,11 @@ pub fn register_element(py: Python<'_>, cls: Bound<'_, PyType>, spec: Bound<'_, 
 
 /// ParseError for the first hosted element of `pipeline` that refused a value given in the
 /// launch description (out of range), naming the property.
-pub fn check_launch_properties(pipeline: &gst::Pipeline) -> PyResult<()> {
+pub fn check_launch_properties(pipeline: &gst::Pipeline) -> FpResult<()> {
     for element in pipeline.iterate_recurse().into_iter().flatten() {
         if let Some(why) = host::rejected_property(&element) {
             let token = why.split('"').nth(1).map(str::to_string);
-            return Err(to_py(framepipe_core::Error::Parse { message: why, token }));
+            return Err(framepipe_core::Error::Parse { message: why, token }.into());
         }
     }
     Ok(())

@@ -128,16 +128,11 @@ impl ElementHooks for ToGray {
         }))
     }
 
-    fn transform(
-        &self,
-        input: &gst::Buffer,
-        incaps: &CapsInfo,
-        outcaps: &CapsInfo,
-    ) -> CallbackResult<Option<gst::Buffer>> {
-        let framepipe_core::MediaInfo::Video(vin) = &incaps.media else { return Err("not video".into()) };
+    fn transform(&self, buf: &gst::Buffer, caps: &CapsInfo, outcaps: &CapsInfo) -> CallbackResult<Option<gst::Buffer>> {
+        let framepipe_core::MediaInfo::Video(vin) = &caps.media else { return Err("not video".into()) };
         let framepipe_core::MediaInfo::Video(vout) = &outcaps.media else { return Err("not video".into()) };
         assert_eq!(vout.format(), gst_video::VideoFormat::Gray8);
-        let map = input.map_readable().map_err(|e| CallbackError::new(e.to_string()))?;
+        let map = buf.map_readable().map_err(|e| CallbackError::new(e.to_string()))?;
         let (w, h) = (vin.width() as usize, vin.height() as usize);
         let (sin, sout) = (vin.stride()[0] as usize, vout.stride()[0] as usize);
         let mut out = vec![0u8; vout.size()];
@@ -562,13 +557,8 @@ fn an_out_of_range_launch_value_leaves_the_property_unchanged() {
 struct ToGrayByTemplate;
 
 impl ElementHooks for ToGrayByTemplate {
-    fn transform(
-        &self,
-        input: &gst::Buffer,
-        incaps: &CapsInfo,
-        outcaps: &CapsInfo,
-    ) -> CallbackResult<Option<gst::Buffer>> {
-        ToGray.transform(input, incaps, outcaps)
+    fn transform(&self, buf: &gst::Buffer, caps: &CapsInfo, outcaps: &CapsInfo) -> CallbackResult<Option<gst::Buffer>> {
+        ToGray.transform(buf, caps, outcaps)
     }
 }
 

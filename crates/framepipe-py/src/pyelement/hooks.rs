@@ -230,14 +230,9 @@ impl ElementHooks for PyHooks {
         .unwrap_or_else(|| Err(detached()))
     }
 
-    fn transform(
-        &self,
-        input: &gst::Buffer,
-        incaps: &CapsInfo,
-        outcaps: &CapsInfo,
-    ) -> CallbackResult<Option<gst::Buffer>> {
+    fn transform(&self, buf: &gst::Buffer, caps: &CapsInfo, outcaps: &CapsInfo) -> CallbackResult<Option<gst::Buffer>> {
         self.shared.streaming_call("transform", |py, obj| {
-            let frame = Bound::new(py, PyFrame::new(input.clone(), Some(incaps.caps.clone()), incaps.media.clone()))?;
+            let frame = Bound::new(py, PyFrame::new(buf.clone(), Some(caps.caps.clone()), caps.media.clone()))?;
             let out = obj.call_method1(intern!(py, "transform"), (&frame,))?;
             to_buffer(&out, &outcaps.media, "transform")
         })

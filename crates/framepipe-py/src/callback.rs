@@ -6,39 +6,23 @@
 //! call; afterwards [`PyFrame::release`] hands back the same buffer, or a copy when Python
 //! kept views of its memory. A Python exception becomes a [`CallbackError`] carrying the
 //! traceback (the ERROR's debug text) and the exception itself, which the element stashes
-//! so `errors.rs` can make it the `__cause__` of the PipelineError.
+//! so `errors.rs` can make it the `__cause__` of the PipelineError ([`callback_error`],
+//! also used by the hooks of elements written in Python).
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use framepipe_core::media::MediaInfo;
-use gstframepipe::pyfunc::{CallbackError, FrameCallback, PyFuncSettings};
+use gstframepipe::callback::{CallbackError, CallbackResult, CapsInfo, ElementHooks};
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict};
+use pyo3::types::{PyBool, PyDict, PyString};
 
 use crate::frame::PyFrame;
 
-/// Parsing caps once per change rather than once per buffer.
-#[derive(Default)]
-pub struct MediaCache(Mutex<Option<(gst::Caps, MediaInfo)>>);
-
-impl MediaCache {
-    pub fn media(&self, caps: Option<&gst::Caps>) -> MediaInfo {
-        let Some(caps) = caps else { return MediaInfo::Other };
-        let mut cache = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        match &*cache {
-            Some((c, media)) if c.as_ptr() == caps.as_ptr() || c == caps => media.clone(),
-            _ => {
-                let media = MediaInfo::from_caps(Some(caps));
-                *cache = Some((caps.clone(), media.clone()));
-                media
-            }
-        }
-    }
-}
-
-/// The callback's view of a Python exception: message `Type: text`, the traceback as
-/// debug, and the exception object as cause.
-pub fn callback_error(py: Python<'_>, err: PyErr) -> CallbackError {
+/// A Python exception as a callback error: message `Type: text` (`context() raised
+/// Type: text` when `context` names the hook that raised it), the formatted traceback as
+/// debug, and the exception object as cause, so that the PipelineError reporting the
+/// ERROR gets it as `__cause__`.
+pub fn callback_error(py: Python<'_>, err: PyErr, context: Option<&str>) -> CallbackError {
     let value = err.value(py);
     // On Python 3.11 a fetched exception keeps its traceback beside it; put it on the
     // object so both the debug text and the chained cause show where it was raised.
@@ -49,19 +33,22 @@ pub fn callback_error(py: Python<'_>, err: PyErr) -> CallbackError {
     }
     let type_name = value.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "Exception".into());
     let text = value.str().map(|s| s.to_string()).unwrap_or_default();
-    let message = if text.starts_with("property '") || text.is_empty() {
-        if text.is_empty() { type_name } else { text }
-    } else {
-        format!("{type_name}: {text}")
+    let message = match context {
+        Some(hook) if text.is_empty() => format!("{hook}() raised {type_name}"),
+        Some(hook) => format!("{hook}() raised {type_name}: {text}"),
+        // framepipe's own errors about the settings (`property 'module' of ...`) speak for themselves.
+        None if text.is_empty() => type_name,
+        None if text.starts_with("property '") => text,
+        None => format!("{type_name}: {text}"),
     };
     let debug = py
         .import("traceback")
         .and_then(|tb| tb.call_method1("format_exception", (value,)))
-        .and_then(|lines| pyo3::types::PyString::new(py, "").call_method1("join", (lines,)))
+        .and_then(|lines| PyString::new(py, "").call_method1("join", (lines,)))
         .and_then(|s| s.extract::<String>())
-        .ok();
-    let cause: Box<dyn std::any::Any + Send> = Box::new(value.clone().unbind());
-    CallbackError { message, debug, cause: Some(cause) }
+        .unwrap_or_else(|_| message.clone());
+    let cause: Py<pyo3::exceptions::PyBaseException> = value.clone().unbind();
+    CallbackError::with_debug(message, debug).caused_by(Arc::new(cause))
 }
 
 fn not_running() -> CallbackError {
@@ -76,40 +63,31 @@ pub fn call_attached(
     func: &Bound<'_, PyAny>,
     kwargs: Option<&Bound<'_, PyDict>>,
     buffer: gst::Buffer,
-    caps: Option<gst::Caps>,
-    media: MediaInfo,
-) -> Result<Option<gst::Buffer>, CallbackError> {
-    let frame = Bound::new(py, PyFrame::owned(buffer, caps, media)).map_err(|e| callback_error(py, e))?;
+    caps: Option<&CapsInfo>,
+) -> CallbackResult<Option<gst::Buffer>> {
+    let (caps, media) = caps.map_or((None, MediaInfo::Other), |c| (Some(c.caps.clone()), c.media.clone()));
+    let frame = Bound::new(py, PyFrame::owned(buffer, caps, media)).map_err(|e| callback_error(py, e, None))?;
     let result = func.call((frame.clone(),), kwargs);
     let buffer = frame.get().release();
     match result {
         Ok(r) if r.cast::<PyBool>().is_ok_and(|b| !b.is_true()) => Ok(None),
         Ok(_) => Ok(Some(buffer)),
-        Err(e) => Err(callback_error(py, e)),
+        Err(e) => Err(callback_error(py, e, None)),
     }
 }
 
-/// A `pyfunc` element's callable.
-struct PyFuncCallback {
+/// A `pyfunc` element's callable: its hooks, which only transform in place.
+struct PyFuncHooks {
     func: Py<PyAny>,
     kwargs: Option<Py<PyDict>>,
-    media: MediaCache,
     running: crate::gil::Running,
 }
 
-impl FrameCallback for PyFuncCallback {
-    fn call(&self, buffer: gst::Buffer, caps: Option<&gst::Caps>) -> Result<Option<gst::Buffer>, CallbackError> {
-        let media = self.media.media(caps);
+impl ElementHooks for PyFuncHooks {
+    fn transform_ip(&self, buffer: gst::Buffer, caps: &CapsInfo) -> CallbackResult<Option<gst::Buffer>> {
         crate::gil::with_python(|py| {
             self.running.guard(py, || {
-                call_attached(
-                    py,
-                    self.func.bind(py),
-                    self.kwargs.as_ref().map(|k| k.bind(py)),
-                    buffer,
-                    caps.cloned(),
-                    media,
-                )
+                call_attached(py, self.func.bind(py), self.kwargs.as_ref().map(|k| k.bind(py)), buffer, Some(caps))
             })
         })
         .unwrap_or_else(|| Err(not_running()))
@@ -120,33 +98,26 @@ impl FrameCallback for PyFuncCallback {
     }
 }
 
-/// Resolves module/function/class/kwargs with `framepipe._pyfunc.resolve`.
-fn make_pyfunc(settings: &PyFuncSettings) -> Result<Arc<dyn FrameCallback>, CallbackError> {
+/// Resolves a starting `pyfunc`'s properties (module, function, class, kwargs) with
+/// `framepipe._pyfunc.resolve`.
+fn make_pyfunc(element: &gst::Element) -> CallbackResult<Box<dyn ElementHooks>> {
+    use gst::prelude::*;
+    let text = |name: &str| element.property::<Option<String>>(name);
+    let (module, function) = (text("module").unwrap_or_default(), text("function").unwrap_or_default());
+    let (class, kwargs) = (text("class"), text("kwargs"));
     Python::try_attach(|py| {
         let resolved = py
             .import("framepipe._pyfunc")
-            .and_then(|m| {
-                m.call_method1(
-                    "resolve",
-                    (
-                        settings.element.as_str(),
-                        settings.module.as_str(),
-                        settings.function.as_str(),
-                        settings.class.as_deref(),
-                        settings.kwargs.as_deref(),
-                    ),
-                )
-            })
+            .and_then(|m| m.call_method1("resolve", (element.name().as_str(), module, function, class, kwargs)))
             .and_then(|r| r.extract::<(Py<PyAny>, Option<Py<PyDict>>)>())
-            .map_err(|e| callback_error(py, e))?;
+            .map_err(|e| callback_error(py, e, None))?;
         let (func, kwargs) = resolved;
-        Ok(Arc::new(PyFuncCallback { func, kwargs, media: MediaCache::default(), running: Default::default() })
-            as Arc<dyn FrameCallback>)
+        Ok(Box::new(PyFuncHooks { func, kwargs, running: Default::default() }) as Box<dyn ElementHooks>)
     })
     .unwrap_or_else(|| Err(not_running()))
 }
 
 /// Lets `pyfunc` elements in this process call Python (done at import).
 pub fn install_pyfunc_factory() {
-    gstframepipe::pyfunc::set_pyfunc_factory(Box::new(make_pyfunc));
+    gstframepipe::pyfunc::set_pyfunc_factory(Arc::new(make_pyfunc));
 }

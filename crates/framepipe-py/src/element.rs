@@ -5,6 +5,7 @@ use gst::prelude::*;
 use pyo3::exceptions::{PyAttributeError, PyValueError};
 use pyo3::prelude::*;
 
+use crate::gil::SameThread;
 use crate::value;
 
 /// What `Element.properties()` reports for one property.
@@ -31,14 +32,6 @@ impl PyPropertyInfo {
         ))
     }
 }
-
-/// A value that crosses `py.detach`, which runs its closure on the calling thread: the
-/// value never changes threads, so it need not be `Send`.
-struct SameThread<T>(T);
-
-// SAFETY: only used to carry a value into or out of a `py.detach` closure, which runs
-// synchronously on the thread that made the value and gives it back to that same thread.
-unsafe impl<T> Send for SameThread<T> {}
 
 #[pyclass(frozen, name = "Element", module = "framepipe._framepipe")]
 pub struct PyElement {
@@ -104,7 +97,7 @@ impl PyElement {
         let element = &self.element;
         let name = pspec.name();
         let v = py.detach(|| SameThread(element.property_value(name))).0;
-        crate::pyelement::enum_member(py, &pspec, &v).map_or_else(|| value::to_py(py, &v), Ok)
+        value::enum_member(py, &pspec, &v).map_or_else(|| value::to_py(py, &v), Ok)
     }
 
     /// Sets property `prop`: TypeError for a value of the wrong type, ValueError for one
@@ -143,7 +136,7 @@ impl PyElement {
                 Ok(PyPropertyInfo {
                     name: p.name().to_string(),
                     r#type: p.value_type().name().to_string(),
-                    default: crate::pyelement::enum_member(py, p, p.default_value())
+                    default: value::enum_member(py, p, p.default_value())
                         .map_or_else(|| value::to_py(py, p.default_value()), Ok)?
                         .unbind(),
                     minimum: minimum.unbind(),

@@ -1,5 +1,6 @@
-//! The one conversion point from framepipe's Rust errors to Python exceptions, and the
-//! helper that runs a blocking call with the GIL released while still answering Ctrl-C.
+//! The one conversion point from framepipe's Rust errors to Python exceptions: [`to_py`],
+//! and [`FpError`], the error of functions that call the core, so that `?` converts core
+//! errors and Python errors alike.
 
 use framepipe_core::{BusError, Error};
 use pyo3::exceptions::PyBaseException;
@@ -37,7 +38,7 @@ fn bus_error(py: Python<'_>, cell: &'static PyOnceLock<Py<PyType>>, name: &str, 
         exc.setattr("debug", info.debug.as_deref())?;
         // A Python exception raised in a callback of this element (pyfunc, probe) is
         // chained as the cause, exactly as `raise ... from exc` would.
-        if let Some(cause) = info.path.as_deref().and_then(gstframepipe::pyfunc::take_error_cause)
+        if let Some(cause) = info.path.as_deref().and_then(gstframepipe::callback::take_error_cause)
             && let Ok(cause) = cause.downcast::<Py<PyBaseException>>()
         {
             exc.setattr("__cause__", cause.bind(py))?;
@@ -63,6 +64,7 @@ pub fn to_py(err: Error) -> PyErr {
         Error::TimeoutHint { after, hint } => {
             PyTimeoutError::new_err(format!("timed out after {:.3} s: {hint}", after.as_secs_f64()))
         }
+        // "No such element" (of a pipeline): the message lists the elements there are.
         Error::Key(m) => PyKeyError::new_err(m),
         Error::Interrupted => PyKeyboardInterrupt::new_err(()),
         Error::Value(m) => PyValueError::new_err(m),
@@ -72,30 +74,34 @@ pub fn to_py(err: Error) -> PyErr {
     })
 }
 
-/// Runs `f` with the GIL released. `f` gets an interrupt check that briefly re-attaches to
-/// run Python's signal handlers; if one raises (Ctrl-C), `f` is told to stop and that very
-/// exception is returned.
-pub fn detach_interruptible<T, F>(py: Python<'_>, f: F) -> PyResult<T>
-where
-    T: Send,
-    F: Send + FnOnce(&mut dyn FnMut() -> bool) -> framepipe_core::Result<T>,
-{
-    let mut pending: Option<PyErr> = None;
-    let result = py.detach(|| {
-        let mut check = || {
-            Python::attach(|py| match py.check_signals() {
-                Ok(()) => false,
-                Err(e) => {
-                    pending = Some(e);
-                    true
-                }
-            })
-        };
-        f(&mut check)
-    });
-    match result {
-        Ok(v) => Ok(v),
-        Err(Error::Interrupted) => Err(pending.unwrap_or_else(|| PyKeyboardInterrupt::new_err(()))),
-        Err(e) => Err(to_py(e)),
+/// An error on its way to Python. Functions that call framepipe's core return
+/// [`FpResult`], so that `?` takes both core errors (converted by [`to_py`], the one
+/// conversion point) and Python errors; PyO3 raises it as the exception it holds.
+#[derive(Debug)]
+pub struct FpError(PyErr);
+
+pub type FpResult<T> = Result<T, FpError>;
+
+impl From<Error> for FpError {
+    fn from(err: Error) -> Self {
+        FpError(to_py(err))
+    }
+}
+
+impl From<gst::glib::BoolError> for FpError {
+    fn from(err: gst::glib::BoolError) -> Self {
+        Error::from(err).into()
+    }
+}
+
+impl From<PyErr> for FpError {
+    fn from(err: PyErr) -> Self {
+        FpError(err)
+    }
+}
+
+impl From<FpError> for PyErr {
+    fn from(err: FpError) -> Self {
+        err.0
     }
 }

@@ -18,8 +18,10 @@ use pyo3::prelude::*;
 use pyo3::types::PyList;
 
 use crate::array::{Borrowed, view_array};
-use crate::buffer::{Mapped, PyBuffer, PyMappedBuffer};
+use crate::buffer::PyBuffer;
 use crate::errors::to_py;
+use crate::mapping::{Mapped, PyMappedBuffer};
+use crate::meta::MetaFrame;
 
 enum FrameBuf {
     Plain(gst::Buffer),
@@ -194,14 +196,9 @@ impl PyFrame {
         }
     }
 
-    /// The frame's media description.
-    pub(crate) fn media(&self) -> &MediaInfo {
-        &self.media
-    }
-
     /// A new reference to the frame's GstBuffer.
     pub fn gst_buffer(&self) -> PyResult<gst::Buffer> {
-        self.with_buffer(crate::buffer::new_ref)
+        self.with_buffer(crate::mapping::new_ref)
     }
 
     fn mapping(&self) -> PyResult<Arc<Mapped>> {
@@ -478,22 +475,30 @@ impl PyFrame {
         normalized: bool,
         attributes: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<crate::meta::PyRegion> {
-        crate::meta::add_region(slf, (x, y, w, h), label, confidence, normalized, attributes)
+        Ok(crate::meta::add_region(
+            slf.as_any(),
+            as_meta_frame,
+            (x, y, w, h),
+            label,
+            confidence,
+            normalized,
+            attributes,
+        )?)
     }
 
     #[getter]
     fn regions(slf: &Bound<'_, Self>) -> PyResult<Vec<crate::meta::PyRegion>> {
-        crate::meta::regions(slf)
+        crate::meta::regions(slf.as_any(), as_meta_frame)
     }
 
     /// Removes `region` (a Region of this frame, or its id).
     fn remove_region(&self, region: &Bound<'_, PyAny>) -> PyResult<()> {
-        crate::meta::remove_region(self, region)
+        Ok(crate::meta::remove_region(self, region)?)
     }
 
     /// Attaches a named n-d array (copied) to the frame.
     fn add_tensor(&self, name: &str, array: &Bound<'_, PyAny>) -> PyResult<crate::meta::PyTensor> {
-        crate::meta::add_tensor(self, name, array)
+        Ok(crate::meta::add_tensor(self, name, array)?)
     }
 
     #[getter]
@@ -503,7 +508,7 @@ impl PyFrame {
 
     /// Attaches a JSON message: a dict (or a str), which `messages` gives back as such.
     fn add_message(&self, message: &Bound<'_, PyAny>) -> PyResult<()> {
-        crate::meta::add_message(self, message)
+        Ok(crate::meta::add_message(self, message)?)
     }
 
     #[getter]
@@ -532,6 +537,25 @@ impl PyFrame {
             }
             MediaInfo::Other => format!("<Frame {} bytes pts={pts}>", self.with_buffer(|b| b.size()).unwrap_or(0)),
         }
+    }
+}
+
+/// A frame object as the frame metadata is on (`Region` keeps its frame as an object).
+fn as_meta_frame<'a>(obj: &'a Bound<'_, PyAny>) -> Option<&'a dyn MetaFrame> {
+    obj.cast::<PyFrame>().ok().map(|f| f.get() as &dyn MetaFrame)
+}
+
+impl MetaFrame for PyFrame {
+    fn read_metas(&self, f: &mut dyn FnMut(&gst::BufferRef)) -> PyResult<()> {
+        self.with_buffer(f)
+    }
+
+    fn write_metas(&self, f: &mut dyn FnMut(&mut gst::BufferRef)) -> PyResult<()> {
+        self.with_buffer_mut(f)
+    }
+
+    fn media(&self) -> &MediaInfo {
+        &self.media
     }
 }
 

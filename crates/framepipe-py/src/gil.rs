@@ -1,5 +1,9 @@
-//! Entering Python from GStreamer's streaming threads, cheaply.
+//! Taking and releasing the GIL: entering Python from GStreamer's streaming threads
+//! cheaply ([`with_python`]), blocking calls that release the GIL but still answer Ctrl-C
+//! ([`detach_interruptible`]), values that cross `py.detach` ([`SameThread`]), and
+//! interrupting a Python element's call in progress ([`Running`]).
 //!
+//! Why [`with_python`]:
 //! `Python::attach` on a thread Python did not create makes a new PyThreadState and
 //! destroys it again when the call returns: several microseconds per buffer. A streaming
 //! thread lives for the whole stream, so framepipe parks one thread state on it instead
@@ -10,8 +14,12 @@
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use framepipe_core::Error;
+use pyo3::exceptions::PyKeyboardInterrupt;
 use pyo3::ffi;
 use pyo3::prelude::*;
+
+use crate::errors::to_py;
 
 /// This thread's parked thread state: released when the thread exits, if framepipe made it.
 struct Parked(Cell<Park>);
@@ -123,4 +131,46 @@ impl Running {
     pub(crate) fn stopping(&self) -> bool {
         self.stopping.load(Ordering::SeqCst)
     }
+}
+
+/// Runs `f` with the GIL released. `f` gets an interrupt check that briefly re-attaches to
+/// run Python's signal handlers; if one raises (Ctrl-C), `f` is told to stop and that very
+/// exception is returned.
+pub fn detach_interruptible<T, F>(py: Python<'_>, f: F) -> PyResult<T>
+where
+    T: Send,
+    F: Send + FnOnce(&mut dyn FnMut() -> bool) -> framepipe_core::Result<T>,
+{
+    let mut pending: Option<PyErr> = None;
+    let result = py.detach(|| {
+        let mut check = || {
+            Python::attach(|py| match py.check_signals() {
+                Ok(()) => false,
+                Err(e) => {
+                    pending = Some(e);
+                    true
+                }
+            })
+        };
+        f(&mut check)
+    });
+    match result {
+        Ok(v) => Ok(v),
+        Err(Error::Interrupted) => Err(pending.unwrap_or_else(|| PyKeyboardInterrupt::new_err(()))),
+        Err(e) => Err(to_py(e)),
+    }
+}
+
+/// A value that crosses `py.detach`, which runs its closure on the calling thread: the
+/// value never changes threads, so it need not be `Send`.
+pub struct SameThread<T>(pub T);
+
+// SAFETY: only used to carry a value into or out of a `py.detach` closure, which runs
+// synchronously on the thread that made the value and gives it back to that same thread.
+unsafe impl<T> Send for SameThread<T> {}
+
+/// Runs `f` with the GIL released when the interpreter runs (from a destructor, which may
+/// or may not hold it); `None`, without running `f`, once the interpreter is finalizing.
+pub fn detached_if_running<R: Send>(f: impl FnOnce() -> R + Send) -> Option<R> {
+    Python::try_attach(|py| py.detach(f))
 }

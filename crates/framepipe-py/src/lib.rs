@@ -13,6 +13,7 @@ mod errors;
 mod frame;
 mod gil;
 mod log;
+mod mapping;
 mod memory;
 mod message;
 mod meta;
@@ -36,8 +37,8 @@ fn _framepipe(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<pipeline::PyPipeline>()?;
     m.add_class::<frame::PyFrame>()?;
     m.add_class::<buffer::PyBuffer>()?;
-    m.add_class::<buffer::PyMappedBuffer>()?;
-    m.add_class::<buffer::PyMapping>()?;
+    m.add_class::<mapping::PyMappedBuffer>()?;
+    m.add_class::<mapping::PyMapping>()?;
     m.add_class::<memory::PyMemory>()?;
     m.add_class::<element::PyElement>()?;
     m.add_class::<element::PyPropertyInfo>()?;

@@ -8,8 +8,8 @@ use pyo3::exceptions::{PyBufferError, PyValueError};
 use pyo3::ffi;
 use pyo3::prelude::*;
 
-use crate::buffer::{Mapped, PyMapping, non_negative};
 use crate::errors::to_py;
+use crate::mapping::{Mapped, PyMapping, non_negative};
 
 /// The bytes of a Python object exported through the buffer protocol, held by a
 /// memoryview so that the exporter stays alive and its buffer stays exported.

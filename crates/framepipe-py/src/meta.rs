@@ -13,15 +13,39 @@ use framepipe_core::View;
 use framepipe_core::media::MediaInfo;
 use framepipe_core::meta::{self, RegionSpec, Tensor};
 use numpy::{PyUntypedArray, PyUntypedArrayMethods};
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::{PyBufferError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 use serde_json::{Map, Value};
 
 use crate::array::view_array;
-use crate::errors::to_py;
-use crate::frame::PyFrame;
+use crate::errors::FpResult;
+
+/// What metadata needs of the frame it is on. `Frame` implements it (frame.rs), so that
+/// this module needs nothing of frame.rs: frames use metadata, not the other way round.
+pub trait MetaFrame {
+    /// Runs `f` on the frame's buffer; BufferError once the frame was released.
+    fn read_metas(&self, f: &mut dyn FnMut(&gst::BufferRef)) -> PyResult<()>;
+    /// Runs `f` on the frame's buffer to change its metas; BufferError for a read-only frame.
+    fn write_metas(&self, f: &mut dyn FnMut(&mut gst::BufferRef)) -> PyResult<()>;
+    fn media(&self) -> &MediaInfo;
+}
+
+/// How a `Region` finds the [`MetaFrame`] behind the frame object it keeps.
+pub type FrameOf = for<'a, 'py> fn(&'a Bound<'py, PyAny>) -> Option<&'a dyn MetaFrame>;
+
+fn read<R>(frame: &dyn MetaFrame, f: impl FnOnce(&gst::BufferRef) -> R) -> PyResult<R> {
+    let (mut f, mut out) = (Some(f), None);
+    frame.read_metas(&mut |b| out = f.take().map(|f| f(b)))?;
+    out.ok_or_else(|| PyBufferError::new_err("the frame has no buffer"))
+}
+
+fn write<R>(frame: &dyn MetaFrame, f: impl FnOnce(&mut gst::BufferRef) -> R) -> PyResult<R> {
+    let (mut f, mut out) = (Some(f), None);
+    frame.write_metas(&mut |b| out = f.take().map(|f| f(b)))?;
+    out.ok_or_else(|| PyBufferError::new_err("the frame has no buffer"))
+}
 
 static JSON_DUMPS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static JSON_LOADS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
@@ -53,13 +77,23 @@ fn json_to_py<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAny>
 /// attributes and tensors. Stored as a GstVideoRegionOfInterestMeta.
 #[pyclass(frozen, name = "Region", module = "framepipe._framepipe")]
 pub struct PyRegion {
-    frame: Py<PyFrame>,
+    frame: Py<PyAny>,
+    frame_of: FrameOf,
     region: Mutex<meta::Region>,
 }
 
 impl PyRegion {
-    fn new(frame: Py<PyFrame>, region: meta::Region) -> PyRegion {
-        PyRegion { frame, region: Mutex::new(region) }
+    fn new(frame: &Bound<'_, PyAny>, frame_of: FrameOf, region: meta::Region) -> PyRegion {
+        PyRegion { frame: frame.clone().unbind(), frame_of, region: Mutex::new(region) }
+    }
+
+    /// Runs `f` on the buffer of the region's frame, to change its metas.
+    fn write_frame<R>(&self, f: impl FnOnce(&mut gst::BufferRef) -> R) -> PyResult<R> {
+        Python::attach(|py| {
+            let frame = self.frame.bind(py);
+            let frame = (self.frame_of)(frame).ok_or_else(|| PyTypeError::new_err("a region's frame is a Frame"))?;
+            write(frame, f)
+        })
     }
 
     fn get(&self) -> std::sync::MutexGuard<'_, meta::Region> {
@@ -71,13 +105,9 @@ impl PyRegion {
         label: Option<&str>,
         confidence: Option<f64>,
         attributes: Option<&Map<String, Value>>,
-    ) -> PyResult<()> {
+    ) -> FpResult<()> {
         let id = self.get().id;
-        let updated = self
-            .frame
-            .get()
-            .with_buffer_mut(|b| meta::update_region(b, id, label, confidence, attributes))?
-            .map_err(to_py)?;
+        let updated = self.write_frame(|b| meta::update_region(b, id, label, confidence, attributes))??;
         *self.get() = updated;
         Ok(())
     }
@@ -124,7 +154,7 @@ impl PyRegion {
 
     #[setter]
     fn set_label(&self, label: &str) -> PyResult<()> {
-        self.update(Some(label), None, None)
+        Ok(self.update(Some(label), None, None)?)
     }
 
     #[getter]
@@ -134,7 +164,7 @@ impl PyRegion {
 
     #[setter]
     fn set_confidence(&self, confidence: f64) -> PyResult<()> {
-        self.update(None, Some(confidence), None)
+        Ok(self.update(None, Some(confidence), None)?)
     }
 
     /// A new dict of the attributes; assign a dict to change them.
@@ -147,7 +177,7 @@ impl PyRegion {
     #[setter]
     fn set_attributes(&self, attributes: &Bound<'_, PyAny>) -> PyResult<()> {
         let map = json_object(Some(attributes), "attributes")?.unwrap_or_default();
-        self.update(None, None, Some(&map))
+        Ok(self.update(None, None, Some(&map))?)
     }
 
     /// The region's (x, y, w, h).
@@ -163,10 +193,10 @@ impl PyRegion {
     }
 
     /// Attaches a named n-d array (copied) to this region.
-    fn add_tensor(&self, name: &str, array: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+    fn add_tensor(&self, name: &str, array: &Bound<'_, PyAny>) -> FpResult<PyTensor> {
         let tensor = tensor_from(name, array)?;
         let id = self.get().id;
-        self.frame.get().with_buffer_mut(|b| meta::add_region_tensor(b, id, &tensor))?.map_err(to_py)?;
+        self.write_frame(|b| meta::add_region_tensor(b, id, &tensor))??;
         self.get().tensors.push(tensor.clone());
         Ok(PyTensor::from(tensor))
     }
@@ -267,13 +297,16 @@ impl PyTensor {
 }
 
 /// A tensor holding a C-ordered, native copy of `array` (anything numpy.asarray takes).
-fn tensor_from(name: &str, array: &Bound<'_, PyAny>) -> PyResult<Tensor> {
+fn tensor_from(name: &str, array: &Bound<'_, PyAny>) -> FpResult<Tensor> {
     let py = array.py();
     let np = py.import("numpy")?;
     let arr = np.call_method1("asarray", (array,))?;
     let dtype_name: String = arr.getattr("dtype")?.getattr("name")?.extract()?;
-    let dtype = meta::tensor_dtype(&dtype_name).map_err(to_py)?;
-    let arr = np.call_method1("ascontiguousarray", (arr, dtype.name()))?.cast_into::<PyUntypedArray>()?;
+    let dtype = meta::tensor_dtype(&dtype_name)?;
+    let arr = np
+        .call_method1("ascontiguousarray", (arr, dtype.name()))?
+        .cast_into::<PyUntypedArray>()
+        .map_err(PyErr::from)?;
     let shape = arr.shape().to_vec();
     let n = arr.len() * dtype.size();
     let data = if n == 0 {
@@ -284,10 +317,10 @@ fn tensor_from(name: &str, array: &Bound<'_, PyAny>) -> PyResult<Tensor> {
         // resized) while the slice is copied.
         unsafe { std::slice::from_raw_parts((*arr.as_array_ptr()).fields.data as *const u8, n) }
     };
-    Tensor::from_slice(name, dtype, shape, data).map_err(to_py)
+    Ok(Tensor::from_slice(name, dtype, shape, data)?)
 }
 
-fn frame_size(frame: &PyFrame) -> PyResult<(u32, u32)> {
+fn frame_size(frame: &dyn MetaFrame) -> PyResult<(u32, u32)> {
     match frame.media() {
         MediaInfo::Video(v) => Ok((v.width(), v.height())),
         _ => Err(PyValueError::new_err("regions need a video frame (its caps give no width and height)")),
@@ -295,66 +328,69 @@ fn frame_size(frame: &PyFrame) -> PyResult<(u32, u32)> {
 }
 
 pub fn add_region(
-    frame: &Bound<'_, PyFrame>,
+    obj: &Bound<'_, PyAny>,
+    frame_of: FrameOf,
     (x, y, w, h): (f64, f64, f64, f64),
     label: &str,
     confidence: f64,
     normalized: bool,
     attributes: Option<&Bound<'_, PyAny>>,
-) -> PyResult<PyRegion> {
-    let f = frame.get();
-    let (width, height) = frame_size(f)?;
+) -> FpResult<PyRegion> {
+    let frame = frame_of(obj).ok_or_else(|| PyTypeError::new_err("regions are added to a Frame"))?;
+    let (width, height) = frame_size(frame)?;
     let attributes = json_object(attributes, "attributes")?;
     let spec =
         RegionSpec { x, y, w, h, label, confidence, normalized, attributes: attributes.as_ref(), parent_id: None };
-    let region = f.with_buffer_mut(|b| meta::add_region(b, width, height, &spec))?.map_err(to_py)?;
-    Ok(PyRegion::new(frame.clone().unbind(), region))
+    let region = write(frame, |b| meta::add_region(b, width, height, &spec))??;
+    Ok(PyRegion::new(obj, frame_of, region))
 }
 
-pub fn regions(frame: &Bound<'_, PyFrame>) -> PyResult<Vec<PyRegion>> {
-    let list = frame.get().with_buffer(meta::regions)?;
-    Ok(list.into_iter().map(|r| PyRegion::new(frame.clone().unbind(), r)).collect())
+pub fn regions(obj: &Bound<'_, PyAny>, frame_of: FrameOf) -> PyResult<Vec<PyRegion>> {
+    let frame = frame_of(obj).ok_or_else(|| PyTypeError::new_err("regions are on a Frame"))?;
+    let list = read(frame, meta::regions)?;
+    Ok(list.into_iter().map(|r| PyRegion::new(obj, frame_of, r)).collect())
 }
 
-pub fn remove_region(frame: &PyFrame, region: &Bound<'_, PyAny>) -> PyResult<()> {
+pub fn remove_region(frame: &dyn MetaFrame, region: &Bound<'_, PyAny>) -> FpResult<()> {
     let id = match region.cast::<PyRegion>() {
         Ok(r) => r.get().id(),
         Err(_) => {
             region.extract::<i32>().map_err(|_| PyTypeError::new_err("remove_region takes a Region or its id"))?
         }
     };
-    frame.with_buffer_mut(|b| meta::remove_region(b, id))?.map_err(to_py)
+    Ok(write(frame, |b| meta::remove_region(b, id))??)
 }
 
-pub fn add_tensor(frame: &PyFrame, name: &str, array: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+pub fn add_tensor(frame: &dyn MetaFrame, name: &str, array: &Bound<'_, PyAny>) -> FpResult<PyTensor> {
     let tensor = tensor_from(name, array)?;
-    frame.with_buffer_mut(|b| meta::add_tensor(b, tensor.clone()))?;
+    write(frame, |b| meta::add_tensor(b, tensor.clone()))?;
     Ok(PyTensor::from(tensor))
 }
 
-pub fn add_message(frame: &PyFrame, message: &Bound<'_, PyAny>) -> PyResult<()> {
+pub fn add_message(frame: &dyn MetaFrame, message: &Bound<'_, PyAny>) -> FpResult<()> {
     if let Ok(s) = message.cast::<PyString>() {
         let value = Value::String(s.to_str()?.to_owned());
-        return frame.with_buffer_mut(|b| meta::add_message(b, &value));
+        return Ok(write(frame, |b| meta::add_message(b, &value))?);
     }
     if !message.is_instance_of::<PyDict>() {
-        return Err(PyTypeError::new_err(format!("a message is a dict or a str, not {}", message.get_type().name()?)));
+        let type_name = message.get_type().name()?;
+        return Err(framepipe_core::Error::Type(format!("a message is a dict or a str, not {type_name}")).into());
     }
     let text =
         dumps(message).map_err(|e| PyTypeError::new_err(format!("the message cannot be stored as JSON: {e}")))?;
-    frame.with_buffer_mut(|b| meta::add_message_json(b, &text))?.map_err(to_py)
+    Ok(write(frame, |b| meta::add_message_json(b, &text))??)
 }
 
-pub fn messages<'py>(py: Python<'py>, frame: &PyFrame) -> PyResult<Bound<'py, PyList>> {
-    let texts = frame.with_buffer(meta::message_texts)?;
+pub fn messages<'py>(py: Python<'py>, frame: &dyn MetaFrame) -> PyResult<Bound<'py, PyList>> {
+    let texts = read(frame, meta::message_texts)?;
     let items = texts.iter().map(|t| loads(py, t)).collect::<PyResult<Vec<_>>>()?;
     PyList::new(py, items)
 }
 
 /// Reads the JSON Lines file `fpmetawriter` wrote: one dict per frame.
 #[pyfunction]
-pub fn read_metadata<'py>(py: Python<'py>, path: PathBuf) -> PyResult<Bound<'py, PyList>> {
-    let records = py.detach(move || meta::read_metadata(&path)).map_err(to_py)?;
+pub fn read_metadata<'py>(py: Python<'py>, path: PathBuf) -> FpResult<Bound<'py, PyList>> {
+    let records = py.detach(move || meta::read_metadata(&path))?;
     let items = records.iter().map(|r| json_to_py(py, r)).collect::<PyResult<Vec<_>>>()?;
-    PyList::new(py, items)
+    Ok(PyList::new(py, items)?)
 }

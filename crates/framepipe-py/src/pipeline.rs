@@ -15,11 +15,14 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyMemoryView};
 
+use gstframepipe::callback::{self, CallbackError, CapsCache, CapsInfo};
+
 use crate::array::Borrowed;
 use crate::buffer::PyBuffer;
 use crate::element::PyElement;
-use crate::errors::{detach_interruptible, to_py};
+use crate::errors::FpResult;
 use crate::frame::PyFrame;
+use crate::gil::detach_interruptible;
 use crate::message::PyMessage;
 
 fn timeout(seconds: Option<f64>) -> PyResult<Option<Duration>> {
@@ -36,7 +39,7 @@ pub struct PyPipeline {
     description: String,
     /// Per appsink: the caps of the last sample and what they describe, so the caps are
     /// parsed once per change rather than once per frame.
-    media: Mutex<HashMap<String, (gst::Caps, MediaInfo)>>,
+    media: Mutex<HashMap<String, Option<Arc<CapsInfo>>>>,
     counter: Mutex<Option<Arc<AtomicU64>>>,
     frame_counter: Mutex<Option<Arc<FrameCounter>>>,
     /// Probes added from Python, by the id `add_probe` returned.
@@ -56,7 +59,7 @@ impl Drop for PyPipeline {
         // Stop with the GIL released: a streaming thread may be waiting for it to run a
         // Python callback, and stopping waits for the streaming threads.
         let inner = self.inner.clone();
-        let _ = Python::try_attach(|py| py.detach(move || inner.set_state(gst::State::Null)));
+        let _ = crate::gil::detached_if_running(move || inner.set_state(gst::State::Null));
     }
 }
 
@@ -68,22 +71,21 @@ fn frame_probe(
     func: CallbackSlot,
 ) -> impl Fn(&gst::Pad, &mut gst::PadProbeInfo) -> gst::PadProbeReturn + Send + Sync + 'static {
     let element = element.downgrade();
-    let media = crate::callback::MediaCache::default();
+    let cache = CapsCache::default();
     move |pad, info| {
         let Some(mut buffer) = info.take_buffer() else { return gst::PadProbeReturn::Ok };
         buffer.make_mut();
-        let caps = pad.current_caps();
+        let caps = pad.current_caps().map(|c| cache.get(&c));
         let call = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let media = media.media(caps.as_ref());
             crate::gil::with_python(|py| {
                 let f = func.lock().unwrap_or_else(|e| e.into_inner()).as_ref().map(|f| f.clone_ref(py));
                 match f {
                     // Cleared by the garbage collector: the buffer passes untouched.
                     None => Ok(Some(buffer)),
-                    Some(f) => crate::callback::call_attached(py, f.bind(py), None, buffer, caps.clone(), media),
+                    Some(f) => crate::callback::call_attached(py, f.bind(py), None, buffer, caps.as_deref()),
                 }
             })
-            .unwrap_or_else(|| Err(gstframepipe::pyfunc::CallbackError::new("the Python interpreter is not running")))
+            .unwrap_or_else(|| Err(CallbackError::new("the Python interpreter is not running")))
         }));
         let err = match call {
             Ok(Ok(Some(buffer))) => {
@@ -95,42 +97,29 @@ fn frame_probe(
             // probe consumed it.
             Ok(Ok(None)) => return gst::PadProbeReturn::Handled,
             Ok(Err(err)) => err,
-            Err(panic) => gstframepipe::pyfunc::CallbackError::new(format!(
-                "the probe panicked: {}",
-                gstframepipe::pyfunc::panic_message(&*panic)
-            )),
+            Err(panic) => CallbackError::new(format!("the probe panicked: {}", callback::panic_message(&*panic))),
         };
         if let Some(element) = element.upgrade() {
-            if let Some(cause) = err.cause {
-                gstframepipe::pyfunc::stash_error_cause(&element.path_string(), cause);
-            }
-            let debug = err.debug.unwrap_or_default();
-            element.post_error_message(gst::error_msg!(
-                gst::LibraryError::Failed,
-                ("probe on {}: {}", pad.name(), err.message),
-                ["{}", debug]
-            ));
+            let message = format!("probe on {}: {}", pad.name(), err.message);
+            callback::post_error(&element, "probe", &err, Some(&message));
         }
         gst::PadProbeReturn::Handled
     }
 }
 
 impl PyPipeline {
-    fn frame(&self, sink: &str, sample: gst::Sample) -> PyResult<PyFrame> {
-        let buffer = sample.buffer_owned().ok_or_else(|| to_py(Error::Gst("a sample without a buffer".into())))?;
+    fn frame(&self, sink: &str, sample: gst::Sample) -> FpResult<PyFrame> {
+        let buffer = sample.buffer_owned().ok_or_else(|| Error::Gst("a sample without a buffer".into()))?;
         let caps = sample.caps_owned();
         let media = match &caps {
             None => MediaInfo::Other,
             Some(c) => {
                 let mut cache = self.media.lock().unwrap_or_else(|e| e.into_inner());
-                match cache.get(sink) {
-                    Some((cached, media)) if cached.as_ptr() == c.as_ptr() || cached == c => media.clone(),
-                    _ => {
-                        let media = MediaInfo::from_caps(Some(c));
-                        cache.insert(sink.to_string(), (c.clone(), media.clone()));
-                        media
-                    }
+                if !cache.contains_key(sink) {
+                    cache.insert(sink.to_string(), None);
                 }
+                let last = cache.get_mut(sink).expect("inserted above");
+                CapsInfo::cached(last, c).media.clone()
             }
         };
         Ok(PyFrame::new(buffer, caps, media))
@@ -142,9 +131,9 @@ impl PyPipeline {
     /// Parses a gst-launch-1.0 description. Unknown elements and bad syntax raise
     /// ParseError naming the culprit.
     #[new]
-    fn new(py: Python<'_>, description: &str) -> PyResult<PyPipeline> {
+    fn new(py: Python<'_>, description: &str) -> FpResult<PyPipeline> {
         let desc = description.to_string();
-        let inner = py.detach(move || Pipeline::new(&desc)).map_err(to_py)?;
+        let inner = py.detach(move || Pipeline::new(&desc))?;
         crate::pyelement::check_launch_properties(inner.gst())?;
         Ok(PyPipeline {
             inner: Arc::new(inner),
@@ -172,9 +161,9 @@ impl PyPipeline {
     /// ------
     /// PipelineError
     ///     When an element refuses to start (e.g. filesrc on a missing file).
-    fn play(&self, py: Python<'_>) -> PyResult<()> {
+    fn play(&self, py: Python<'_>) -> FpResult<()> {
         let inner = self.inner.clone();
-        py.detach(move || inner.set_state(gst::State::Playing)).map_err(to_py)
+        Ok(py.detach(move || inner.set_state(gst::State::Playing))?)
     }
 
     /// Pause (state PAUSED): sources preroll one buffer and stop; the clock stops.
@@ -186,9 +175,9 @@ impl PyPipeline {
     /// ------
     /// PipelineError
     ///     When an element refuses the state change.
-    fn pause(&self, py: Python<'_>) -> PyResult<()> {
+    fn pause(&self, py: Python<'_>) -> FpResult<()> {
         let inner = self.inner.clone();
-        py.detach(move || inner.set_state(gst::State::Paused)).map_err(to_py)
+        Ok(py.detach(move || inner.set_state(gst::State::Paused))?)
     }
 
     /// Stop the pipeline (state NULL); safe to call at any time. Leaving a ``with`` block
@@ -258,7 +247,7 @@ impl PyPipeline {
     /// does not set does not sync to the clock (`appsink sync=true` paces frames in real
     /// time; live sources set the pace anyway). KeyError for an unknown sink name.
     #[pyo3(signature = (sink, timeout=None))]
-    fn pull(&self, py: Python<'_>, sink: &str, timeout: Option<f64>) -> PyResult<Option<PyFrame>> {
+    fn pull(&self, py: Python<'_>, sink: &str, timeout: Option<f64>) -> FpResult<Option<PyFrame>> {
         let t = self::timeout(timeout)?;
         let inner = self.inner.clone();
         let name = sink.to_string();
@@ -272,7 +261,7 @@ impl PyPipeline {
                     let inner = self.inner.clone();
                     let _ = py.detach(move || inner.set_state(gst::State::Null));
                 }
-                return Err(e);
+                return Err(e.into());
             }
         };
         sample.map(|s| self.frame(sink, s)).transpose()
@@ -290,11 +279,11 @@ impl PyPipeline {
         pts: Option<u64>,
         duration: Option<u64>,
         fps: Option<f64>,
-    ) -> PyResult<()> {
+    ) -> FpResult<()> {
         let buffer = if let Ok(frame) = data.cast::<PyFrame>() {
             let frame = frame.get();
             if let Some(caps) = frame.caps() {
-                self.inner.adopt_caps(source, caps).map_err(to_py)?;
+                self.inner.adopt_caps(source, caps)?;
             }
             frame.gst_buffer()?
         } else if let Ok(buf) = data.cast::<PyBuffer>() {
@@ -303,33 +292,35 @@ impl PyPipeline {
             let arr = Borrowed::new(data)?;
             let fps = fps.unwrap_or(30.0);
             let derive = || pack::caps_for_array(arr.shape(), arr.dtype, fps);
-            let media = self.inner.source_media(source, Some(&derive)).map_err(to_py)?;
-            pack::array_to_buffer(arr.as_ref(), &media).map_err(to_py)?
+            let media = self.inner.source_media(source, Some(&derive))?;
+            pack::array_to_buffer(arr.as_ref(), &media)?
         } else if data.is_instance_of::<PyBytes>()
             || data.is_instance_of::<PyByteArray>()
             || data.is_instance_of::<PyMemoryView>()
         {
             let bytes: Vec<u8> = pyo3::buffer::PyBuffer::<u8>::get(data)?.to_vec(py)?;
-            let media = self.inner.source_media(source, None).map_err(to_py)?;
+            let media = self.inner.source_media(source, None)?;
             if let MediaInfo::Video(info) = &media
                 && bytes.len() != info.size()
             {
-                return Err(PyValueError::new_err(format!(
+                return Err(Error::Value(format!(
                     "{} bytes do not make a frame of the appsrc's caps ({} bytes)",
                     bytes.len(),
                     info.size()
-                )));
+                ))
+                .into());
             }
             gst::Buffer::from_mut_slice(bytes)
         } else {
             return Err(PyTypeError::new_err(format!(
                 "push takes a numpy array, Frame, Buffer or bytes, not {}",
                 data.get_type().name()?
-            )));
+            ))
+            .into());
         };
         let inner = self.inner.clone();
         let name = source.to_string();
-        detach_interruptible(py, move |check| {
+        Ok(detach_interruptible(py, move |check| {
             inner.push(
                 &name,
                 buffer,
@@ -337,13 +328,13 @@ impl PyPipeline {
                 duration.map(gst::ClockTime::from_nseconds),
                 check,
             )
-        })
+        })?)
     }
 
     /// Ends the stream of appsrc `source`.
-    fn end_of_stream(&self, py: Python<'_>, source: &str) -> PyResult<()> {
+    fn end_of_stream(&self, py: Python<'_>, source: &str) -> FpResult<()> {
         let inner = &self.inner;
-        py.detach(|| inner.end_of_stream(source)).map_err(to_py)
+        Ok(py.detach(|| inner.end_of_stream(source))?)
     }
 
     /// Sends EOS into the whole pipeline.
@@ -352,28 +343,22 @@ impl PyPipeline {
         py.detach(move || inner.send_eos())
     }
 
-    /// The element called `name`.
-    fn element(&self, name: &str) -> PyResult<PyElement> {
-        self.inner.element(name).map(PyElement::new).map_err(|e| match e {
-            Error::Value(m) => pyo3::exceptions::PyKeyError::new_err(m),
-            other => to_py(other),
-        })
+    /// The element called `name`; KeyError when there is none.
+    fn element(&self, name: &str) -> FpResult<PyElement> {
+        Ok(PyElement::new(self.inner.element(name)?))
     }
 
     /// Calls `callback(frame)` with a writable Frame for every buffer on `pad`
     /// ("element.padname"); returning False drops the buffer. Returns an id for
     /// `remove_probe`.
-    fn add_probe(&self, pad: &str, callback: Bound<'_, PyAny>) -> PyResult<u64> {
+    fn add_probe(&self, pad: &str, callback: Bound<'_, PyAny>) -> FpResult<u64> {
         if !callback.is_callable() {
-            return Err(PyTypeError::new_err("the probe callback must be callable"));
+            return Err(Error::Type("the probe callback must be callable".into()).into());
         }
         let (element_name, pad_name) = pad
             .rsplit_once('.')
             .ok_or_else(|| PyValueError::new_err(format!("pad {pad:?} is not of the form \"element.padname\"")))?;
-        let element = self.inner.element(element_name).map_err(|e| match e {
-            Error::Value(m) => pyo3::exceptions::PyKeyError::new_err(m),
-            other => to_py(other),
-        })?;
+        let element = self.inner.element(element_name)?;
         let target = element.static_pad(pad_name).ok_or_else(|| {
             let pads: Vec<String> = element.pads().iter().map(|p| p.name().to_string()).collect();
             PyValueError::new_err(format!("element {element_name:?} has no pad {pad_name:?} (it has {pads:?})"))

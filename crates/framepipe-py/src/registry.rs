@@ -6,7 +6,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
 use crate::element::PyElement;
-use crate::errors::to_py;
+use crate::errors::FpResult;
 
 /// (name, long name, classification, plugin) of every element factory, sorted by name.
 /// framepipe's own elements and Python-written ones, registered in this process without a
@@ -44,13 +44,11 @@ fn all_factories() -> Vec<(String, String, String, String)> {
 /// Everything `framepipe inspect NAME` shows about one element factory: metadata, pad
 /// templates and properties. Raises ParseError for an unknown name.
 #[pyfunction]
-pub fn describe_factory<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyDict>> {
+pub fn describe_factory<'py>(py: Python<'py>, name: &str) -> FpResult<Bound<'py, PyDict>> {
     // Finding and creating may load a plugin (framepipe's own runs Python on its thread).
-    let factory = py.detach(|| gst::ElementFactory::find(name)).ok_or_else(|| {
-        to_py(framepipe_core::Error::Parse {
-            message: format!("no element \"{name}\": no such element or plugin is installed"),
-            token: Some(name.to_string()),
-        })
+    let factory = py.detach(|| gst::ElementFactory::find(name)).ok_or_else(|| framepipe_core::Error::Parse {
+        message: format!("no element \"{name}\": no such element or plugin is installed"),
+        token: Some(name.to_string()),
     })?;
     let d = PyDict::new(py);
     d.set_item("name", factory.name().as_str())?;
@@ -74,7 +72,7 @@ pub fn describe_factory<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py,
         templates.append(td)?;
     }
     d.set_item("pad_templates", templates)?;
-    let element = py.detach(|| factory.create().build()).map_err(|e| to_py(e.into()))?;
+    let element = py.detach(|| factory.create().build())?;
     d.set_item("properties", PyElement::new(element).properties(py)?)?;
     Ok(d)
 }

@@ -1,5 +1,7 @@
 //! GValues to Python objects and back, for element properties and message structures.
 
+use std::sync::{Mutex, PoisonError};
+
 use gst::glib;
 use gst::glib::prelude::*;
 use gst::glib::translate::ToGlibPtr;
@@ -8,6 +10,32 @@ use pyo3::IntoPyObjectExt;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString};
+
+/// The Python Enum class behind each enum property type of a Python element, so that
+/// `Element.get` and `Element.properties()` give its members rather than nicks.
+static ENUMS: Mutex<Vec<(glib::Type, Py<PyAny>)>> = Mutex::new(Vec::new());
+
+/// `value` (of property `pspec`) as a member of the Python Enum class the property was
+/// declared with, when it is such a property.
+pub fn enum_member<'py>(py: Python<'py>, pspec: &glib::ParamSpec, value: &glib::Value) -> Option<Bound<'py, PyAny>> {
+    let type_ = pspec.value_type();
+    if !type_.is_a(glib::Type::ENUM) {
+        return None;
+    }
+    let class = ENUMS.lock().unwrap_or_else(PoisonError::into_inner).iter().find(|(t, _)| *t == type_)?.1.clone_ref(py);
+    let (_, v) = glib::EnumValue::from_value(value)?;
+    // Members are registered in declaration order, with their index as value.
+    let members: Vec<Bound<'py, PyAny>> = class.bind(py).try_iter().ok()?.flatten().collect();
+    members.get(usize::try_from(v.value()).ok()?).cloned()
+}
+
+/// Makes `class` (a Python Enum) the class whose members [`enum_member`] gives for values
+/// of the enum GType `type_`, replacing an earlier one.
+pub fn set_enum_class(type_: glib::Type, class: Py<PyAny>) {
+    let mut enums = ENUMS.lock().unwrap_or_else(PoisonError::into_inner);
+    enums.retain(|(t, _)| *t != type_);
+    enums.push((type_, class));
+}
 
 /// A GValue as the Python object a user expects: numbers, strings, enum nicks, caps as
 /// strings, structures as dicts, fractions as `fractions.Fraction`, lists as lists.

@@ -19,8 +19,9 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 
 use crate::array::{Borrowed, view_array};
-use crate::buffer::{Mapped, PyMappedBuffer};
-use crate::errors::{detach_interruptible, to_py};
+use crate::errors::to_py;
+use crate::gil::detach_interruptible;
+use crate::mapping::{Mapped, PyMappedBuffer};
 
 fn closed() -> PyErr {
     PyValueError::new_err("I/O operation on a closed video file")

@@ -10,13 +10,14 @@ use std::time::Instant;
 
 use gst::prelude::*;
 use gstframepipe::host::{
-    CapsInfo, ElementClassDesc, ElementHooks, ElementKind, HookResult, HooksFactory, TransformMode, register_element,
+    CallbackResult, CapsInfo, ElementClassDesc, ElementHooks, ElementKind, HooksFactory, TransformMode,
+    register_element,
 };
 
 struct Nothing;
 
 impl ElementHooks for Nothing {
-    fn transform_ip(&self, buffer: gst::Buffer, _caps: &CapsInfo) -> HookResult<Option<gst::Buffer>> {
+    fn transform_ip(&self, buffer: gst::Buffer, _caps: &CapsInfo) -> CallbackResult<Option<gst::Buffer>> {
         Ok(Some(buffer))
     }
 }
@@ -46,7 +47,7 @@ fn main() {
     for mode in [TransformMode::InPlace, TransformMode::Passthrough] {
         let name = format!("fpbench{}", format!("{mode:?}").to_lowercase());
         let factory: Arc<dyn HooksFactory> =
-            Arc::new(|_: &gst::Element| -> HookResult<Box<dyn ElementHooks>> { Ok(Box::new(Nothing)) });
+            Arc::new(|_: &gst::Element| -> CallbackResult<Box<dyn ElementHooks>> { Ok(Box::new(Nothing)) });
         register_element(None, ElementClassDesc::new(&name, ElementKind::Transform(mode)), factory).expect("register");
     }
     let src = format!("fakesrc num-buffers={n} sizetype=fixed sizemax=64 filltype=nothing ! video/x-raw");

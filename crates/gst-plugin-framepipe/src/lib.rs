@@ -3,6 +3,7 @@
 
 use gst::glib;
 
+pub mod callback;
 pub mod fpavfilter;
 pub mod fpmetawriter;
 pub mod fpoverlay;

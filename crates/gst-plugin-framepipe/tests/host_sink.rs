@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use gst::prelude::*;
-use gstframepipe::host::{CapsInfo, ElementClassDesc, ElementHooks, ElementKind, HookError, HookResult};
+use gstframepipe::host::{CallbackError, CallbackResult, CapsInfo, ElementClassDesc, ElementHooks, ElementKind};
 
 use common::End;
 
@@ -22,29 +22,29 @@ struct Recorder {
 }
 
 impl ElementHooks for Recorder {
-    fn start(&self) -> HookResult<()> {
+    fn start(&self) -> CallbackResult<()> {
         self.log.events.lock().unwrap().push("start".into());
         Ok(())
     }
 
-    fn stop(&self) -> HookResult<()> {
+    fn stop(&self) -> CallbackResult<()> {
         self.log.events.lock().unwrap().push("stop".into());
         Ok(())
     }
 
-    fn set_caps(&self, incaps: Option<&CapsInfo>, outcaps: Option<&CapsInfo>) -> HookResult<()> {
+    fn set_caps(&self, incaps: Option<&CapsInfo>, outcaps: Option<&CapsInfo>) -> CallbackResult<()> {
         assert!(outcaps.is_none());
         let s = incaps.unwrap().caps.structure(0).unwrap().get::<&str>("format").unwrap().to_string();
         self.log.events.lock().unwrap().push(format!("caps {s}"));
         Ok(())
     }
 
-    fn render(&self, buffer: &gst::Buffer, caps: &CapsInfo) -> HookResult<()> {
+    fn render(&self, buffer: &gst::Buffer, caps: &CapsInfo) -> CallbackResult<()> {
         let framepipe_core::MediaInfo::Video(info) = &caps.media else { return Err("not video".into()) };
         let mut events = self.log.events.lock().unwrap();
         let renders = events.iter().filter(|e| e.starts_with("render")).count();
         if renders == self.fail_after {
-            return Err(HookError::with_debug("RuntimeError: sink full", "Traceback: render"));
+            return Err(CallbackError::with_debug("RuntimeError: sink full", "Traceback: render"));
         }
         events.push(format!("render {} {}x{}", buffer.size(), info.width(), info.height()));
         Ok(())
@@ -91,7 +91,7 @@ fn a_render_error_names_the_element() {
 struct SlowRender;
 
 impl ElementHooks for SlowRender {
-    fn render(&self, _buffer: &gst::Buffer, _caps: &CapsInfo) -> HookResult<()> {
+    fn render(&self, _buffer: &gst::Buffer, _caps: &CapsInfo) -> CallbackResult<()> {
         std::thread::sleep(Duration::from_secs(3));
         Ok(())
     }
@@ -114,8 +114,8 @@ fn stopping_during_a_slow_render_returns() {
 fn a_failing_start_fails_the_state_change_with_an_error() {
     struct NoStart;
     impl ElementHooks for NoStart {
-        fn start(&self) -> HookResult<()> {
-            Err(HookError::with_debug("OSError: device busy", "Traceback: start"))
+        fn start(&self) -> CallbackResult<()> {
+            Err(CallbackError::with_debug("OSError: device busy", "Traceback: start"))
         }
     }
     common::register(ElementClassDesc::new("fptestnostart", ElementKind::Sink), |_| NoStart);
@@ -134,8 +134,8 @@ fn a_failing_start_fails_the_state_change_with_an_error() {
 fn a_failing_hooks_factory_is_reported_at_start() {
     common::init();
     let factory: Arc<dyn gstframepipe::host::HooksFactory> =
-        Arc::new(|_: &gst::Element| -> HookResult<Box<dyn ElementHooks>> {
-            Err(HookError::with_debug("TypeError: __init__() missing 1 argument", "Traceback: __init__"))
+        Arc::new(|_: &gst::Element| -> CallbackResult<Box<dyn ElementHooks>> {
+            Err(CallbackError::with_debug("TypeError: __init__() missing 1 argument", "Traceback: __init__"))
         });
     gstframepipe::host::register_element(None, ElementClassDesc::new("fptestnoinit", ElementKind::Sink), factory)
         .unwrap();
@@ -155,7 +155,7 @@ struct SlowCounter {
 }
 
 impl ElementHooks for SlowCounter {
-    fn render(&self, _buffer: &gst::Buffer, _caps: &CapsInfo) -> HookResult<()> {
+    fn render(&self, _buffer: &gst::Buffer, _caps: &CapsInfo) -> CallbackResult<()> {
         std::thread::sleep(Duration::from_millis(300));
         *self.rendered.lock().unwrap() += 1;
         Ok(())

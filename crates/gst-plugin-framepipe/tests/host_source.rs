@@ -11,7 +11,7 @@ use gst::glib;
 use gst::prelude::*;
 use gst_base::prelude::*;
 use gstframepipe::host::{
-    CapsInfo, ElementClassDesc, ElementHooks, ElementKind, HookError, HookResult, PropertyDesc, PropertyKind,
+    CallbackError, CallbackResult, CapsInfo, ElementClassDesc, ElementHooks, ElementKind, PropertyDesc, PropertyKind,
 };
 
 use common::End;
@@ -26,13 +26,13 @@ struct Frames {
 }
 
 impl ElementHooks for Frames {
-    fn create(&self, caps: &CapsInfo) -> HookResult<Option<gst::Buffer>> {
+    fn create(&self, caps: &CapsInfo) -> CallbackResult<Option<gst::Buffer>> {
         let n = self.made.fetch_add(1, Ordering::SeqCst);
         if n >= self.count.load(Ordering::SeqCst) {
             return Ok(None);
         }
         if n + 1 == self.fail_at.load(Ordering::SeqCst) {
-            return Err(HookError::with_debug("ValueError: bad frame", "Traceback: create"));
+            return Err(CallbackError::with_debug("ValueError: bad frame", "Traceback: create"));
         }
         let size = match &caps.media {
             framepipe_core::MediaInfo::Video(info) => info.size(),
@@ -48,7 +48,7 @@ impl ElementHooks for Frames {
         Ok(Some(buffer))
     }
 
-    fn property_changed(&self, name: &str, value: &glib::Value) -> HookResult<()> {
+    fn property_changed(&self, name: &str, value: &glib::Value) -> CallbackResult<()> {
         match name {
             "count" => self.count.store(value.get::<i64>().unwrap() as u64, Ordering::SeqCst),
             "stamped" => self.stamped.store(value.get().unwrap(), Ordering::SeqCst),
@@ -238,7 +238,7 @@ struct Slow {
 }
 
 impl ElementHooks for Slow {
-    fn create(&self, _caps: &CapsInfo) -> HookResult<Option<gst::Buffer>> {
+    fn create(&self, _caps: &CapsInfo) -> CallbackResult<Option<gst::Buffer>> {
         let (lock, cvar) = &*self.unlocked;
         let guard = lock.lock().unwrap();
         let (guard, _) = cvar.wait_timeout_while(guard, Duration::from_secs(30), |u| !*u).unwrap();

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use gst::glib;
 use gst::prelude::*;
 use gstframepipe::host::{
-    CapsInfo, ElementClassDesc, ElementHooks, ElementKind, EnumMember, HookError, HookResult, PropertyDesc,
+    CallbackError, CallbackResult, CapsInfo, ElementClassDesc, ElementHooks, ElementKind, EnumMember, PropertyDesc,
     PropertyKind, TransformMode, register_element,
 };
 
@@ -28,13 +28,13 @@ const MODE_SKIP: i32 = 1;
 const MODE_DROP: i32 = 2;
 
 impl ElementHooks for Invert {
-    fn set_caps(&self, incaps: Option<&CapsInfo>, outcaps: Option<&CapsInfo>) -> HookResult<()> {
+    fn set_caps(&self, incaps: Option<&CapsInfo>, outcaps: Option<&CapsInfo>) -> CallbackResult<()> {
         let (i, o) = (incaps.unwrap(), outcaps.unwrap());
         self.caps_seen.lock().unwrap().push(format!("{} -> {}", i.caps, o.caps));
         Ok(())
     }
 
-    fn transform_ip(&self, mut buffer: gst::Buffer, caps: &CapsInfo) -> HookResult<Option<gst::Buffer>> {
+    fn transform_ip(&self, mut buffer: gst::Buffer, caps: &CapsInfo) -> CallbackResult<Option<gst::Buffer>> {
         assert!(matches!(caps.media, framepipe_core::MediaInfo::Video(_)));
         match *self.mode.lock().unwrap() {
             MODE_SKIP => return Ok(Some(buffer)),
@@ -44,7 +44,7 @@ impl ElementHooks for Invert {
         let s = f64::from_bits(self.strength.load(Ordering::Relaxed));
         {
             let buf = buffer.get_mut().ok_or("buffer not writable")?;
-            let mut map = buf.map_writable().map_err(|e| HookError::new(e.to_string()))?;
+            let mut map = buf.map_writable().map_err(|e| CallbackError::new(e.to_string()))?;
             for b in map.iter_mut() {
                 let v = *b as f64;
                 *b = (v + s * (255.0 - 2.0 * v)).round() as u8;
@@ -53,11 +53,11 @@ impl ElementHooks for Invert {
         Ok(Some(buffer))
     }
 
-    fn property_changed(&self, name: &str, value: &glib::Value) -> HookResult<()> {
+    fn property_changed(&self, name: &str, value: &glib::Value) -> CallbackResult<()> {
         match name {
             "strength" => self.strength.store(value.get::<f64>().unwrap().to_bits(), Ordering::Relaxed),
             "mode" => *self.mode.lock().unwrap() = glib::EnumValue::from_value(value).unwrap().1.value(),
-            other => return Err(HookError::new(format!("unexpected property {other}"))),
+            other => return Err(CallbackError::new(format!("unexpected property {other}"))),
         }
         Ok(())
     }
@@ -121,18 +121,18 @@ fn with_format(caps: &gst::Caps, format: &str) -> gst::Caps {
 }
 
 impl ElementHooks for ToGray {
-    fn transform_caps(&self, direction: gst::PadDirection, caps: &gst::Caps) -> HookResult<Option<gst::Caps>> {
+    fn transform_caps(&self, direction: gst::PadDirection, caps: &gst::Caps) -> CallbackResult<Option<gst::Caps>> {
         Ok(Some(match direction {
             gst::PadDirection::Sink => with_format(caps, "GRAY8"),
             _ => with_format(caps, "RGB"),
         }))
     }
 
-    fn transform(&self, input: &gst::Buffer, incaps: &CapsInfo, outcaps: &CapsInfo) -> HookResult<Option<gst::Buffer>> {
-        let framepipe_core::MediaInfo::Video(vin) = &incaps.media else { return Err("not video".into()) };
+    fn transform(&self, buf: &gst::Buffer, caps: &CapsInfo, outcaps: &CapsInfo) -> CallbackResult<Option<gst::Buffer>> {
+        let framepipe_core::MediaInfo::Video(vin) = &caps.media else { return Err("not video".into()) };
         let framepipe_core::MediaInfo::Video(vout) = &outcaps.media else { return Err("not video".into()) };
         assert_eq!(vout.format(), gst_video::VideoFormat::Gray8);
-        let map = input.map_readable().map_err(|e| HookError::new(e.to_string()))?;
+        let map = buf.map_readable().map_err(|e| CallbackError::new(e.to_string()))?;
         let (w, h) = (vin.width() as usize, vin.height() as usize);
         let (sin, sout) = (vin.stride()[0] as usize, vout.stride()[0] as usize);
         let mut out = vec![0u8; vout.size()];
@@ -162,14 +162,14 @@ struct Failing {
 }
 
 impl ElementHooks for Failing {
-    fn transform_ip(&self, _buffer: gst::Buffer, _caps: &CapsInfo) -> HookResult<Option<gst::Buffer>> {
+    fn transform_ip(&self, _buffer: gst::Buffer, _caps: &CapsInfo) -> CallbackResult<Option<gst::Buffer>> {
         if self.panic.load(Ordering::Relaxed) {
             panic!("boom from Rust");
         }
-        Err(HookError::with_debug("ZeroDivisionError: division by zero", "Traceback (most recent call last): ..."))
+        Err(CallbackError::with_debug("ZeroDivisionError: division by zero", "Traceback (most recent call last): ..."))
     }
 
-    fn property_changed(&self, _name: &str, value: &glib::Value) -> HookResult<()> {
+    fn property_changed(&self, _name: &str, value: &glib::Value) -> CallbackResult<()> {
         self.panic.store(value.get().unwrap(), Ordering::Relaxed);
         Ok(())
     }
@@ -421,12 +421,12 @@ fn a_panicking_hook_becomes_a_bus_error() {
 fn registering_an_existing_type_name_reuses_it() {
     let first = register_invert();
     let factory: Arc<dyn gstframepipe::host::HooksFactory> =
-        Arc::new(|_: &gst::Element| -> HookResult<Box<dyn ElementHooks>> { Err("never called".into()) });
+        Arc::new(|_: &gst::Element| -> CallbackResult<Box<dyn ElementHooks>> { Err("never called".into()) });
     // Same class again (what the plugin loader does in a process that already has it, and
     // a notebook cell decorating the class again): the type stays, the hooks factory is
     // swapped for the new one (here one making the same Invert, as other tests use it).
     let same: Arc<dyn gstframepipe::host::HooksFactory> =
-        Arc::new(|_: &gst::Element| -> HookResult<Box<dyn ElementHooks>> {
+        Arc::new(|_: &gst::Element| -> CallbackResult<Box<dyn ElementHooks>> {
             Ok(Box::new(Invert {
                 strength: AtomicU64::new(1.0f64.to_bits()),
                 mode: Mutex::new(MODE_INVERT),
@@ -453,7 +453,7 @@ fn registering_an_existing_type_name_reuses_it() {
 fn bad_descriptions_are_refused_with_a_reason() {
     common::init();
     let factory: Arc<dyn gstframepipe::host::HooksFactory> =
-        Arc::new(|_: &gst::Element| -> HookResult<Box<dyn ElementHooks>> { Err("never called".into()) });
+        Arc::new(|_: &gst::Element| -> CallbackResult<Box<dyn ElementHooks>> { Err("never called".into()) });
     let transform = ElementKind::Transform(TransformMode::InPlace);
     let cases: Vec<(ElementClassDesc, &str)> = vec![
         (ElementClassDesc::new("9lives", transform), "must start with a letter"),
@@ -509,7 +509,7 @@ struct Counter {
 }
 
 impl ElementHooks for Counter {
-    fn transform_ip(&self, buffer: gst::Buffer, _caps: &CapsInfo) -> HookResult<Option<gst::Buffer>> {
+    fn transform_ip(&self, buffer: gst::Buffer, _caps: &CapsInfo) -> CallbackResult<Option<gst::Buffer>> {
         self.seen.fetch_add(1, Ordering::Relaxed);
         self.writable.store(buffer.is_writable(), Ordering::Relaxed);
         Ok(Some(buffer))
@@ -557,8 +557,8 @@ fn an_out_of_range_launch_value_leaves_the_property_unchanged() {
 struct ToGrayByTemplate;
 
 impl ElementHooks for ToGrayByTemplate {
-    fn transform(&self, input: &gst::Buffer, incaps: &CapsInfo, outcaps: &CapsInfo) -> HookResult<Option<gst::Buffer>> {
-        ToGray.transform(input, incaps, outcaps)
+    fn transform(&self, buf: &gst::Buffer, caps: &CapsInfo, outcaps: &CapsInfo) -> CallbackResult<Option<gst::Buffer>> {
+        ToGray.transform(buf, caps, outcaps)
     }
 }
 

@@ -1,5 +1,5 @@
-//! pyfunc without Python: the element resolves its callback through the installed factory
-//! at start, hands it each buffer writable, drops what it drops, and turns failures and
+//! pyfunc without Python: the element makes its hooks through the installed factory at
+//! start (which reads the element's properties), hands it each buffer writable, drops what it drops, and turns failures and
 //! panics into ERRORs naming the element (with the cause kept for the caller).
 
 use std::sync::Arc;
@@ -7,21 +7,19 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use gst::prelude::*;
 use gst_check::Harness;
-use gstframepipe::pyfunc::{self, CallbackError, FrameCallback, PyFuncSettings};
+use gstframepipe::callback::{self, CallbackError, CallbackResult, CapsInfo, ElementHooks};
+use gstframepipe::pyfunc;
 
 struct EveryOther(AtomicUsize);
 
-impl FrameCallback for EveryOther {
-    fn call(&self, mut buffer: gst::Buffer, _caps: Option<&gst::Caps>) -> Result<Option<gst::Buffer>, CallbackError> {
+impl ElementHooks for EveryOther {
+    fn transform_ip(&self, mut buffer: gst::Buffer, caps: &CapsInfo) -> CallbackResult<Option<gst::Buffer>> {
+        assert!(matches!(caps.media, framepipe_core::MediaInfo::Video(_)), "parsed caps: {:?}", caps.media);
         let n = self.0.fetch_add(1, Ordering::Relaxed);
         let b = buffer.get_mut().expect("the element hands over a writable buffer");
         b.set_offset(n as u64);
         match n {
-            5 => Err(CallbackError {
-                message: "failed on purpose".into(),
-                debug: Some("trace".into()),
-                cause: Some(Box::new(42u32)),
-            }),
+            5 => Err(CallbackError::with_debug("failed on purpose", "trace").caused_by(Arc::new(42u32))),
             6 => panic!("panicked on purpose"),
             _ if n % 2 == 1 => Ok(None),
             _ => Ok(Some(buffer)),
@@ -29,12 +27,13 @@ impl FrameCallback for EveryOther {
     }
 }
 
-fn factory(s: &PyFuncSettings) -> Result<Arc<dyn FrameCallback>, CallbackError> {
-    match s.module.as_str() {
-        "good" if s.function == "process_frame" && s.kwargs.as_deref() == Some("{}") => {
-            Ok(Arc::new(EveryOther(AtomicUsize::new(0))))
+fn factory(element: &gst::Element) -> CallbackResult<Box<dyn ElementHooks>> {
+    let text = |name: &str| element.property::<Option<String>>(name).unwrap_or_default();
+    match text("module").as_str() {
+        "good" if text("function") == "process_frame" && text("kwargs") == "{}" => {
+            Ok(Box::new(EveryOther(AtomicUsize::new(0))))
         }
-        other => Err(CallbackError::new(format!("property 'module' of {}: no module named {other:?}", s.element))),
+        other => Err(CallbackError::new(format!("property 'module' of {}: no module named {other:?}", element.name()))),
     }
 }
 
@@ -64,7 +63,7 @@ fn pyfunc_calls_drops_and_fails_cleanly() {
     assert!(element.set_state(gst::State::Paused).is_err());
     element.set_state(gst::State::Null).unwrap();
 
-    pyfunc::set_pyfunc_factory(Box::new(factory));
+    pyfunc::set_pyfunc_factory(Arc::new(factory));
     let mut h = harness("good");
     let bus = gst::Bus::new();
     h.element().unwrap().set_bus(Some(&bus));
@@ -84,7 +83,7 @@ fn pyfunc_calls_drops_and_fails_cleanly() {
     assert!(path.ends_with("pf"), "{path}");
     assert_eq!(message, "failed on purpose");
     assert!(debug.unwrap_or_default().contains("trace"));
-    let cause = pyfunc::take_error_cause(&path).expect("the cause was kept");
+    let cause = callback::take_error_cause(&path).expect("the cause was kept");
     assert_eq!(cause.downcast_ref::<u32>(), Some(&42));
     // A panic is an ERROR too, never an abort.
     assert_eq!(h.push(gst::Buffer::from_slice(vec![0u8; 8])), Err(gst::FlowError::Error));

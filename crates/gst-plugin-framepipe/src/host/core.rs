@@ -11,7 +11,7 @@ use gst::prelude::*;
 use gst::subclass::prelude::*;
 
 use super::desc::{ElementClassDesc, ElementKind, PropertyKind};
-use super::hooks::{ElementHooks, HookError, HookResult, HooksFactory};
+use crate::callback::{self, CallbackError, CallbackResult, CapsInfo, ElementHooks, HooksFactory};
 
 pub(crate) static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new("fphost", gst::DebugColorFlags::empty(), Some("framepipe hosts of Python-written elements"))
@@ -41,8 +41,8 @@ impl ClassData {
 pub(crate) fn unregistered() -> &'static ClassData {
     static UNREGISTERED: LazyLock<ClassData> = LazyLock::new(|| ClassData {
         desc: ElementClassDesc::new("unregistered", ElementKind::Sink),
-        factory: RwLock::new(Arc::new(|_: &gst::Element| -> HookResult<Box<dyn ElementHooks>> {
-            Err(HookError::new("this element type was not registered with framepipe's register_element"))
+        factory: RwLock::new(Arc::new(|_: &gst::Element| -> CallbackResult<Box<dyn ElementHooks>> {
+            Err(CallbackError::new("this element type was not registered with framepipe's register_element"))
         })),
         templates: Vec::new(),
         pspecs: Vec::new(),
@@ -128,7 +128,7 @@ impl PropValue {
 pub(crate) struct HostCore {
     pub class: &'static ClassData,
     props: Mutex<Vec<PropValue>>,
-    hooks: OnceLock<Result<Box<dyn ElementHooks>, HookError>>,
+    hooks: OnceLock<Result<Box<dyn ElementHooks>, CallbackError>>,
     /// Why the last value given to a property was refused (out of range), per property
     /// index; reported when the element starts, and by `host::rejected_property`.
     rejected: Mutex<Vec<(usize, String)>>,
@@ -146,7 +146,7 @@ impl HostCore {
         let factory = self.class.factory.read().unwrap_or_else(PoisonError::into_inner).clone();
         let hooks = match catch_unwind(AssertUnwindSafe(|| factory.create_hooks(element))) {
             Ok(result) => result,
-            Err(payload) => Err(HookError::from_panic("create_hooks", payload)),
+            Err(payload) => Err(CallbackError::from_panic("create_hooks", &*payload)),
         };
         if let Err(err) = &hooks {
             gst::warning!(CAT, obj = element, "creating the element's hooks failed: {err}");
@@ -171,15 +171,15 @@ impl HostCore {
     }
 
     /// Calls one hook with no lock held, turning a panic into an error.
-    pub fn call<R>(&self, hook: &str, f: impl FnOnce(&dyn ElementHooks) -> HookResult<R>) -> HookResult<R> {
+    pub fn call<R>(&self, hook: &str, f: impl FnOnce(&dyn ElementHooks) -> CallbackResult<R>) -> CallbackResult<R> {
         let hooks = match self.hooks.get() {
             Some(Ok(hooks)) => hooks.as_ref(),
             Some(Err(err)) => return Err(err.clone()),
-            None => return Err(HookError::new("the element's hooks were never created")),
+            None => return Err(CallbackError::new("the element's hooks were never created")),
         };
         match catch_unwind(AssertUnwindSafe(|| f(hooks))) {
             Ok(result) => result,
-            Err(payload) => Err(HookError::from_panic(hook, payload)),
+            Err(payload) => Err(CallbackError::from_panic(hook, &*payload)),
         }
     }
 
@@ -234,6 +234,7 @@ impl HostCore {
             && let Err(err) = self.call("property_changed", |h| h.property_changed(&desc.name, value))
         {
             // Setting a property cannot fail in GObject: report it like any hook error.
+            err.stash_cause(element);
             gst::element_error!(
                 element,
                 gst::LibraryError::Settings,
@@ -269,6 +270,40 @@ impl HostCore {
         }
     }
 
+    /// What every host's start() does: refuse to start while a property holds a refused
+    /// value, then call the `start` hook.
+    pub fn start(&self, element: &gst::Element) -> Result<(), gst::ErrorMessage> {
+        self.check_settings()?;
+        self.call("start", |h| h.start()).map_err(|e| e.to_error_message(element, "start", gst::LibraryError::Failed))
+    }
+
+    /// What every host's stop() does: call the `stop` hook.
+    pub fn stop(&self, element: &gst::Element) -> Result<(), gst::ErrorMessage> {
+        self.call("stop", |h| h.stop()).map_err(|e| e.to_error_message(element, "stop", gst::LibraryError::Failed))
+    }
+
+    /// Calls the `set_caps` hook with the parsed caps; a failure is posted as an ERROR
+    /// and fails negotiation.
+    pub fn set_caps(
+        &self,
+        element: &gst::Element,
+        incaps: Option<&CapsInfo>,
+        outcaps: Option<&CapsInfo>,
+    ) -> Result<(), gst::LoggableError> {
+        self.call("set_caps", |h| h.set_caps(incaps, outcaps)).map_err(|err| {
+            callback::post_error(element, "set_caps", &err, None);
+            gst::loggable_error!(CAT, "set_caps() failed: {}", err.message)
+        })
+    }
+
+    /// Before the PAUSED to READY change: deactivating the pads waits for the streaming
+    /// thread, which may be inside a slow call of the hooks; ask them to end it first.
+    pub fn before_change(&self, transition: gst::StateChange) {
+        if transition == gst::StateChange::PausedToReady {
+            self.notify("interrupt", |h| h.interrupt());
+        }
+    }
+
     pub fn is_live(&self) -> bool {
         let props = self.props.lock().unwrap_or_else(PoisonError::into_inner);
         matches!(self.class.is_live_index().and_then(|i| props.get(i)), Some(PropValue::Bool(true)))
@@ -288,22 +323,7 @@ fn out_of_range(kind: &PropertyKind, value: &PropValue) -> Option<String> {
     }
 }
 
-/// Posts `err` from hook `hook` as an ERROR from the element. Built by hand rather than
-/// with `element_imp_error!` so that `debug` is the hook's own text (the Python traceback),
-/// not prefixed with this file's name and line.
-pub(crate) fn post_hook_error<T: ElementImpl>(imp: &T, hook: &str, err: &HookError) {
-    let debug = err.debug.clone().unwrap_or_else(|| format!("raised in {hook}()"));
-    let obj = imp.obj();
-    let element = obj.upcast_ref::<gst::Element>();
-    gst::error!(CAT, obj = element, "{hook}() failed: {}", err.message);
-    let msg = gst::message::Error::builder(gst::StreamError::Failed, &err.message).debug(&debug).src(element).build();
-    if element.post_message(msg).is_err() {
-        gst::warning!(CAT, obj = element, "no bus to post the error of {hook}() on");
-    }
-}
-
-/// A hook error as the error message a failed start/stop returns.
-pub(crate) fn hook_error_message(hook: &str, err: &HookError) -> gst::ErrorMessage {
-    let debug = err.debug.clone().unwrap_or_else(|| format!("raised in {hook}()"));
-    gst::error_msg!(gst::LibraryError::Failed, ("{}", err.message), ["{}", debug])
+/// Posts `err` from hook `hook` as an ERROR from the element (see [`callback::post_error`]).
+pub(crate) fn post_hook_error<T: ElementImpl>(imp: &T, hook: &str, err: &CallbackError) {
+    callback::post_error(imp.obj().upcast_ref(), hook, err, None);
 }

@@ -11,8 +11,8 @@
 //!
 //! struct Invert;
 //! impl ElementHooks for Invert {
-//!     fn transform_ip(&self, mut buffer: gst::Buffer, _caps: &CapsInfo) -> HookResult<Option<gst::Buffer>> {
-//!         let mut map = buffer.make_mut().map_writable().map_err(|e| HookError::new(e.to_string()))?;
+//!     fn transform_ip(&self, mut buffer: gst::Buffer, _caps: &CapsInfo) -> CallbackResult<Option<gst::Buffer>> {
+//!         let mut map = buffer.make_mut().map_writable().map_err(|e| CallbackError::new(e.to_string()))?;
 //!         map.iter_mut().for_each(|b| *b = 255 - *b);
 //!         drop(map);
 //!         Ok(Some(buffer))
@@ -27,21 +27,20 @@
 //!         .blurb("Blend factor"),
 //! );
 //! let factory: Arc<dyn HooksFactory> =
-//!     Arc::new(|_: &gst::Element| -> HookResult<Box<dyn ElementHooks>> { Ok(Box::new(Invert)) });
+//!     Arc::new(|_: &gst::Element| -> CallbackResult<Box<dyn ElementHooks>> { Ok(Box::new(Invert)) });
 //! let type_ = register_element(None, desc, factory)?; // GstFpPyinvert, factory "pyinvert"
 //! # Ok::<(), framepipe_core::Error>(())
 //! ```
 
 mod core;
 mod desc;
-mod hooks;
 mod register;
 pub mod sink;
 pub mod source;
 pub mod transform;
 
+pub use crate::callback::{CallbackError, CallbackResult, CapsInfo, ElementHooks, HooksFactory};
 pub use desc::{ElementClassDesc, ElementKind, EnumMember, PropertyDesc, PropertyKind, TransformMode};
-pub use hooks::{CapsInfo, ElementHooks, HookError, HookResult, HooksFactory};
 pub use register::{host_type, register_element};
 pub use sink::SinkHost;
 pub use source::SourceHost;

@@ -16,8 +16,8 @@ use gst::prelude::*;
 
 use super::core::{self, CAT, ClassData};
 use super::desc::{ElementClassDesc, ElementKind, PropertyDesc, PropertyKind, camel_case};
-use super::hooks::HooksFactory;
 use super::{SinkHost, SourceHost, TransformHost};
+use crate::callback::HooksFactory;
 
 /// Serialises registrations so that two threads registering one name agree on its type.
 static REGISTER_LOCK: Mutex<()> = Mutex::new(());

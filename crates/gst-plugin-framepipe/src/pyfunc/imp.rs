@@ -1,7 +1,8 @@
 //! `pyfunc`: calls a Python function (or a method of an object it creates) on every buffer,
 //! in place. The callable gets a writable `framepipe.Frame`; returning `False` drops the
 //! buffer. The Python side is resolved when the element starts (READY -> PAUSED) by the
-//! factory framepipe installs at import ([`super::set_pyfunc_factory`]), so bad settings
+//! hooks factory framepipe installs at import ([`super::set_pyfunc_factory`]), and called
+//! through the hooks' `transform_ip`, so bad settings
 //! fail that state change with an error naming the property. This crate has no Python
 //! dependency: outside a process that imported framepipe, the element refuses to start.
 //!
@@ -18,7 +19,8 @@ use gst::subclass::prelude::*;
 use gst_base::subclass::base_transform::GenerateOutputSuccess;
 use gst_base::subclass::prelude::*;
 
-use super::{CallbackError, FrameCallback, PyFuncSettings, panic_message, pyfunc_factory, stash_error_cause};
+use super::{Hooks, pyfunc_factory};
+use crate::callback::{self, CallbackError, CapsInfo};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new("pyfunc", gst::DebugColorFlags::empty(), Some("framepipe Python callback element"))
@@ -41,8 +43,8 @@ impl Default for Settings {
 }
 
 struct State {
-    callback: Arc<dyn FrameCallback>,
-    caps: Option<gst::Caps>,
+    hooks: Hooks,
+    caps: Option<Arc<CapsInfo>>,
 }
 
 #[derive(Default)]
@@ -51,17 +53,6 @@ pub struct PyFunc {
     state: Mutex<Option<State>>,
     /// From PAUSED->READY until the next start: calls are refused, errors are not posted.
     stopping: std::sync::atomic::AtomicBool,
-}
-
-impl PyFunc {
-    /// Posts `err` as an ERROR of this element, keeping its cause for the caller.
-    fn post_callback_error(&self, err: CallbackError) {
-        if let Some(cause) = err.cause {
-            stash_error_cause(&self.obj().path_string(), cause);
-        }
-        let debug = err.debug.unwrap_or_default();
-        gst::element_imp_error!(self, gst::LibraryError::Failed, ("{}", err.message), ["{}", debug]);
-    }
 }
 
 #[glib::object_subclass]
@@ -149,9 +140,9 @@ impl ElementImpl for PyFunc {
             // Deactivating the pads waits for the streaming thread, which may be inside a
             // slow Python call: end it first.
             self.stopping.store(true, std::sync::atomic::Ordering::SeqCst);
-            let callback = self.state.lock().unwrap().as_ref().map(|s| s.callback.clone());
-            if let Some(callback) = callback {
-                callback.interrupt();
+            let hooks = self.state.lock().unwrap().as_ref().map(|s| s.hooks.clone());
+            if let Some(hooks) = hooks {
+                hooks.interrupt();
             }
         }
         self.parent_change_state(transition)
@@ -190,7 +181,7 @@ impl BaseTransformImpl for PyFunc {
         self.stopping.store(false, std::sync::atomic::Ordering::SeqCst);
         let settings = self.settings.lock().unwrap().clone();
         let name = self.obj().name().to_string();
-        let Some(module) = settings.module else {
+        if settings.module.is_none() {
             return Err(gst::error_msg!(
                 gst::LibraryError::Settings,
                 ("property 'module' of {} is not set: give a dotted module name or a .py path", name)
@@ -202,31 +193,20 @@ impl BaseTransformImpl for PyFunc {
                 ("{} needs Python: it runs in a Python process that imported framepipe", name)
             ));
         };
-        let settings = PyFuncSettings {
-            element: name,
-            module,
-            function: settings.function,
-            class: settings.class,
-            kwargs: settings.kwargs,
-        };
-        let callback = match catch_unwind(AssertUnwindSafe(|| factory(&settings))) {
-            Ok(Ok(cb)) => cb,
-            Ok(Err(err)) => {
-                if let Some(cause) = err.cause {
-                    stash_error_cause(&self.obj().path_string(), cause);
-                }
-                let debug = err.debug.unwrap_or_default();
-                return Err(gst::error_msg!(gst::LibraryError::Settings, ("{}", err.message), ["{}", debug]));
-            }
+        let obj = self.obj();
+        let element = obj.upcast_ref::<gst::Element>();
+        let hooks = match catch_unwind(AssertUnwindSafe(|| factory.create_hooks(element))) {
+            Ok(Ok(hooks)) => Hooks::from(hooks),
+            Ok(Err(err)) => return Err(err.to_error_message(element, "create_hooks", gst::LibraryError::Settings)),
             Err(panic) => {
                 return Err(gst::error_msg!(
                     gst::LibraryError::Failed,
-                    ("resolving the Python callback panicked: {}", panic_message(&*panic))
+                    ("resolving the Python callback panicked: {}", callback::panic_message(&*panic))
                 ));
             }
         };
         gst::debug!(CAT, imp = self, "started with {:?}", settings);
-        *self.state.lock().unwrap() = Some(State { callback, caps: None });
+        *self.state.lock().unwrap() = Some(State { hooks, caps: None });
         Ok(())
     }
 
@@ -238,7 +218,7 @@ impl BaseTransformImpl for PyFunc {
 
     fn set_caps(&self, incaps: &gst::Caps, _outcaps: &gst::Caps) -> Result<(), gst::LoggableError> {
         if let Some(state) = self.state.lock().unwrap().as_mut() {
-            state.caps = Some(incaps.clone());
+            state.caps = Some(Arc::new(CapsInfo::new(incaps.clone())));
         }
         Ok(())
     }
@@ -250,36 +230,34 @@ impl BaseTransformImpl for PyFunc {
         let Some(mut buffer) = self.take_queued_buffer() else {
             return Ok(GenerateOutputSuccess::NoOutput);
         };
-        // Never hold the state lock during the call: the callback waits for the GIL.
-        let (callback, caps) = match self.state.lock().unwrap().as_ref() {
-            Some(s) => (s.callback.clone(), s.caps.clone()),
+        // Never hold the state lock during the call: the hooks wait for the GIL.
+        let (hooks, caps) = match self.state.lock().unwrap().as_ref() {
+            Some(State { hooks, caps: Some(caps) }) => (hooks.clone(), caps.clone()),
+            Some(_) => {
+                gst::element_imp_error!(self, gst::CoreError::Negotiation, ["no caps before the first buffer"]);
+                return Err(gst::FlowError::NotNegotiated);
+            }
             None => {
                 gst::element_imp_error!(self, gst::CoreError::Failed, ("Buffer received before start"));
                 return Err(gst::FlowError::Error);
             }
         };
         buffer.make_mut();
-        if self.stopping.load(std::sync::atomic::Ordering::SeqCst) {
+        let stopping = || self.stopping.load(std::sync::atomic::Ordering::SeqCst);
+        if stopping() {
             return Err(gst::FlowError::Flushing);
         }
-        match catch_unwind(AssertUnwindSafe(|| callback.call(buffer, caps.as_ref()))) {
-            Ok(Ok(Some(out))) => Ok(GenerateOutputSuccess::Buffer(out)),
-            Ok(Err(_)) if self.stopping.load(std::sync::atomic::Ordering::SeqCst) => Err(gst::FlowError::Flushing),
+        let err = match catch_unwind(AssertUnwindSafe(|| hooks.transform_ip(buffer, &caps))) {
+            Ok(Ok(Some(out))) => return Ok(GenerateOutputSuccess::Buffer(out)),
             Ok(Ok(None)) => {
                 gst::trace!(CAT, imp = self, "the callback dropped a buffer");
-                Ok(GenerateOutputSuccess::Dropped)
+                return Ok(GenerateOutputSuccess::Dropped);
             }
-            Ok(Err(err)) => {
-                self.post_callback_error(err);
-                Err(gst::FlowError::Error)
-            }
-            Err(panic) => {
-                self.post_callback_error(CallbackError::new(format!(
-                    "the callback panicked: {}",
-                    panic_message(&*panic)
-                )));
-                Err(gst::FlowError::Error)
-            }
-        }
+            Ok(Err(err)) if err.flushing || stopping() => return Err(gst::FlowError::Flushing),
+            Ok(Err(err)) => err,
+            Err(panic) => CallbackError::new(format!("the callback panicked: {}", callback::panic_message(&*panic))),
+        };
+        callback::post_error(self.obj().upcast_ref(), "transform_ip", &err, None);
+        Err(gst::FlowError::Error)
     }
 }

@@ -1,9 +1,23 @@
-use std::any::Any;
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, RwLock};
+//! `pyfunc`: calls a Python function on every buffer (see the `imp` module docs). Only the
+//! element lives here; what it calls goes through the crate's [`callback`](crate::callback)
+//! module, as the hosted elements' hooks do.
+//!
+//! Why `pyfunc` is not a hosted Transform (`host::register_element`): it is a built-in
+//! that must exist, and show in gst-inspect-1.0, in a process without Python (where it
+//! refuses to start), under a GType with a Rust type ([`PyFunc`]) that is registered
+//! statically with the plugin; its properties are READY-only and name what is resolved at
+//! start, whereas a hosted class is a run-time GType made from a Python class, with
+//! properties mutable while playing and hooks made at construction. What the two share
+//! (hooks, error type, caps parsing, panics, error causes) is shared code instead: the
+//! callable `pyfunc` resolves at start is an [`ElementHooks`] made by a [`HooksFactory`],
+//! and is called through `transform_ip` like a hosted in-place transform.
+
+use std::sync::{Arc, RwLock};
 
 use gst::glib;
 use gst::prelude::*;
+
+use crate::callback::{ElementHooks, HooksFactory};
 
 mod imp;
 
@@ -16,95 +30,19 @@ pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     gst::Element::register(Some(plugin), "pyfunc", gst::Rank::NONE, PyFunc::static_type())
 }
 
-/// What a `pyfunc` element was configured with when it starts.
-#[derive(Debug, Clone, Default)]
-pub struct PyFuncSettings {
-    /// Name of the element, for messages.
-    pub element: String,
-    /// Dotted module name or path to a `.py` file.
-    pub module: String,
-    /// Function (or, with `class`, method) to call per buffer.
-    pub function: String,
-    /// Class to instantiate with `kwargs`, if any.
-    pub class: Option<String>,
-    /// JSON object text, if any.
-    pub kwargs: Option<String>,
+static FACTORY: RwLock<Option<Arc<dyn HooksFactory>>> = RwLock::new(None);
+
+/// Installs the code that makes a starting `pyfunc` element's hooks (framepipe's Python
+/// module does this when it is imported): [`HooksFactory::create_hooks`] gets the element,
+/// whose properties `module`, `function`, `class` and `kwargs` say what to call, and its
+/// error fails the start. Without it, `pyfunc` fails to start.
+pub fn set_pyfunc_factory(factory: Arc<dyn HooksFactory>) {
+    *FACTORY.write().unwrap_or_else(|e| e.into_inner()) = Some(factory);
 }
 
-/// A failed callback: what the ERROR message says, and the original error (for Python,
-/// the exception object) so the caller can chain it (see [`stash_error_cause`]).
-pub struct CallbackError {
-    pub message: String,
-    pub debug: Option<String>,
-    pub cause: Option<Box<dyn Any + Send>>,
-}
-
-impl std::fmt::Debug for CallbackError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CallbackError").field("message", &self.message).field("debug", &self.debug).finish()
-    }
-}
-
-impl CallbackError {
-    pub fn new(message: impl Into<String>) -> CallbackError {
-        CallbackError { message: message.into(), debug: None, cause: None }
-    }
-}
-
-/// Code run on every buffer. It owns the (writable) buffer for the call and hands back
-/// the buffer to push on, or `None` to drop it.
-pub trait FrameCallback: Send + Sync {
-    fn call(&self, buffer: gst::Buffer, caps: Option<&gst::Caps>) -> Result<Option<gst::Buffer>, CallbackError>;
-
-    /// The element is stopping: end a call in progress soon (its error is then ignored).
-    fn interrupt(&self) {}
-}
-
-/// Resolves a `pyfunc`'s settings into its callback when the element starts.
-pub type PyFuncFactory = dyn Fn(&PyFuncSettings) -> Result<Arc<dyn FrameCallback>, CallbackError> + Send + Sync;
-
-static FACTORY: RwLock<Option<Arc<PyFuncFactory>>> = RwLock::new(None);
-
-/// Installs the code that turns `pyfunc` settings into a callback (framepipe's Python
-/// module does this when it is imported). Without it, `pyfunc` fails to start.
-pub fn set_pyfunc_factory(factory: Box<PyFuncFactory>) {
-    *FACTORY.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::from(factory));
-}
-
-pub(crate) fn pyfunc_factory() -> Option<Arc<PyFuncFactory>> {
+fn pyfunc_factory() -> Option<Arc<dyn HooksFactory>> {
     FACTORY.read().unwrap_or_else(|e| e.into_inner()).clone()
 }
 
-/// Error causes waiting for the bus error they explain, by the object path of the element
-/// that posted it. Bounded, so causes nobody asks for cannot pile up.
-static CAUSES: Mutex<VecDeque<(String, Box<dyn Any + Send>)>> = Mutex::new(VecDeque::new());
-const MAX_CAUSES: usize = 64;
-
-/// Keeps `cause` for the ERROR that the element at `path` is about to post. The first cause
-/// per element wins, as the first ERROR is the one a pipeline reports.
-pub fn stash_error_cause(path: &str, cause: Box<dyn Any + Send>) {
-    let mut causes = CAUSES.lock().unwrap_or_else(|e| e.into_inner());
-    if causes.iter().any(|(p, _)| p == path) {
-        return;
-    }
-    if causes.len() >= MAX_CAUSES {
-        causes.pop_front();
-    }
-    causes.push_back((path.to_owned(), cause));
-}
-
-/// Takes the cause stashed for the element at `path`, if any.
-pub fn take_error_cause(path: &str) -> Option<Box<dyn Any + Send>> {
-    let mut causes = CAUSES.lock().unwrap_or_else(|e| e.into_inner());
-    let i = causes.iter().position(|(p, _)| p == path)?;
-    causes.remove(i).map(|(_, c)| c)
-}
-
-/// Text of a caught panic payload.
-pub fn panic_message(payload: &(dyn Any + Send)) -> String {
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".into())
-}
+/// The hooks of a started `pyfunc`.
+type Hooks = Arc<dyn ElementHooks>;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gst::prelude::*;
-use gstframepipe::host::{ElementClassDesc, ElementHooks, HookResult, HooksFactory, register_element};
+use gstframepipe::host::{CallbackResult, ElementClassDesc, ElementHooks, HooksFactory, register_element};
 
 pub fn init() {
     gst::init().unwrap();
@@ -20,7 +20,7 @@ where
 {
     init();
     let factory: Arc<dyn HooksFactory> =
-        Arc::new(move |e: &gst::Element| -> HookResult<Box<dyn ElementHooks>> { Ok(Box::new(make(e))) });
+        Arc::new(move |e: &gst::Element| -> CallbackResult<Box<dyn ElementHooks>> { Ok(Box::new(make(e))) });
     register_element(None, desc, factory).unwrap()
 }
 

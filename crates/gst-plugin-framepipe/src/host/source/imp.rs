@@ -17,8 +17,8 @@ use gst_base::prelude::*;
 use gst_base::subclass::base_src::CreateSuccess;
 use gst_base::subclass::prelude::*;
 
-use crate::host::core::{self, CAT, HostCore, hook_error_message, post_hook_error};
-use crate::host::hooks::CapsInfo;
+use crate::callback::CapsInfo;
+use crate::host::core::{self, CAT, HostCore, post_hook_error};
 
 /// What fixation picks inside ranges, like videotestsrc and audiotestsrc do.
 const DEFAULT_WIDTH: i32 = 320;
@@ -141,10 +141,7 @@ impl GstObjectImpl for SourceHost {}
 
 impl ElementImpl for SourceHost {
     fn change_state(&self, transition: gst::StateChange) -> Result<gst::StateChangeSuccess, gst::StateChangeError> {
-        if transition == gst::StateChange::PausedToReady {
-            // Stopping: end a slow call of the hooks in progress rather than wait for it.
-            self.core.notify("interrupt", |h| h.interrupt());
-        }
+        self.core.before_change(transition);
         self.parent_change_state(transition)
     }
 }
@@ -152,21 +149,17 @@ impl ElementImpl for SourceHost {
 impl BaseSrcImpl for SourceHost {
     fn start(&self) -> Result<(), gst::ErrorMessage> {
         *self.state.lock().unwrap_or_else(PoisonError::into_inner) = State::default();
-        self.core.check_settings()?;
-        self.core.call("start", |h| h.start()).map_err(|e| hook_error_message("start", &e))
+        self.core.start(self.obj().upcast_ref())
     }
 
     fn stop(&self) -> Result<(), gst::ErrorMessage> {
         *self.state.lock().unwrap_or_else(PoisonError::into_inner) = State::default();
-        self.core.call("stop", |h| h.stop()).map_err(|e| hook_error_message("stop", &e))
+        self.core.stop(self.obj().upcast_ref())
     }
 
     fn set_caps(&self, caps: &gst::Caps) -> Result<(), gst::LoggableError> {
         let info = Arc::new(CapsInfo::new(caps.clone()));
-        if let Err(err) = self.core.call("set_caps", |h| h.set_caps(None, Some(&info))) {
-            post_hook_error(self, "set_caps", &err);
-            return Err(gst::loggable_error!(CAT, "set_caps() failed: {}", err.message));
-        }
+        self.core.set_caps(self.obj().upcast_ref(), None, Some(&*info))?;
         self.state.lock().unwrap_or_else(PoisonError::into_inner).caps = Some(info);
         Ok(())
     }

@@ -14,9 +14,9 @@ use gst_base::prelude::*;
 use gst_base::subclass::base_transform::GenerateOutputSuccess;
 use gst_base::subclass::prelude::*;
 
-use crate::host::core::{self, CAT, HostCore, hook_error_message, post_hook_error};
+use crate::callback::CapsInfo;
+use crate::host::core::{self, CAT, HostCore, post_hook_error};
 use crate::host::desc::{ElementKind, TransformMode};
-use crate::host::hooks::CapsInfo;
 
 #[derive(Default)]
 struct State {
@@ -148,11 +148,7 @@ impl GstObjectImpl for TransformHost {}
 
 impl ElementImpl for TransformHost {
     fn change_state(&self, transition: gst::StateChange) -> Result<gst::StateChangeSuccess, gst::StateChangeError> {
-        if transition == gst::StateChange::PausedToReady {
-            // Deactivating the pads waits for the streaming thread, which may be inside a
-            // slow call of the hooks: ask them to end it first.
-            self.core.notify("interrupt", |h| h.interrupt());
-        }
+        self.core.before_change(transition);
         self.parent_change_state(transition)
     }
 }
@@ -165,13 +161,12 @@ impl BaseTransformImpl for TransformHost {
     const TRANSFORM_IP_ON_PASSTHROUGH: bool = true;
 
     fn start(&self) -> Result<(), gst::ErrorMessage> {
-        self.core.check_settings()?;
-        self.core.call("start", |h| h.start()).map_err(|e| hook_error_message("start", &e))
+        self.core.start(self.obj().upcast_ref())
     }
 
     fn stop(&self) -> Result<(), gst::ErrorMessage> {
         *self.state.lock().unwrap_or_else(PoisonError::into_inner) = State::default();
-        self.core.call("stop", |h| h.stop()).map_err(|e| hook_error_message("stop", &e))
+        self.core.stop(self.obj().upcast_ref())
     }
 
     /// GstBaseTransform copies only metas without tags; regions
@@ -219,10 +214,7 @@ impl BaseTransformImpl for TransformHost {
     fn set_caps(&self, incaps: &gst::Caps, outcaps: &gst::Caps) -> Result<(), gst::LoggableError> {
         let incaps = Arc::new(CapsInfo::new(incaps.clone()));
         let outcaps = Arc::new(CapsInfo::new(outcaps.clone()));
-        if let Err(err) = self.core.call("set_caps", |h| h.set_caps(Some(&incaps), Some(&outcaps))) {
-            post_hook_error(self, "set_caps", &err);
-            return Err(gst::loggable_error!(CAT, "set_caps() failed: {}", err.message));
-        }
+        self.core.set_caps(self.obj().upcast_ref(), Some(&*incaps), Some(&*outcaps))?;
         let same = incaps.caps == outcaps.caps;
         let obj = self.obj();
         match self.mode() {

@@ -38,8 +38,7 @@ def py_run():
 
 
 def ffprobe_stream(path: Path, entries: str = "codec_name,pix_fmt,nb_read_frames") -> dict[str, str]:
-    """ffprobe's view of the first video stream (``entries``: its -show_entries names);
-    frames are counted only when ``nb_read_frames`` is asked for."""
+    """Ffprobe's view of the first video stream (``entries``: its -show_entries names); frames are counted only when ``nb_read_frames`` is asked for."""
     count = ["-count_frames"] if "nb_read_frames" in entries else []
     args = ["-select_streams", "v:0", "-show_entries", f"stream={entries}", "-of", "json", str(path)]
     r = subprocess.run(

@@ -1,5 +1,7 @@
 """Ctrl-C: blocking calls answer SIGINT within 200 ms and leave the pipeline in NULL.
-Each case runs in its own interpreter, so a hang fails one test only."""
+
+Each case runs in its own interpreter, so a hang fails one test only.
+"""
 
 from __future__ import annotations
 

@@ -1,11 +1,11 @@
-"""Stopping a pipeline interrupts a Python element's slow call instead of waiting for it,
-and a Source's/Sink's stop() never runs while its create()/render() is still running.
+"""Stopping a pipeline interrupts a Python element's slow call instead of waiting for it, and a Source's/Sink's stop() never runs while its create()/render() is still running.
 
 Each case runs in its own interpreter with a timeout: before the fix, stop() waited for the
 whole 60 s call, so a hang fails the test. The slow calls are Python loops (an
 asynchronous exception ends them at the next bytecode; a single C call such as one long
 time.sleep cannot be interrupted, and stop() then returns after a bounded wait while
-the element's stop() runs once the call returns)."""
+the element's stop() runs once the call returns).
+"""
 
 from __future__ import annotations
 

@@ -1,6 +1,4 @@
-"""Batch and time queries on the FFmpeg reader: read_batch, read_at_times, imread(index=[...]),
-iter(start, stop, step) equal sequential iteration on every clip kind the exact-index tests
-use; bad indices; saved indexes; threads (many files, one shared file, no deadlock)."""
+"""Batch and time queries on the FFmpeg reader: read_batch, read_at_times, imread(index=[...]), iter(start, stop, step) equal sequential iteration on every clip kind the exact-index tests use; bad indices; saved indexes; threads (many files, one shared file, no deadlock)."""
 
 from __future__ import annotations
 
@@ -294,8 +292,7 @@ COLOUR_CLIPS = {
 
 @pytest.mark.parametrize("name", sorted(COLOUR_CLIPS))
 def test_rgb24_equals_ffmpeg(tmp_path, name):
-    """rgb24 as ``ffmpeg -pix_fmt rgb24`` gives it: signalled matrix and range, BT.601 when
-    untagged at every size, odd sizes, 10-bit, 4:2:2 and 4:4:4 (mean <= 1, p99 <= 4 levels)."""
+    """rgb24 as ``ffmpeg -pix_fmt rgb24`` gives it: signalled matrix and range, BT.601 when untagged at every size, odd sizes, 10-bit, 4:2:2 and 4:4:4 (mean <= 1, p99 <= 4 levels)."""
     ffmpeg = shutil.which("ffmpeg")
     if ffmpeg is None:
         pytest.skip("the ffmpeg command is not installed")

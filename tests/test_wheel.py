@@ -1,5 +1,4 @@
-"""The package a user installs: the wheel maturin builds, installed into a fresh virtualenv,
-carries everything, the plugin file for gst-launch-1.0 included (no `make`)."""
+"""The package a user installs: the wheel maturin builds, installed into a fresh virtualenv, carries everything, the plugin file for gst-launch-1.0 included (no `make`)."""
 
 from __future__ import annotations
 
@@ -43,7 +42,7 @@ class Count(fp.Transform):
 
 
 def link_numpy(site: Path) -> None:
-    """numpy for the fresh environment without the network: the project's own copy."""
+    """Numpy for the fresh environment without the network: the project's own copy."""
     source = Path(np.__file__).resolve().parents[1]
     for entry in source.iterdir():
         if entry.name == "numpy" or entry.name.startswith(("numpy-", "numpy.libs")):

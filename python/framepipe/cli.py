@@ -1,5 +1,4 @@
-"""The ``framepipe`` command line: launch, inspect, info, plugin-path, demo, ray-read,
-ray-process."""
+"""The ``framepipe`` command line: launch, inspect, info, plugin-path, demo, ray-read, ray-process."""
 
 from __future__ import annotations
 
@@ -52,8 +51,7 @@ def _clock(seconds: float | None) -> str:
 
 
 class _Progress:
-    """A progress line on stderr: rewritten in place on a terminal, one line a second
-    otherwise."""
+    """A progress line on stderr: rewritten in place on a terminal, one line a second otherwise."""
 
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
@@ -81,7 +79,7 @@ class _Progress:
 
 
 def _load_python_elements() -> None:
-    """The Python elements of FRAMEPIPE_PLUGIN_PATH, as gst-launch-1.0 would see them."""
+    """Return the Python elements of FRAMEPIPE_PLUGIN_PATH, as gst-launch-1.0 would see them."""
     load_modules(os.environ.get("FRAMEPIPE_PLUGIN_PATH", ""))
 
 
@@ -180,8 +178,7 @@ def _info(args: argparse.Namespace) -> int:
 
 
 class _CountLine:
-    """A progress line on stderr for counted work (frames, files): rewritten in place on a
-    terminal, one line a second otherwise."""
+    """A progress line on stderr for counted work (frames, files): rewritten in place on a terminal, one line a second otherwise."""
 
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
@@ -201,9 +198,7 @@ class _CountLine:
 
 
 def _ray_init(args: argparse.Namespace) -> Any:
-    """framepipe.ray, with Ray connected as ``ray.init()`` does: to ``--address``, else to
-    RAY_ADDRESS, else to the cluster ``ray start`` made on this node, else a new local Ray;
-    ``--num-cpus`` asks for a new local Ray of that many CPUs."""
+    """framepipe.ray, with Ray connected as ``ray.init()`` does: to ``--address``, else to RAY_ADDRESS, else to the cluster ``ray start`` made on this node, else a new local Ray; ``--num-cpus`` asks for a new local Ray of that many CPUs."""
     fpray = importlib.import_module("framepipe.ray")  # imports Ray, which only these commands need
     ray = importlib.import_module("ray")
     if not ray.is_initialized():
@@ -221,8 +216,7 @@ def _ray_init(args: argparse.Namespace) -> Any:
 
 
 def _unwrap_ray_error(e: BaseException) -> BaseException:
-    """The worker's own exception (framepipe's, naming the file) rather than Ray's wrapper,
-    whose message carries the remote traceback."""
+    """Return the worker's own exception (framepipe's, naming the file) rather than Ray's wrapper, whose message carries the remote traceback."""
     cause = getattr(e, "cause", None)
     return cause if isinstance(cause, Exception) and type(e).__name__.startswith("RayTaskError") else e
 
@@ -345,6 +339,7 @@ def _add_ray_options(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """Build the ``framepipe`` command's argument parser (one subcommand per verb)."""
     parser = argparse.ArgumentParser(
         prog="framepipe", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -408,6 +403,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the ``framepipe`` command with ``argv`` (the process's arguments when None); return its exit status."""
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else argv
     if "demo" in argv and set(argv[: argv.index("demo")]) <= {"--debug"}:

@@ -29,18 +29,19 @@ pub mod avfilter;
 pub mod convert;
 mod filter;
 mod format;
+mod h264;
 mod index;
 pub mod pixfmt;
 mod reader;
 mod writer;
-mod yuvtorgb;
+mod yuvconvert;
 
 pub use filter::{Filter, FilterGraph, FilterSpec, GraphEdge};
 pub use format::OutputFormat;
 pub use index::{FrameEntry, FrameIndex, Metadata, probe, probe_cached};
 pub use reader::{ReaderOptions, VideoFrame, VideoReader};
 pub use writer::{VideoWriter, WriterOptions, available_codecs};
-pub use yuvtorgb::FpYuvToRgb;
+pub use yuvconvert::FpYuvConvert;
 
 use std::path::Path;
 

@@ -24,7 +24,11 @@ use crate::video::convert::{Colorimetry, RgbLayout, YuvFrame, YuvLayout, yuv_to_
 use crate::video::format::luma_table;
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
-    gst::DebugCategory::new("fpyuvconvert", gst::DebugColorFlags::empty(), Some("framepipe YUV to RGB or gray converter"))
+    gst::DebugCategory::new(
+        "fpyuvconvert",
+        gst::DebugColorFlags::empty(),
+        Some("framepipe YUV to RGB or gray converter"),
+    )
 });
 
 const DEFAULT_FORMAT: Output = Output::Rgb(RgbLayout::Rgb);

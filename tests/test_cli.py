@@ -13,7 +13,7 @@ from pathlib import Path
 import framepipe as fp
 import pytest
 
-from .conftest import ROOT
+from .conftest import ROOT, reaped
 
 
 def cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -74,14 +74,10 @@ def test_launch_ctrl_c_sends_eos_and_finalises_mp4(tmp_path):
         text=True,
         cwd=ROOT,
     )
-    try:
+    with reaped(proc):
         time.sleep(2.5)
         os.kill(proc.pid, signal.SIGINT)
         _, err = proc.communicate(timeout=20)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     # The EOS drained and the file was finalised: a clean finish, exit status 0.
     assert proc.returncode == 0, err
     assert "sending EOS" in err

@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import framepipe as fp
@@ -28,6 +29,25 @@ def sequential(clips) -> dict[str, np.ndarray]:
 
 
 @pytest.mark.parametrize("name", sorted(CLIPS))
+def run_in_threads(work: Callable[[int], None], n: int) -> None:
+    """Run ``work(0)`` .. ``work(n - 1)`` on n threads at once; fail on any error or hang."""
+    errors: list[BaseException] = []
+
+    def guarded(i: int) -> None:
+        try:
+            work(i)
+        except BaseException as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=guarded, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors, errors
+    assert not any(t.is_alive() for t in threads)
+
+
 def test_read_batch_equals_iteration(clips, sequential, name):
     seq = sequential[name]
     n = len(seq)
@@ -170,24 +190,14 @@ def test_eight_threads_eight_files(tmp_path):
         pts = CFR[: 12 + i]
         paths.append(encode(tmp_path / f"t{i}.mp4", f"{X264_B} ! mp4mux", pts))
     results: dict[int, list[float]] = {}
-    errors: list[BaseException] = []
 
     def work(i: int) -> None:
-        try:
-            with fp.open(paths[i]) as f:
-                levels = [frame_level(a) for a in f.iter()]
-                levels += [frame_level(a) for a in f.read_batch([3, 0, len(f) - 1])]
-            results[i] = levels
-        except BaseException as e:
-            errors.append(e)
+        with fp.open(paths[i]) as f:
+            levels = [frame_level(a) for a in f.iter()]
+            levels += [frame_level(a) for a in f.read_batch([3, 0, len(f) - 1])]
+        results[i] = levels
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    assert not errors, errors
-    assert not any(t.is_alive() for t in threads)
+    run_in_threads(work, 8)
     for i in range(8):
         n = 12 + i
         expected = [level(k) for k in range(n)] + [level(3), level(0), level(n - 1)]
@@ -198,28 +208,18 @@ def test_eight_threads_eight_files(tmp_path):
 def test_one_file_shared_by_four_threads(clips, sequential):
     path = clips["cfr_bframes.mp4"]
     seq = sequential["cfr_bframes.mp4"]
-    errors: list[BaseException] = []
     with fp.open(path) as f:
 
         def work(seed: int) -> None:
             rng = np.random.default_rng(seed)
-            try:
-                for _ in range(6):
-                    ks = rng.integers(0, len(seq), 4).tolist()
-                    np.testing.assert_array_equal(f.read_batch(ks), seq[ks])
-                    k = int(rng.integers(0, len(seq)))
-                    np.testing.assert_array_equal(f.read(index=k), seq[k])
-                    assert len(f) == len(seq)
-            except BaseException as e:
-                errors.append(e)
+            for _ in range(6):
+                ks = rng.integers(0, len(seq), 4).tolist()
+                np.testing.assert_array_equal(f.read_batch(ks), seq[ks])
+                k = int(rng.integers(0, len(seq)))
+                np.testing.assert_array_equal(f.read(index=k), seq[k])
+                assert len(f) == len(seq)
 
-        threads = [threading.Thread(target=work, args=(s,)) for s in range(4)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=60)
-    assert not errors, errors
-    assert not any(t.is_alive() for t in threads)
+        run_in_threads(work, 4)
 
 
 def test_len_and_metadata_while_another_thread_iterates_do_not_deadlock(clips):

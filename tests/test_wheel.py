@@ -95,24 +95,15 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 def test_wheel_gives_the_package_and_its_plugin_path(installed):
-    out = subprocess.run(
-        [str(installed / "bin/python"), "-c", "import framepipe, sys; print(framepipe.__file__)"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=clean_env(),
-        cwd="/",
-    )
+    def python(*args: str) -> subprocess.CompletedProcess[str]:
+        # Outside the repository, with the environment of a fresh shell.
+        cmd = [str(installed / "bin/python"), *args]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=clean_env(), cwd="/")
+
+    out = python("-c", "import framepipe, sys; print(framepipe.__file__)")
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().startswith(str(installed)), out.stdout
-    path = subprocess.run(
-        [str(installed / "bin/python"), "-m", "framepipe", "plugin-path"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=clean_env(),
-        cwd="/",
-    )
+    path = python("-m", "framepipe", "plugin-path")
     assert path.returncode == 0, path.stderr
     assert (Path(path.stdout.strip()) / "libgstframepipe.so").is_file()
 

@@ -65,33 +65,20 @@ fn exact_bframe_mp4() {
     check_exact(&path, 40);
 }
 
+/// The same 40 frames muxed into Matroska, MPEG-TS and WebM (VP8 and VP9).
 #[test]
-fn exact_mkv() {
-    let path = mkv();
-    assert_eq!(probe(&path, &mut never()).unwrap().0.container, "matroska");
-    check_exact(&path, 40);
-}
-
-#[test]
-fn exact_mpegts() {
-    let path = ts();
-    assert_eq!(probe(&path, &mut never()).unwrap().0.container, "mpegts");
-    check_exact(&path, 40);
-}
-
-#[test]
-fn exact_webm_vp8() {
-    let path = webm_vp8();
-    let (meta, _) = probe(&path, &mut never()).unwrap();
-    assert_eq!((meta.container.as_str(), meta.codec.as_str()), ("webm", "vp8"));
-    check_exact(&path, 40);
-}
-
-#[test]
-fn exact_webm_vp9() {
-    let path = webm_vp9();
-    assert_eq!(probe(&path, &mut never()).unwrap().0.codec, "vp9");
-    check_exact(&path, 40);
+fn exact_mkv_ts_webm() {
+    let clips = [
+        (mkv(), "matroska", "h264"),
+        (ts(), "mpegts", "h264"),
+        (webm_vp8(), "webm", "vp8"),
+        (webm_vp9(), "webm", "vp9"),
+    ];
+    for (path, container, codec) in clips {
+        let (meta, _) = probe(&path, &mut never()).unwrap();
+        assert_eq!((meta.container.as_str(), meta.codec.as_str()), (container, codec), "{}", path.display());
+        check_exact(&path, 40);
+    }
 }
 
 #[test]

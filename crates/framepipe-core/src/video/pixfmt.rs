@@ -42,16 +42,6 @@ impl PixelFormat {
     }
 }
 
-pub const YUV444P: PixelFormat = PixelFormat::new("yuv444p", Pixel::YUV444P, Some(VideoFormat::Y444), 8, 3, 3);
-pub const RGB24: PixelFormat = PixelFormat::new("rgb24", Pixel::RGB24, Some(VideoFormat::Rgb), 8, 3, 1);
-pub const BGR24: PixelFormat = PixelFormat::new("bgr24", Pixel::BGR24, Some(VideoFormat::Bgr), 8, 3, 1);
-pub const RGBA: PixelFormat = PixelFormat::new("rgba", Pixel::RGBA, Some(VideoFormat::Rgba), 8, 4, 1);
-pub const BGRA: PixelFormat = PixelFormat::new("bgra", Pixel::BGRA, Some(VideoFormat::Bgra), 8, 4, 1);
-/// 48-bit RGB, which GStreamer lacks (its readers hand out RGBA64_LE instead).
-pub const RGB48LE: PixelFormat = PixelFormat::new("rgb48le", Pixel::RGB48LE, None, 16, 3, 1);
-pub const GRAY: PixelFormat = PixelFormat::new("gray", Pixel::GRAY8, Some(VideoFormat::Gray8), 8, 1, 1);
-pub const GRAY16LE: PixelFormat = PixelFormat::new("gray16le", Pixel::GRAY16LE, Some(VideoFormat::Gray16Le), 16, 1, 1);
-
 /// Every format framepipe names, GStreamer's and FFmpeg's side by side. Formats that
 /// GStreamer lacks have no GStreamer format (rgb48le, which readers hand out); FFmpeg-only
 /// formats (yuvj*) are left out: FFmpeg converts anything else to one of these inside a graph.
@@ -62,7 +52,7 @@ pub const PIXEL_FORMATS: &[PixelFormat] = &[
     PixelFormat::new("nv21", Pixel::NV21, Some(VideoFormat::Nv21), 8, 3, 2),
     PixelFormat::new("nv16", Pixel::NV16, Some(VideoFormat::Nv16), 8, 3, 2),
     PixelFormat::new("yuv422p", Pixel::YUV422P, Some(VideoFormat::Y42b), 8, 3, 3),
-    YUV444P,
+    PixelFormat::new("yuv444p", Pixel::YUV444P, Some(VideoFormat::Y444), 8, 3, 3),
     PixelFormat::new("yuv411p", Pixel::YUV411P, Some(VideoFormat::Y41b), 8, 3, 3),
     PixelFormat::new("yuv410p", Pixel::YUV410P, Some(VideoFormat::Yuv9), 8, 3, 3),
     PixelFormat::new("yuyv422", Pixel::YUYV422, Some(VideoFormat::Yuy2), 8, 3, 1),
@@ -77,10 +67,10 @@ pub const PIXEL_FORMATS: &[PixelFormat] = &[
     PixelFormat::new("yuv444p12le", Pixel::YUV444P12LE, Some(VideoFormat::Y44412le), 12, 3, 3),
     PixelFormat::new("yuv444p16le", Pixel::YUV444P16LE, Some(VideoFormat::Y44416le), 16, 3, 3),
     PixelFormat::new("p010le", Pixel::P010LE, Some(VideoFormat::P01010le), 10, 3, 2),
-    RGB24,
-    BGR24,
-    RGBA,
-    BGRA,
+    PixelFormat::new("rgb24", Pixel::RGB24, Some(VideoFormat::Rgb), 8, 3, 1),
+    PixelFormat::new("bgr24", Pixel::BGR24, Some(VideoFormat::Bgr), 8, 3, 1),
+    PixelFormat::new("rgba", Pixel::RGBA, Some(VideoFormat::Rgba), 8, 4, 1),
+    PixelFormat::new("bgra", Pixel::BGRA, Some(VideoFormat::Bgra), 8, 4, 1),
     PixelFormat::new("argb", Pixel::ARGB, Some(VideoFormat::Argb), 8, 4, 1),
     PixelFormat::new("abgr", Pixel::ABGR, Some(VideoFormat::Abgr), 8, 4, 1),
     PixelFormat::new("rgb0", Pixel::RGBZ, Some(VideoFormat::Rgbx), 8, 3, 1),
@@ -91,13 +81,44 @@ pub const PIXEL_FORMATS: &[PixelFormat] = &[
     PixelFormat::new("gbrap", Pixel::GBRAP, Some(VideoFormat::Gbra), 8, 4, 4),
     PixelFormat::new("gbrp10le", Pixel::GBRP10LE, Some(VideoFormat::Gbr10le), 10, 3, 3),
     PixelFormat::new("rgba64le", Pixel::RGBA64LE, Some(VideoFormat::Rgba64Le), 16, 4, 1),
-    RGB48LE,
+    PixelFormat::new("rgb48le", Pixel::RGB48LE, None, 16, 3, 1),
     PixelFormat::new("rgb565le", Pixel::RGB565LE, Some(VideoFormat::Rgb16), 5, 3, 1),
     PixelFormat::new("bgr565le", Pixel::BGR565LE, Some(VideoFormat::Bgr16), 5, 3, 1),
-    GRAY,
-    GRAY16LE,
+    PixelFormat::new("gray", Pixel::GRAY8, Some(VideoFormat::Gray8), 8, 1, 1),
+    PixelFormat::new("gray16le", Pixel::GRAY16LE, Some(VideoFormat::Gray16Le), 16, 1, 1),
     PixelFormat::new("gray16be", Pixel::GRAY16BE, Some(VideoFormat::Gray16Be), 16, 1, 1),
 ];
+
+/// The row named `name`, found at compile time (a name missing from the table does not
+/// compile).
+const fn row(name: &str) -> PixelFormat {
+    let mut i = 0;
+    while i < PIXEL_FORMATS.len() {
+        let (a, b) = (PIXEL_FORMATS[i].name.as_bytes(), name.as_bytes());
+        let mut same = a.len() == b.len();
+        let mut k = 0;
+        while same && k < a.len() {
+            same = a[k] == b[k];
+            k += 1;
+        }
+        if same {
+            return PIXEL_FORMATS[i];
+        }
+        i += 1;
+    }
+    panic!("no such pixel format in PIXEL_FORMATS")
+}
+
+// The readers' output formats (`OutputFormat`).
+pub const RGB24: PixelFormat = row("rgb24");
+pub const BGR24: PixelFormat = row("bgr24");
+pub const RGBA: PixelFormat = row("rgba");
+pub const BGRA: PixelFormat = row("bgra");
+pub const GRAY: PixelFormat = row("gray");
+pub const GRAY16LE: PixelFormat = row("gray16le");
+/// 48-bit RGB, which GStreamer lacks (its readers hand out RGBA64_LE instead).
+pub const RGB48LE: PixelFormat = row("rgb48le");
+pub const YUV444P: PixelFormat = row("yuv444p");
 
 /// The row of an FFmpeg pixel format name ("rgb24"); yuvj* names are their yuv* rows (JPEG's
 /// full range is a colorimetry, not a layout).

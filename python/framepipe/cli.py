@@ -50,20 +50,44 @@ def _clock(seconds: float | None) -> str:
     return f"{int(h):02d}:{int(m):02d}:{s:04.1f}"
 
 
-class _Progress:
-    """A progress line on stderr: rewritten in place on a terminal, one line a second otherwise."""
+class _CountLine:
+    """A progress line on stderr for counted work (frames, files).
+
+    Rewritten in place on a terminal, one line a second otherwise.
+    """
 
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
         self.tty = stream.isatty()
         self.start = time.monotonic()
         self.last_print = 0.0
+
+    def _due(self, now: float, final: bool) -> bool:
+        return final or now - self.last_print >= (0.25 if self.tty else 1.0)
+
+    def _show(self, line: str, now: float, final: bool) -> None:
+        end = "\n" if final or not self.tty else ""
+        self.stream.write(("\r" if self.tty else "") + line + end)
+        self.stream.flush()
+        self.last_print = now
+
+    def update(self, text: str, *, final: bool = False) -> None:
+        now = time.monotonic()
+        if self._due(now, final):
+            self._show(f"{text}  elapsed {_clock(now - self.start)}", now, final)
+
+
+class _Progress(_CountLine):
+    """A running pipeline's frame count, rate and position as a progress line."""
+
+    def __init__(self, stream: TextIO) -> None:
+        super().__init__(stream)
         self.last_frames = 0
         self.last_time = self.start
 
-    def update(self, p: Pipeline, *, final: bool = False) -> None:
+    def pipeline(self, p: Pipeline, *, final: bool = False) -> None:
         now = time.monotonic()
-        if not final and now - self.last_print < (0.25 if self.tty else 1.0):
+        if not self._due(now, final):
             return
         frames = p.frames_counted()
         dt = now - self.last_time
@@ -71,11 +95,10 @@ class _Progress:
         if final:
             total = now - self.start
             fps = frames / total if total > 0 else 0.0
-        line = f"frames {frames:>7}  fps {fps:7.1f}  {_clock(p.position)} / {_clock(p.duration)}"
-        end = "\n" if final or not self.tty else ""
-        self.stream.write(("\r" if self.tty else "") + line + end)
-        self.stream.flush()
-        self.last_print, self.last_frames, self.last_time = now, frames, now
+        self._show(
+            f"frames {frames:>7}  fps {fps:7.1f}  {_clock(p.position)} / {_clock(p.duration)}", now, final
+        )
+        self.last_frames, self.last_time = frames, now
 
 
 def _load_python_elements() -> None:
@@ -110,7 +133,7 @@ def _launch(args: argparse.Namespace) -> int:
         deadline = None if args.timeout is None else time.monotonic() + args.timeout
         drain_until: float | None = None
         while not (finished := p.wait(0.1)):
-            progress.update(p)
+            progress.pipeline(p)
             now = time.monotonic()
             if deadline is not None and now > deadline:
                 raise TimeoutError(f"no EOS within {args.timeout} s")
@@ -120,7 +143,7 @@ def _launch(args: argparse.Namespace) -> int:
             if drain_until is not None and now > drain_until:
                 sys.stderr.write("No EOS within 5 s of the interrupt: stopping without finalising\n")
                 break
-        progress.update(p, final=True)
+        progress.pipeline(p, final=True)
     finally:
         signal.signal(signal.SIGINT, previous)
         p.stop(finish=False)
@@ -175,26 +198,6 @@ def _info(args: argparse.Namespace) -> int:
     for key, value in meta.items():
         print(f"{key}: {value}")
     return 0
-
-
-class _CountLine:
-    """A progress line on stderr for counted work (frames, files): rewritten in place on a terminal, one line a second otherwise."""
-
-    def __init__(self, stream: TextIO) -> None:
-        self.stream = stream
-        self.tty = stream.isatty()
-        self.start = time.monotonic()
-        self.last_print = 0.0
-
-    def update(self, text: str, *, final: bool = False) -> None:
-        now = time.monotonic()
-        if not final and now - self.last_print < (0.25 if self.tty else 1.0):
-            return
-        line = f"{text}  elapsed {_clock(now - self.start)}"
-        end = "\n" if final or not self.tty else ""
-        self.stream.write(("\r" if self.tty else "") + line + end)
-        self.stream.flush()
-        self.last_print = now
 
 
 def _ray_init(args: argparse.Namespace) -> Any:

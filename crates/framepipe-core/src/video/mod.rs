@@ -74,6 +74,22 @@ fn media_error(path: &Path, e: Error) -> Error {
     }
 }
 
+/// The end of sequential reading: the first frame that could not be decoded (`missing`) is
+/// reported once, as [`Error::Media`] after the frames that could; then the end (`None`).
+pub(crate) fn end_of_frames<T>(path: &Path, missing: Option<usize>, reported: &mut bool) -> Result<Option<T>> {
+    match missing {
+        Some(k) if !*reported => {
+            *reported = true;
+            Err(Error::Media(format!(
+                "{}: frame {k} and possibly others could not be decoded (the file is damaged); the frames \
+                 that could were returned",
+                path.display()
+            )))
+        }
+        _ => Ok(None),
+    }
+}
+
 /// Makes an element, naming the factory when it is not installed.
 fn make(factory: &str) -> Result<gst::Element> {
     gst::ElementFactory::make(factory)

@@ -26,7 +26,7 @@ use super::format::{expand_gray8, expand_gray16, full_range_lut};
 use super::h264;
 use super::index::STALL;
 use super::yuvconvert::FpYuvConvert;
-use super::{Filter, FrameIndex, Metadata, OutputFormat, make, media_error, path_str, probe_cached};
+use super::{Filter, FrameIndex, Metadata, OutputFormat, end_of_frames, make, media_error, path_str, probe_cached};
 use crate::layout::View;
 use crate::media::MediaInfo;
 use crate::pipeline::{Interrupt, Pipeline};
@@ -290,17 +290,7 @@ impl VideoReader {
             }
             None => {
                 let missing = self.damaged.or((self.indexed && self.next < self.index.len()).then_some(self.next));
-                match missing {
-                    Some(k) if !self.reported => {
-                        self.reported = true;
-                        Err(Error::Media(format!(
-                            "{}: frame {k} and possibly others could not be decoded (the file is damaged); the \
-                             frames that could were returned",
-                            self.metadata.path.display()
-                        )))
-                    }
-                    _ => Ok(None),
-                }
+                end_of_frames(&self.metadata.path, missing, &mut self.reported)
             }
         }
     }

@@ -20,7 +20,6 @@ Examples
 from __future__ import annotations
 
 import enum
-import importlib.util
 import os
 import sys
 import traceback
@@ -28,6 +27,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from . import _framepipe
+from ._source import import_file
 
 if TYPE_CHECKING:
     import numpy as np
@@ -389,12 +389,8 @@ def load_modules(path: str) -> list[str]:
         stem = os.path.splitext(os.path.basename(file))[0]
         modname = f"framepipe_plugins.{stem}"
         try:
-            spec = importlib.util.spec_from_file_location(modname, file)
-            if spec is None or spec.loader is None:
+            if import_file(modname, file) is None:
                 raise ImportError(f"cannot import {file}")
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[modname] = module
-            spec.loader.exec_module(module)
         except BaseException:
             sys.modules.pop(modname, None)
             sys.stderr.write(f"framepipe: cannot load the element module {file}:\n")

@@ -6,7 +6,7 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{SRC, bframe_mp4, clip, dir, frames, mkv, never, rgb, write};
+use common::{SRC, bframe_mp4, clip, dir, mkv, never, rgb};
 use framepipe_core::Error;
 use framepipe_core::video::{VideoReader, probe};
 

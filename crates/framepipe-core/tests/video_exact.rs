@@ -5,7 +5,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{SRC, X264_B, bframe_mp4, bytes, clip, frames, mkv, never, rgb, ts, vfr_mp4, webm_vp8, webm_vp9};
+use common::{SRC, X264_B, bframe_mp4, bytes, clip, mkv, never, rgb, ts, vfr_mp4, webm_vp8, webm_vp9};
 use framepipe_core::Error;
 use framepipe_core::video::{Filter, ReaderOptions, VideoReader, probe};
 

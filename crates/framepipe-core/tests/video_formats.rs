@@ -5,7 +5,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{bframe_mp4, bytes, clip, mkv, never, rgb};
+use common::{bframe_mp4, bytes, clip, never, rgb};
 use framepipe_core::layout::Dtype;
 use framepipe_core::video::{Filter, FilterSpec, OutputFormat, ReaderOptions, VideoReader, probe};
 

@@ -4,7 +4,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{dir, frames, mkv, never, rgb, write};
+use common::{dir, frames, never, rgb, write};
 use framepipe_core::video::{ReaderOptions, VideoReader, WriterOptions, probe};
 
 /// Sets the first track's tkhd matrix to a 90 degree rotation (GStreamer 1.22's mp4mux

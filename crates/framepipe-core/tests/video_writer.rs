@@ -6,7 +6,7 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{bytes, dir, frames, mean_abs_diff, mkv, never, rgb, ts, write};
+use common::{bytes, dir, frames, mean_abs_diff, never, rgb, write};
 use framepipe_core::Error;
 use framepipe_core::layout::Dtype;
 use framepipe_core::pack::ArrayRef;

@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use framepipe_core::layout::Dtype;
@@ -36,8 +36,16 @@ pub fn dir() -> &'static Path {
     })
 }
 
+/// Held while a clip is made, so that a clip is made once even when tests ask for it at once.
+fn making() -> MutexGuard<'static, ()> {
+    static MAKING: Mutex<()> = Mutex::new(());
+    MAKING.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Runs a launch line writing `name` in the temp dir (once per process).
 pub fn clip(name: &str, launch: &str) -> PathBuf {
+    // Tests of one binary run on parallel threads: one makes the clip, the others wait.
+    let _making = making();
     let path = dir().join(name);
     if !path.exists() {
         let tmp = dir().join(format!("tmp-{name}"));
@@ -78,6 +86,7 @@ pub fn webm_vp9() -> PathBuf {
 
 /// 30 frames with irregular timestamps (gaps of 1, 2 and 3 frame times) in an MP4.
 pub fn vfr_mp4() -> PathBuf {
+    let _making = making();
     let path = dir().join("vfr.mp4");
     if path.exists() {
         return path;

@@ -28,7 +28,6 @@ def sequential(clips) -> dict[str, np.ndarray]:
     return {name: np.stack([f.copy() for f in fp.imiter(path)]) for name, path in clips.items()}
 
 
-@pytest.mark.parametrize("name", sorted(CLIPS))
 def run_in_threads(work: Callable[[int], None], n: int) -> None:
     """Run ``work(0)`` .. ``work(n - 1)`` on n threads at once; fail on any error or hang."""
     errors: list[BaseException] = []
@@ -48,6 +47,7 @@ def run_in_threads(work: Callable[[int], None], n: int) -> None:
     assert not any(t.is_alive() for t in threads)
 
 
+@pytest.mark.parametrize("name", sorted(CLIPS))
 def test_read_batch_equals_iteration(clips, sequential, name):
     seq = sequential[name]
     n = len(seq)

@@ -581,6 +581,21 @@ mod tests {
     use super::*;
     use proptest::strategy::Strategy;
 
+    #[test]
+    fn decoded_pixel_format_names() {
+        gst::init().unwrap();
+        let raw = gst::Structure::builder("video/x-raw").field("format", "Y444").build();
+        assert_eq!(pixel_format_name(&raw), "yuv444p");
+        let raw = gst::Structure::builder("video/x-raw").field("format", "GRAY16_LE").build();
+        assert_eq!(pixel_format_name(&raw), "gray16le");
+        let h264 = gst::Structure::builder("video/x-h264")
+            .field("chroma-format", "4:2:2")
+            .field("bit-depth-luma", 10u32)
+            .build();
+        assert_eq!(pixel_format_name(&h264), "yuv422p10le");
+        assert_eq!(pixel_format_name(&gst::Structure::new_empty("video/x-h264")), "yuv420p");
+    }
+
     fn entry(pts: u64, keyframe: bool) -> FrameEntry {
         FrameEntry { pts, dts: None, duration: Some(10), keyframe, decode_order: 0 }
     }

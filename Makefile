@@ -105,13 +105,15 @@ soak: setup ## reliability: soak (100k pulls, 2000 files, 1000 writes, 1000 pipe
 fuzz: setup ## reliability: 10 minutes of seeded mutations of MP4/MKV/WebM/TS/AVI clips through fp.open/imread/improps
 	$(PY) tests/battery/fuzz_media.py --seconds 600 --seed 1 --out out/fuzz
 
-lint: setup ## cargo fmt --check, clippy -D warnings, cargo doc -D warnings, ruff, mypy
+lint: setup ## cargo fmt --check, clippy -D warnings, cargo doc -D warnings, ruff (numpy docstrings), mypy, stubtest
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --quiet -- -D warnings
 	RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 	$(VENV)/bin/ruff check python tests bench examples
 	$(VENV)/bin/ruff format --check python tests bench examples
 	$(VENV)/bin/mypy
+	@# The stub against the built module (what stubtest cannot judge is listed, with reasons).
+	$(PY) -m mypy.stubtest framepipe._framepipe --allowlist stubtest_allowlist.txt
 
 clean: ## remove build products and the virtualenv
 	rm -rf target $(VENV) $(BENCH_VENV) $(STAMPS) $(PLUGIN_DIR) python/framepipe/*.so out

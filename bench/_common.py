@@ -26,8 +26,7 @@ def median_time(fn: Callable[[], object], repeat: int = 5) -> float:
 
 
 def interleaved_medians(fns: dict[str, Callable[[], object]], repeat: int = 5) -> dict[str, float]:
-    """Median wall time of each ``fn()``, the runs taking turns (one warm-up each first), so
-    that a noisy spell on a shared machine falls on every contender rather than on one."""
+    """Median wall time of each ``fn()``, the runs taking turns (one warm-up each first), so that a noisy spell on a shared machine falls on every contender rather than on one."""
     for fn in fns.values():
         fn()
     times: dict[str, list[float]] = {name: [] for name in fns}
@@ -40,10 +39,11 @@ def interleaved_medians(fns: dict[str, Callable[[], object]], repeat: int = 5) -
 
 
 def fresh_process_times(script: str, names: list[str], repeat: int = 5) -> dict[str, list[float]]:
-    """Wall times of each named contender, each run in a fresh ``python script --one
-    NAME`` (which warms up, times one run and prints its seconds), taking turns. A fresh
-    process gives every contender the same clean heap: allocation-heavy code (PyAV's fresh
-    array per frame) is otherwise faster or slower depending on what ran before it."""
+    """Wall times of each named contender, each run in a fresh ``python script --one NAME`` (which warms up, times one run and prints its seconds), taking turns.
+
+    A fresh process gives every contender the same clean heap: allocation-heavy code (PyAV's fresh array
+    per frame) is otherwise faster or slower depending on what ran before it.
+    """
     times: dict[str, list[float]] = {name: [] for name in names}
     for _ in range(repeat):
         for name in names:

@@ -40,7 +40,7 @@ class PassThrough(fp.Transform):
 
 
 def framepipe_times(elements: tuple[str, ...]) -> dict[str, list[float]]:
-    """Times of each pipeline, the elements taking turns so that load drifts hit all alike."""
+    """Time each pipeline, the elements taking turns so that load drifts hit all alike."""
     times: dict[str, list[float]] = {e: [] for e in elements}
     for element in elements:
         fp.Pipeline(PIPELINE.format(n=100, element=element)).run()  # warm-up

@@ -9,13 +9,12 @@ Run: ``make bench`` or ``.venv/bin/python bench/map.py``.
 from __future__ import annotations
 
 import json
-import statistics
 import subprocess
 import sys
-import time
 
 import framepipe as fp
 import numpy as np
+from _common import median_time
 
 W, H = 1920, 1080
 SIZE = W * H * 3
@@ -53,13 +52,7 @@ print(json.dumps({{"map + np.frombuffer": timed(map_frombuffer), "extract_dup": 
 
 
 def timed(fn) -> float:
-    fn()
-    ts = []
-    for _ in range(REPEAT):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts) * 1e6
+    return median_time(fn, REPEAT) * 1e6
 
 
 def framepipe_times() -> dict[str, float]:

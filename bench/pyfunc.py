@@ -1,5 +1,4 @@
-"""pyfunc: frames/s of a no-op Python callback in a pipeline vs ``identity``, the
-per-call overhead, and the rate of adding regions from Python (10 per frame).
+"""pyfunc: frames/s of a no-op Python callback in a pipeline vs ``identity``, the per-call overhead, and the rate of adding regions from Python (10 per frame).
 
 Run by ``make bench``. Prints medians and ratios; asserts nothing.
 """

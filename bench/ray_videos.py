@@ -1,6 +1,6 @@
-"""Many files through Ray Data: every frame of 16 clips as rgb24 through
-``framepipe.ray.read_videos`` vs Ray's own ``ray.data.read_videos`` (decord), on the same local
-Ray cluster with 1 and then 2 CPUs. Frame counts are checked against ``ffprobe -count_frames``.
+"""Many files through Ray Data: every frame of 16 clips as rgb24 through ``framepipe.ray.read_videos`` vs Ray's own ``ray.data.read_videos`` (decord), on the same local Ray cluster with 1 and then 2 CPUs.
+
+Frame counts are checked against ``ffprobe -count_frames``.
 
 Run by ``make bench`` (decord comes from requirements-bench.txt). The bench makes its own
 clips (H.264 with B-frames, 4:2:0; MP4, Matroska and MPEG-TS). Prints medians and ratios.
@@ -65,16 +65,14 @@ def ffprobe_count(path: Path) -> int:
 
 
 def count_batch(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Runs in the workers, fused with the read: touches the frames, returns counts only."""
+    """Run in the workers, fused with the read: touches the frames, returns counts only."""
     assert batch["frame"].ndim == 4 and batch["frame"].shape[-1] == 3
     paths, counts = np.unique(batch["path"].astype(str), return_counts=True)
     return {"path": paths, "n": counts}
 
 
 def consume(ds: ray.data.Dataset, where: str) -> dict[str, int]:
-    """Count every frame per file: in the workers (``map_batches`` fused with the read, as a
-    preprocessing step would be), or on the driver (every frame crosses the object store to
-    this process, which on a 2-core machine competes with the readers for the cores)."""
+    """Count every frame per file: in the workers (``map_batches`` fused with the read, as a preprocessing step would be), or on the driver (every frame crosses the object store to this process, which on a 2-core machine competes with the readers for the cores)."""
     counts: collections.Counter[str] = collections.Counter()
     if where == "worker":
         for row in ds.map_batches(count_batch, batch_size=None, batch_format="numpy").iter_rows():

@@ -1,5 +1,4 @@
-"""Decoding 1080p H.264 to rgb24 numpy arrays, and random reads by index:
-framepipe vs PyAV (thread_type AUTO, to_ndarray("rgb24")) and imageio's pyav plugin.
+"""Decoding 1080p H.264 to rgb24 numpy arrays, and random reads by index: framepipe vs PyAV (thread_type AUTO, to_ndarray("rgb24")) and imageio's pyav plugin.
 
 Run by ``make bench``. The bench makes its own clip. Prints medians and ratios.
 """

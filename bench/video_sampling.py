@@ -1,7 +1,4 @@
-"""Sampling frames from video files (issue 10): framepipe against torchcodec 0.17
-(``VideoDecoder(seek_mode="exact")``), PyAV and imageio's pyav plugin, on torchcodec's own
-benchmark workloads, plus FFmpeg's decode-only ceiling and, on a 10-minute file, open + first
-random read.
+"""Sampling frames from video files (issue 10): framepipe against torchcodec 0.17 (``VideoDecoder(seek_mode="exact")``), PyAV and imageio's pyav plugin, on torchcodec's own benchmark workloads, plus FFmpeg's decode-only ceiling and, on a 10-minute file, open + first random read.
 
 Run by ``make bench`` (``.venv/bin/python bench/video_sampling.py [--quick]``). framepipe runs
 under the project's ``.venv``; the anchors run under ``.venv-bench`` (requirements-anchors.txt,
@@ -248,8 +245,7 @@ def child_one(contender: str, clip_name: str, workload: str) -> dict[str, Any]:
 
 
 def child_check(contender: str, out: Path) -> dict[str, Any]:
-    """The 10 random frames of both clips, saved for the parent to compare; torchcodec, the
-    reference, also saves each one's neighbours k-1 and k+1."""
+    """Return the 10 random frames of both clips, saved for the parent to compare; torchcodec, the reference, also saves each one's neighbours k-1 and k+1."""
     import numpy as np
 
     arrays = {}
@@ -265,9 +261,7 @@ def child_check(contender: str, out: Path) -> dict[str, Any]:
 
 
 def child_open(contender: str) -> dict[str, Any]:
-    """Open + first random read on the 10-minute clip, then one more read (a seek), after
-    the same on the small clip once (libraries loaded, nothing of the long file cached
-    beyond the page cache)."""
+    """Open + first random read on the 10-minute clip, then one more read (a seek), after the same on the small clip once (libraries loaded, nothing of the long file cached beyond the page cache)."""
     rng = random.Random(SEED)
     small, long = CLIPS["small"], CLIPS["long"]
     k_small = rng.randrange(small.n)
@@ -380,9 +374,7 @@ def print_table(header: list[str], rows: list[list[str]]) -> None:
 
 
 def check_frames() -> None:
-    """Do the contenders return the frames asked for? Each of the 10 random frames is
-    compared with torchcodec's frames k-1, k and k+1: it must be nearest to k (colour
-    conversions differ by a few levels, and by more where the matrix differs)."""
+    """Do the contenders return the frames asked for? Each of the 10 random frames is compared with torchcodec's frames k-1, k and k+1: it must be nearest to k (colour conversions differ by a few levels, and by more where the matrix differs)."""
     import numpy as np
 
     arrays = {}

@@ -1,5 +1,7 @@
-"""Encoding rgb24 arrays to 1080p H.264 MP4: framepipe vs imageio's pyav plugin (libx264,
-same preset). Run by ``make bench``. Prints medians and ratios."""
+"""Encoding rgb24 arrays to 1080p H.264 MP4: framepipe vs imageio's pyav plugin (libx264, same preset).
+
+Run by ``make bench``. Prints medians and ratios.
+"""
 
 from __future__ import annotations
 

@@ -1,7 +1,6 @@
-"""The README's analytics pipeline: a Python function (``examples/detector.py``) adds boxes,
-tensors and messages to each frame, ``fpmetawriter`` writes them as JSON Lines, ``fpoverlay``
-draws the boxes. Headless: the frames end in ``fakesink`` (put ``autovideosink`` there to
-watch them on a display).
+"""The README's analytics pipeline: a Python function (``examples/detector.py``) adds boxes, tensors and messages to each frame, ``fpmetawriter`` writes them as JSON Lines, ``fpoverlay`` draws the boxes.
+
+Headless: the frames end in ``fakesink`` (put ``autovideosink`` there to watch them on a display).
 
     python examples/analytics.py      # writes meta.jsonl in the current folder
 """

@@ -1,6 +1,4 @@
-"""An audio test source written in Python: a sine wave with frequency, volume, mute and
-live mode, in F32LE or S16LE (the first element of the "writing GStreamer elements in
-Python" series, ported to framepipe).
+r"""An audio test source written in Python: a sine wave with frequency, volume, mute and live mode, in F32LE or S16LE (the first element of the "writing GStreamer elements in Python" series, ported to framepipe).
 
 In-process::
 
@@ -8,7 +6,7 @@ In-process::
 
 From gst-launch-1.0::
 
-    FRAMEPIPE_PLUGIN_PATH=examples/audiotestsrc.py GST_PLUGIN_PATH=$(python -m framepipe plugin-path) \\
+    FRAMEPIPE_PLUGIN_PATH=examples/audiotestsrc.py GST_PLUGIN_PATH=$(python -m framepipe plugin-path) \
         gst-launch-1.0 pyaudiotestsrc freq=880 num-buffers=100 ! audioconvert ! autoaudiosink
 """
 

@@ -1,5 +1,4 @@
-"""framepipe demo: a Python element tracks the ball of videotestsrc in numpy, the pipeline
-draws its box and exports the metadata, and the result is an H.264 MP4 any browser plays.
+"""framepipe demo: a Python element tracks the ball of videotestsrc in numpy, the pipeline draws its box and exports the metadata, and the result is an H.264 MP4 any browser plays.
 
 The element below is a small Python class that becomes a real GStreamer element
 (``pyballtracker``). Its ``transform_ip`` gets each frame as a writable, zero-copy numpy

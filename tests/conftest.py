@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -32,14 +34,42 @@ def run_python(
     )
 
 
+def start_python(code: str) -> subprocess.Popen[str]:
+    """Start ``code`` in a fresh interpreter, its stdout and stderr piped (use with ``reaped``)."""
+    return subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env=dict(os.environ),
+    )
+
+
+@contextmanager
+def reaped(proc: subprocess.Popen[str]) -> Iterator[subprocess.Popen[str]]:
+    """Kill ``proc`` on leaving the block if it still runs, so a failing test leaves no child."""
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def read_line(proc: subprocess.Popen[str]) -> str:
+    """Return the next line the child prints (it flushes each one), stripped."""
+    assert proc.stdout is not None
+    return proc.stdout.readline().strip()
+
+
 @pytest.fixture
 def py_run():
     return run_python
 
 
 def ffprobe_stream(path: Path, entries: str = "codec_name,pix_fmt,nb_read_frames") -> dict[str, str]:
-    """ffprobe's view of the first video stream (``entries``: its -show_entries names);
-    frames are counted only when ``nb_read_frames`` is asked for."""
+    """Ffprobe's view of the first video stream (``entries``: its -show_entries names); frames are counted only when ``nb_read_frames`` is asked for."""
     count = ["-count_frames"] if "nb_read_frames" in entries else []
     args = ["-select_streams", "v:0", "-show_entries", f"stream={entries}", "-of", "json", str(path)]
     r = subprocess.run(

@@ -1,5 +1,4 @@
-"""Analytics: Frame metadata (regions, tensors, messages), pyfunc, probes, fpoverlay,
-fpmetawriter and read_metadata (DESIGN.md §2 "Analytics", issue 5)."""
+"""Analytics: Frame metadata (regions, tensors, messages), pyfunc, probes, fpoverlay, fpmetawriter and read_metadata (DESIGN.md §2 "Analytics", issue 5)."""
 
 from __future__ import annotations
 
@@ -26,7 +25,7 @@ def pulled(desc: str, sink: str = "out") -> list[fp.Frame]:
 
 @pytest.fixture
 def module(tmp_path):
-    """Writes Python source to a .py file and returns its path."""
+    """Write Python source to a .py file and returns its path."""
 
     def make(source: str, name: str = "user_mod") -> Path:
         path = tmp_path / f"{name}.py"

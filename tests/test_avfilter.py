@@ -1,6 +1,4 @@
-"""FFmpeg filters through libavfilter (the fpavfilter element): frame counts, sizes and
-pixels against the ffmpeg CLI on the same clip, imageio's filter_sequence / filter_graph
-forms, filters on write, bad filter strings, fpavfilter in a plain pipeline."""
+"""FFmpeg filters through libavfilter (the fpavfilter element): frame counts, sizes and pixels against the ffmpeg CLI on the same clip, imageio's filter_sequence / filter_graph forms, filters on write, bad filter strings, fpavfilter in a plain pipeline."""
 
 from __future__ import annotations
 
@@ -20,7 +18,7 @@ pytestmark = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs th
 
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A 2 s, 25 fps, 160x120 H.264 clip made by ffmpeg's testsrc (moving content)."""
+    """Return a 2 s, 25 fps, 160x120 H.264 clip made by ffmpeg's testsrc (moving content)."""
     path = tmp_path_factory.mktemp("avfilter") / "clip.mp4"
     subprocess.run(
         [
@@ -48,7 +46,7 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def ffmpeg_frames(path: Path, graph: str, shape: tuple[int, int]) -> np.ndarray:
-    """What ``ffmpeg -i path -vf graph -pix_fmt rgb24`` gives, as (N, H, W, 3)."""
+    """Return what ``ffmpeg -i path -vf graph -pix_fmt rgb24`` gives, as (N, H, W, 3)."""
     out = subprocess.run(
         [
             "ffmpeg",

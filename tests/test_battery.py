@@ -1,5 +1,7 @@
 """A short seeded slice of the reliability battery (`make soak`, `make fuzz` run it in full).
-Each script runs in its own interpreter and reports through its exit status."""
+
+Each script runs in its own interpreter and reports through its exit status.
+"""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import framepipe as fp
 import pytest
 
-from .conftest import ROOT
+from .conftest import ROOT, reaped
 
 
 def cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -59,29 +59,16 @@ def test_launch_unknown_element():
 
 def test_launch_ctrl_c_sends_eos_and_finalises_mp4(tmp_path):
     out = tmp_path / "live.mp4"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "framepipe",
-            "launch",
-            "videotestsrc is-live=true ! video/x-raw,width=160,height=120,framerate=30/1 ! videoconvert ! "
-            "video/x-raw,format=I420 ! "
-            f"x264enc tune=zerolatency speed-preset=ultrafast ! mp4mux ! filesink location={out}",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
+    live = (
+        "videotestsrc is-live=true ! video/x-raw,width=160,height=120,framerate=30/1 ! videoconvert ! "
+        f"video/x-raw,format=I420 ! x264enc tune=zerolatency speed-preset=ultrafast ! mp4mux ! filesink location={out}"
     )
-    try:
+    cmd = [sys.executable, "-m", "framepipe", "launch", live]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    with reaped(proc):
         time.sleep(2.5)
         os.kill(proc.pid, signal.SIGINT)
         _, err = proc.communicate(timeout=20)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     # The EOS drained and the file was finalised: a clean finish, exit status 0.
     assert proc.returncode == 0, err
     assert "sending EOS" in err
@@ -114,24 +101,14 @@ def test_console_script_is_installed():
 
 def test_demo_writes_a_playable_mp4(tmp_path):
     out = tmp_path / "demo.mp4"
-    r = subprocess.run(
-        [
-            sys.executable,
-            "examples/demo.py",
-            "--frames",
-            "40",
-            "--width",
-            "160",
-            "--height",
-            "96",
-            "--output",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=ROOT,
-    )
+    cmd = [
+        sys.executable,
+        "examples/demo.py",
+        *"--frames 40 --width 160 --height 96".split(),
+        "--output",
+        str(out),
+    ]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert r.returncode == 0, r.stderr
     assert "frames: 40" in r.stdout and str(out) in r.stdout
     assert count_frames(out) == 40

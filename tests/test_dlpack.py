@@ -1,5 +1,4 @@
-"""Frame.__dlpack__: zero-copy export of writable frames to numpy (and torch where
-installed); read-only frames are copied, or shared read-only only on explicit request."""
+"""Frame.__dlpack__: zero-copy export of writable frames to numpy (and torch where installed); read-only frames are copied, or shared read-only only on explicit request."""
 
 from __future__ import annotations
 
@@ -63,7 +62,7 @@ FLAG_READ_ONLY, FLAG_IS_COPIED = 1, 2
 
 
 def capsule_tensor(capsule) -> tuple[int, int | None]:
-    """(data pointer, flags) of a DLPack capsule; flags None for a legacy capsule."""
+    """Return (data pointer, flags) of a DLPack capsule; flags None for a legacy capsule."""
     name = capsule_name(capsule)
     get = ctypes.pythonapi.PyCapsule_GetPointer
     get.restype = ctypes.c_void_p

@@ -403,19 +403,23 @@ def test_exception_in_create_and_render():
 def test_two_python_elements_on_either_side_of_a_queue_run_in_parallel():
     spans: dict[str, list[tuple[int, float, float]]] = {"a": [], "b": []}
 
-    @fp.element("pytestbusya")
-    class BusyA(fp.Transform):
+    class Busy(fp.Transform):
+        """Sleep 20 ms a frame (the GIL released), noting the thread and the time span."""
+
+        key = ""
+
         def transform_ip(self, frame: fp.Frame) -> None:
             t = time.perf_counter()
             time.sleep(0.02)
-            spans["a"].append((threading.get_ident(), t, time.perf_counter()))
+            spans[self.key].append((threading.get_ident(), t, time.perf_counter()))
+
+    @fp.element("pytestbusya")
+    class BusyA(Busy):
+        key = "a"
 
     @fp.element("pytestbusyb")
-    class BusyB(fp.Transform):
-        def transform_ip(self, frame: fp.Frame) -> None:
-            t = time.perf_counter()
-            time.sleep(0.02)
-            spans["b"].append((threading.get_ident(), t, time.perf_counter()))
+    class BusyB(Busy):
+        key = "b"
 
     n = 20
     t = time.perf_counter()

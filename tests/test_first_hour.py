@@ -1,5 +1,4 @@
-"""What a new user trips over in the first hour (issue 15): each surprise and each error
-that could say what to do, as a test."""
+"""What a new user trips over in the first hour (issue 15): each surprise and each error that could say what to do, as a test."""
 
 from __future__ import annotations
 

@@ -1,17 +1,17 @@
 """Ctrl-C: blocking calls answer SIGINT within 200 ms and leave the pipeline in NULL.
-Each case runs in its own interpreter, so a hang fails one test only."""
+
+Each case runs in its own interpreter, so a hang fails one test only.
+"""
 
 from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
 
-from .conftest import ROOT
+from .conftest import read_line, reaped, start_python
 
 SCRIPTS = {
     "run": """
@@ -49,21 +49,12 @@ except KeyboardInterrupt:
 def interrupt_latency(kind: str) -> tuple[float, str]:
     import textwrap
 
-    code = TEMPLATE.format(setup=textwrap.dedent(SCRIPTS[kind]))
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT
-    )
-    try:
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == "ready"
+    with reaped(start_python(TEMPLATE.format(setup=textwrap.dedent(SCRIPTS[kind])))) as proc:
+        assert read_line(proc) == "ready"
         time.sleep(0.5)
         sent = time.monotonic()
         os.kill(proc.pid, signal.SIGINT)
         out, err = proc.communicate(timeout=10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     assert out.startswith("interrupted"), (out, err)
     _, when, state = out.split()
     return float(when) - sent, state
@@ -80,7 +71,6 @@ def test_ctrl_c_interrupts_blocking_calls(kind):
 
 
 def test_ctrl_c_in_the_body_of_a_frames_loop_outside_with_leaves_null():
-    import textwrap
 
     script = """
         import time
@@ -94,18 +84,8 @@ def test_ctrl_c_in_the_body_of_a_frames_loop_outside_with_leaves_null():
         except KeyboardInterrupt:
             print("interrupted", p.state, flush=True)
     """
-    proc = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(script)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-    )
-    try:
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == "iterating"
+    with reaped(start_python(script)) as proc:
+        assert read_line(proc) == "iterating"
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
-    finally:
-        proc.kill()
     assert out.strip() == "interrupted NULL", out + err

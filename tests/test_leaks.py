@@ -1,5 +1,7 @@
-"""Leaks: many map/unmap/wrap cycles keep RSS flat, and GStreamer's leaks tracer finds no
-buffer or memory alive once Python let go of them. Both run in a fresh interpreter."""
+"""Leaks: many map/unmap/wrap cycles keep RSS flat, and GStreamer's leaks tracer finds no buffer or memory alive once Python let go of them.
+
+Both run in a fresh interpreter.
+"""
 
 from __future__ import annotations
 

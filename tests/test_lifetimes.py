@@ -1,5 +1,4 @@
-"""What framepipe keeps alive: probe callbacks that capture their pipeline are collectable,
-and streaming threads give their Python thread states back when they exit."""
+"""What framepipe keeps alive: probe callbacks that capture their pipeline are collectable, and streaming threads give their Python thread states back when they exit."""
 
 from __future__ import annotations
 

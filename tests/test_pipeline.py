@@ -213,8 +213,7 @@ def test_seek_position_duration():
 
 
 def test_gil_released_while_pulling():
-    """A thread blocked in pull() must not hold the GIL: the other thread's work is what
-    unblocks it, so holding the GIL would hang (and the join would time out)."""
+    """A thread blocked in pull() must not hold the GIL: the other thread's work is what unblocks it, so holding the GIL would hang (and the join would time out)."""
     waiting = fp.Pipeline("appsrc name=src ! appsink name=out")
     busy = fp.Pipeline(RGB_SRC.format(n=50) + " sync=false")
     got = []

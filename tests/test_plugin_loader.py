@@ -1,5 +1,4 @@
-"""Python elements outside Python: gst-launch-1.0 and gst-inspect-1.0 load the modules of
-FRAMEPIPE_PLUGIN_PATH through framepipe's plugin file (subprocesses, scratch registry)."""
+"""Python elements outside Python: gst-launch-1.0 and gst-inspect-1.0 load the modules of FRAMEPIPE_PLUGIN_PATH through framepipe's plugin file (subprocesses, scratch registry)."""
 
 from __future__ import annotations
 
@@ -87,8 +86,7 @@ def run(args: list[str], env: dict[str, str], timeout: float = 60) -> subprocess
 
 
 def criticals(stderr: str) -> list[str]:
-    """GLib criticals and warnings (gst-python's "pygobject initialization failed" included:
-    framepipe's plugin must coexist with Debian's gst-python loader in one scanner)."""
+    """GLib criticals and warnings (gst-python's "pygobject initialization failed" included: framepipe's plugin must coexist with Debian's gst-python loader in one scanner)."""
     return [line for line in stderr.splitlines() if "CRITICAL" in line or "WARNING **" in line]
 
 

@@ -1,7 +1,4 @@
-"""framepipe.ray on a local Ray with 2 CPUs (started once for the whole run): frames and
-counts equal framepipe's own sequential reads on the exact-index clips, long files split at
-keyframes, sampling, process_videos with a pyfunc pipeline, and each on_error mode with a
-corrupt, a truncated and a missing file among good ones."""
+"""framepipe.ray on a local Ray with 2 CPUs (started once for the whole run): frames and counts equal framepipe's own sequential reads on the exact-index clips, long files split at keyframes, sampling, process_videos with a pyfunc pipeline, and each on_error mode with a corrupt, a truncated and a missing file among good ones."""
 
 from __future__ import annotations
 
@@ -59,7 +56,7 @@ def clips(tmp_path_factory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def long_clip(tmp_path_factory) -> Path:
-    """A clip with a keyframe every 8 frames, to be split into several read tasks."""
+    """Return a clip with a keyframe every 8 frames, to be split into several read tasks."""
     path = tmp_path_factory.mktemp("ray_long") / "long.mp4"
     return encode(path, f"{X264_B} ! mp4mux", [k * fp.SECOND // 30 for k in range(LONG_N)])
 
@@ -315,7 +312,7 @@ def test_a_worker_that_dies_is_retried(ray_cluster, clips, tmp_path):
 
 
 def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """The framepipe command, connected to this session's Ray (no second cluster to start)."""
+    """Return the framepipe command, connected to this session's Ray (no second cluster to start)."""
     address = ray.get_runtime_context().gcs_address
     return subprocess.run(
         [sys.executable, "-m", "framepipe", *args, "--address", address],
@@ -398,8 +395,7 @@ def test_compact_and_sampling_select():
 
 
 class BatchReadsVideoFile(fp.VideoFile):
-    """A VideoFile with the batch-read names framepipe's reader is getting (iter with
-    start/stop/step, read_batch), built on today's calls, recording which were used."""
+    """A VideoFile with the batch-read names framepipe's reader is getting (iter with start/stop/step, read_batch), built on today's calls, recording which were used."""
 
     used: list[str]
 

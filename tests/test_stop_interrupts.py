@@ -1,11 +1,11 @@
-"""Stopping a pipeline interrupts a Python element's slow call instead of waiting for it,
-and a Source's/Sink's stop() never runs while its create()/render() is still running.
+"""Stopping a pipeline interrupts a Python element's slow call instead of waiting for it, and a Source's/Sink's stop() never runs while its create()/render() is still running.
 
 Each case runs in its own interpreter with a timeout: before the fix, stop() waited for the
 whole 60 s call, so a hang fails the test. The slow calls are Python loops (an
 asynchronous exception ends them at the next bytecode; a single C call such as one long
 time.sleep cannot be interrupted, and stop() then returns after a bounded wait while
-the element's stop() runs once the call returns)."""
+the element's stop() runs once the call returns).
+"""
 
 from __future__ import annotations
 
@@ -55,17 +55,15 @@ print("stopped_in=%.3f" % stop_timed(p), "state=" + p.state, flush=True)
     print("transform stop took", out["stopped_in"], "s")
 
 
-def test_stopping_interrupts_a_slow_source_and_runs_stop_after_create(py_run):
-    out = run(
-        py_run,
-        """
-@fp.element("pyrelslowsrc")
-class SlowSrc(fp.Source):
+# A Source (create) or Sink (render) whose slow call must end before its stop() runs.
+SLOW_BASE = """
+@fp.element("{name}")
+class Slow(fp.{base}):
     caps = "video/x-raw,format=GRAY8,width=8,height=8,framerate=30/1"
     busy = False
     overlap = None
 
-    def create(self):
+    def {method}(self, *args):
         type(self).busy = True
         try:
             slow()
@@ -75,44 +73,23 @@ class SlowSrc(fp.Source):
     def stop(self):
         type(self).overlap = type(self).busy
 
-p = fp.Pipeline("pyrelslowsrc ! fakesink")
+p = fp.Pipeline("{launch}")
 p.play()
 time.sleep(1.0)
 print("stopped_in=%.3f" % stop_timed(p), flush=True)
 time.sleep(1.0)
-print("overlap=%s" % SlowSrc.overlap, flush=True)
-""",
-    )
-    assert out["overlap"] == "False"
+print("overlap=%s" % Slow.overlap, flush=True)
+"""
 
 
-def test_stopping_interrupts_a_slow_sink_and_runs_stop_after_render(py_run):
-    out = run(
-        py_run,
-        """
-@fp.element("pyrelslowsink")
-class SlowSink(fp.Sink):
-    busy = False
-    overlap = None
-
-    def render(self, frame):
-        type(self).busy = True
-        try:
-            slow()
-        finally:
-            type(self).busy = False
-
-    def stop(self):
-        type(self).overlap = type(self).busy
-
-p = fp.Pipeline("videotestsrc ! pyrelslowsink")
-p.play()
-time.sleep(1.0)
-print("stopped_in=%.3f" % stop_timed(p), flush=True)
-time.sleep(1.0)
-print("overlap=%s" % SlowSink.overlap, flush=True)
-""",
-    )
+@pytest.mark.parametrize(
+    ("base", "method", "launch"),
+    [("Source", "create", "pyrelslowsrc ! fakesink"), ("Sink", "render", "videotestsrc ! pyrelslowsink")],
+    ids=["source-create", "sink-render"],
+)
+def test_stopping_interrupts_a_slow_call_and_runs_stop_after_it(py_run, base, method, launch):
+    name = launch.split()[0] if base == "Source" else launch.split()[-1]
+    out = run(py_run, SLOW_BASE.format(name=name, base=base, method=method, launch=launch))
     assert out["overlap"] == "False"
 
 

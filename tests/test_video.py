@@ -1,5 +1,4 @@
-"""Video files: round trips per codec and container, frame-exact random access on CFR,
-VFR, B-frame, MKV, WebM and MPEG-TS clips made here, formats, filters, bad inputs."""
+"""Video files: round trips per codec and container, frame-exact random access on CFR, VFR, B-frame, MKV, WebM and MPEG-TS clips made here, formats, filters, bad inputs."""
 
 from __future__ import annotations
 
@@ -19,7 +18,7 @@ N = 24
 
 
 def level(k: int) -> int:
-    """The grey level of frame k: distinct per frame, far apart enough to survive coding."""
+    """Return the grey level of frame k: distinct per frame, far apart enough to survive coding."""
     return 16 + (k * 9) % 224
 
 
@@ -55,8 +54,7 @@ def clips(tmp_path_factory) -> dict[str, Path]:
 
 
 def ground_truth(path: Path) -> tuple[list[float], list[int]]:
-    """Frame levels and pts from a plain GStreamer decode, independent of framepipe.io
-    (muxers may drop or retime a frame; the file is the truth)."""
+    """Frame levels and pts from a plain GStreamer decode, independent of framepipe.io (muxers may drop or retime a frame; the file is the truth)."""
     desc = f"filesrc location={path} ! decodebin ! videoconvert ! video/x-raw,format=RGB ! appsink name=out sync=false"
     with fp.Pipeline(desc) as p:
         frames = [(f.pts, frame_level(f.array)) for f in p.frames("out", timeout=30)]
@@ -132,7 +130,7 @@ def test_round_trip_per_codec_and_container(tmp_path, ext, codec):
 
 
 def x264_options(path) -> str:
-    """The settings x264 writes into the stream it encodes (an SEI message)."""
+    """Return the settings x264 writes into the stream it encodes (an SEI message)."""
     data = path.read_bytes()
     if b"x264 - core" not in data:
         pytest.skip("h264 is not encoded by x264enc here")
@@ -219,8 +217,7 @@ def test_filters(clips):
 
 
 def rotate_mp4_90(path: Path) -> None:
-    """Set the video track's tkhd matrix to a 90 degree rotation (what phones write;
-    GStreamer 1.22's mp4mux does not write orientation itself)."""
+    """Set the video track's tkhd matrix to a 90 degree rotation (what phones write; GStreamer 1.22's mp4mux does not write orientation itself)."""
     data = bytearray(path.read_bytes())
     at = data.index(b"tkhd") + 4
     assert data[at] == 0  # version 0 box: the matrix starts 40 bytes in
@@ -429,9 +426,7 @@ def test_read_arrays_are_read_only_views(clips):
 
 @pytest.mark.parametrize("native", ["I420", "NV12", "Y42B", "Y444_10LE"])
 def test_rgb_conversion_agrees_across_formats_and_paths(tmp_path, native):
-    """The Rust YUV->RGB converter (8- and 10-bit): channel orders agree, alpha is opaque,
-    reads by index equal iteration, and the colours stay within a few levels of
-    GStreamer's videoconvert on the same file."""
+    """The Rust YUV->RGB converter (8- and 10-bit): channel orders agree, alpha is opaque, reads by index equal iteration, and the colours stay within a few levels of GStreamer's videoconvert on the same file."""
     path = tmp_path / f"{native}.mp4"
     fp.Pipeline(
         f"videotestsrc num-buffers=12 pattern=smpte horizontal-speed=3 ! "
@@ -458,9 +453,7 @@ def test_rgb_conversion_agrees_across_formats_and_paths(tmp_path, native):
 
 
 def test_gray_of_sd_video_matches_its_rgb(tmp_path):
-    """Full-range gray from the luma plane at SD size (BT.601), where GStreamer 1.22's
-    videoconvert GRAY8/GRAY16 came out far off: neutral levels read the same as gray,
-    gray16le and rgb24."""
+    """Full-range gray from the luma plane at SD size (BT.601), where GStreamer 1.22's videoconvert GRAY8/GRAY16 came out far off: neutral levels read the same as gray, gray16le and rgb24."""
     levels = [16, 64, 128, 200, 240]
     frames = np.stack([np.full((240, 320, 3), v, np.uint8) for v in levels])
     path = tmp_path / "sd.mp4"
@@ -478,8 +471,7 @@ def test_gray_of_sd_video_matches_its_rgb(tmp_path):
 
 @pytest.mark.parametrize("pixel_format", ["I420", "I420_10LE"])
 def test_gray_is_bt601_luma_of_colour_bars(tmp_path, pixel_format):
-    """On colour bars (8- and 10-bit, SD), gray is the BT.601 luma of the colours, not one
-    channel of them (what videoconvert's GRAY8 gave)."""
+    """On colour bars (8- and 10-bit, SD), gray is the BT.601 luma of the colours, not one channel of them (what videoconvert's GRAY8 gave)."""
     path = tmp_path / f"bars-{pixel_format}.mp4"
     fp.Pipeline(
         f"videotestsrc num-buffers=3 pattern=smpte ! video/x-raw,width=320,height=240,format={pixel_format} ! "

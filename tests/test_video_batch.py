@@ -1,6 +1,4 @@
-"""Batch and time queries on the FFmpeg reader: read_batch, read_at_times, imread(index=[...]),
-iter(start, stop, step) equal sequential iteration on every clip kind the exact-index tests
-use; bad indices; saved indexes; threads (many files, one shared file, no deadlock)."""
+"""Batch and time queries on the FFmpeg reader: read_batch, read_at_times, imread(index=[...]), iter(start, stop, step) equal sequential iteration on every clip kind the exact-index tests use; bad indices; saved indexes; threads (many files, one shared file, no deadlock)."""
 
 from __future__ import annotations
 
@@ -8,6 +6,7 @@ import json
 import shutil
 import subprocess
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import framepipe as fp
@@ -27,6 +26,25 @@ def clips(tmp_path_factory) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def sequential(clips) -> dict[str, np.ndarray]:
     return {name: np.stack([f.copy() for f in fp.imiter(path)]) for name, path in clips.items()}
+
+
+def run_in_threads(work: Callable[[int], None], n: int) -> None:
+    """Run ``work(0)`` .. ``work(n - 1)`` on n threads at once; fail on any error or hang."""
+    errors: list[BaseException] = []
+
+    def guarded(i: int) -> None:
+        try:
+            work(i)
+        except BaseException as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=guarded, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors, errors
+    assert not any(t.is_alive() for t in threads)
 
 
 @pytest.mark.parametrize("name", sorted(CLIPS))
@@ -172,24 +190,14 @@ def test_eight_threads_eight_files(tmp_path):
         pts = CFR[: 12 + i]
         paths.append(encode(tmp_path / f"t{i}.mp4", f"{X264_B} ! mp4mux", pts))
     results: dict[int, list[float]] = {}
-    errors: list[BaseException] = []
 
     def work(i: int) -> None:
-        try:
-            with fp.open(paths[i]) as f:
-                levels = [frame_level(a) for a in f.iter()]
-                levels += [frame_level(a) for a in f.read_batch([3, 0, len(f) - 1])]
-            results[i] = levels
-        except BaseException as e:
-            errors.append(e)
+        with fp.open(paths[i]) as f:
+            levels = [frame_level(a) for a in f.iter()]
+            levels += [frame_level(a) for a in f.read_batch([3, 0, len(f) - 1])]
+        results[i] = levels
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    assert not errors, errors
-    assert not any(t.is_alive() for t in threads)
+    run_in_threads(work, 8)
     for i in range(8):
         n = 12 + i
         expected = [level(k) for k in range(n)] + [level(3), level(0), level(n - 1)]
@@ -200,28 +208,18 @@ def test_eight_threads_eight_files(tmp_path):
 def test_one_file_shared_by_four_threads(clips, sequential):
     path = clips["cfr_bframes.mp4"]
     seq = sequential["cfr_bframes.mp4"]
-    errors: list[BaseException] = []
     with fp.open(path) as f:
 
         def work(seed: int) -> None:
             rng = np.random.default_rng(seed)
-            try:
-                for _ in range(6):
-                    ks = rng.integers(0, len(seq), 4).tolist()
-                    np.testing.assert_array_equal(f.read_batch(ks), seq[ks])
-                    k = int(rng.integers(0, len(seq)))
-                    np.testing.assert_array_equal(f.read(index=k), seq[k])
-                    assert len(f) == len(seq)
-            except BaseException as e:
-                errors.append(e)
+            for _ in range(6):
+                ks = rng.integers(0, len(seq), 4).tolist()
+                np.testing.assert_array_equal(f.read_batch(ks), seq[ks])
+                k = int(rng.integers(0, len(seq)))
+                np.testing.assert_array_equal(f.read(index=k), seq[k])
+                assert len(f) == len(seq)
 
-        threads = [threading.Thread(target=work, args=(s,)) for s in range(4)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=60)
-    assert not errors, errors
-    assert not any(t.is_alive() for t in threads)
+        run_in_threads(work, 4)
 
 
 def test_len_and_metadata_while_another_thread_iterates_do_not_deadlock(clips):
@@ -294,8 +292,7 @@ COLOUR_CLIPS = {
 
 @pytest.mark.parametrize("name", sorted(COLOUR_CLIPS))
 def test_rgb24_equals_ffmpeg(tmp_path, name):
-    """rgb24 as ``ffmpeg -pix_fmt rgb24`` gives it: signalled matrix and range, BT.601 when
-    untagged at every size, odd sizes, 10-bit, 4:2:2 and 4:4:4 (mean <= 1, p99 <= 4 levels)."""
+    """rgb24 as ``ffmpeg -pix_fmt rgb24`` gives it: signalled matrix and range, BT.601 when untagged at every size, odd sizes, 10-bit, 4:2:2 and 4:4:4 (mean <= 1, p99 <= 4 levels)."""
     ffmpeg = shutil.which("ffmpeg")
     if ffmpeg is None:
         pytest.skip("the ffmpeg command is not installed")

@@ -1,9 +1,7 @@
-"""Colour against FFmpeg: for clips this file makes with the ``ffmpeg`` CLI (every range,
-matrix tag, bit depth, chroma layout, odd size and codec named in issue 11), framepipe's
-rgb24 of frame k must match ``ffmpeg -i clip -vf select=eq(n\\,k) -pix_fmt rgb24`` of the
-same frame: mean absolute difference <= 1.0 level and 99th percentile <= 4 levels.
-FFmpeg's convention is the one PyAV, torchcodec and OpenCV share (and so the models trained
-on their frames): tags honoured, untagged streams treated as BT.601 whatever their size.
+r"""Colour against FFmpeg: for clips this file makes with the ``ffmpeg`` CLI (every range, matrix tag, bit depth, chroma layout, odd size and codec named in issue 11), framepipe's rgb24 of frame k must match ``ffmpeg -i clip -vf select=eq(n\,k) -pix_fmt rgb24`` of the same frame: mean absolute difference <= 1.0 level and 99th percentile <= 4 levels.
+
+FFmpeg's convention is the one PyAV, torchcodec and OpenCV share (and so the models trained on their
+frames): tags honoured, untagged streams treated as BT.601 whatever their size.
 
 The GStreamer reader failed 33 of these cases (full range ignored, untagged HD taken as
 BT.709, 10-bit and odd-size chroma off by up to 250 levels); the libav reader, which
@@ -172,8 +170,7 @@ def ffmpeg_rgb24(path: Path, k: int, size: tuple[int, int]) -> np.ndarray:
 
 
 class Corpus:
-    """The clips and FFmpeg's reference frames, made once per session, in parallel (each
-    ffmpeg run is short; on a busy machine the runs mostly wait for a core)."""
+    """The clips and FFmpeg's reference frames, made once per session, in parallel (each ffmpeg run is short; on a busy machine the runs mostly wait for a core)."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -241,9 +238,10 @@ def ffprobe_count(path: Path) -> int:
 
 @pytest.fixture(scope="module")
 def late_edit_list_mp4(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """10 frames (1 s) behind an empty edit of 5 s: the edit that maps the media starts
-    after the media's own duration. FFmpeg plays it; qtdemux (GStreamer 1.22) posts "This
-    file contains no playable streams"."""
+    """10 frames (1 s) behind an empty edit of 5 s: the edit that maps the media starts after the media's own duration.
+
+    FFmpeg plays it; qtdemux (GStreamer 1.22) posts "This file contains no playable streams".
+    """
     d = tmp_path_factory.mktemp("editlist")
     base = d / "base.mp4"
     _ffmpeg(

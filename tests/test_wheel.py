@@ -1,5 +1,4 @@
-"""The package a user installs: the wheel maturin builds, installed into a fresh virtualenv,
-carries everything, the plugin file for gst-launch-1.0 included (no `make`)."""
+"""The package a user installs: the wheel maturin builds, installed into a fresh virtualenv, carries everything, the plugin file for gst-launch-1.0 included (no `make`)."""
 
 from __future__ import annotations
 
@@ -43,7 +42,7 @@ class Count(fp.Transform):
 
 
 def link_numpy(site: Path) -> None:
-    """numpy for the fresh environment without the network: the project's own copy."""
+    """Numpy for the fresh environment without the network: the project's own copy."""
     source = Path(np.__file__).resolve().parents[1]
     for entry in source.iterdir():
         if entry.name == "numpy" or entry.name.startswith(("numpy-", "numpy.libs")):
@@ -96,24 +95,15 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 def test_wheel_gives_the_package_and_its_plugin_path(installed):
-    out = subprocess.run(
-        [str(installed / "bin/python"), "-c", "import framepipe, sys; print(framepipe.__file__)"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=clean_env(),
-        cwd="/",
-    )
+    def python(*args: str) -> subprocess.CompletedProcess[str]:
+        # Outside the repository, with the environment of a fresh shell.
+        cmd = [str(installed / "bin/python"), *args]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=clean_env(), cwd="/")
+
+    out = python("-c", "import framepipe, sys; print(framepipe.__file__)")
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().startswith(str(installed)), out.stdout
-    path = subprocess.run(
-        [str(installed / "bin/python"), "-m", "framepipe", "plugin-path"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=clean_env(),
-        cwd="/",
-    )
+    path = python("-m", "framepipe", "plugin-path")
     assert path.returncode == 0, path.stderr
     assert (Path(path.stdout.strip()) / "libgstframepipe.so").is_file()
 

@@ -7,17 +7,13 @@ writer is closing or pushing.
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
-import textwrap
 import time
 from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT, run_python
+from .conftest import read_line, reaped, run_python, start_python
 
 pytestmark = pytest.mark.slow
 
@@ -111,23 +107,12 @@ except KeyboardInterrupt:
 
 def close_with_sigint(tmp_path: Path, out: Path, signals: int) -> str:
     script = CLOSE_SCRIPT.format(out=str(out), filter=slow_filter(tmp_path, 0.25), n=20)
-    proc = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(script)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-        env=dict(os.environ),
-    )
-    try:
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == "closing"
+    with reaped(start_python(script)) as proc:
+        assert read_line(proc) == "closing"
         for _ in range(signals):
             time.sleep(0.3)
             proc.send_signal(signal.SIGINT)
         stdout, stderr = proc.communicate(timeout=60)
-    finally:
-        proc.kill()
     assert proc.returncode == 0, stderr
     return stdout.strip()
 

@@ -2,16 +2,48 @@
 
 from collections.abc import Callable, Iterable
 from os import PathLike
-from typing import Any, Literal, overload
+from typing import Any, Literal, final, overload
 
 import numpy as np
 import numpy.typing as npt
 from typing_extensions import Buffer as Buffer_
+from typing_extensions import disjoint_base
+
+__all__ = [
+    "Pipeline",
+    "Frame",
+    "Buffer",
+    "_MappedBuffer",
+    "Mapping",
+    "Memory",
+    "Element",
+    "PropertyInfo",
+    "Message",
+    "Region",
+    "Tensor",
+    "read_metadata",
+    "factories",
+    "describe_factory",
+    "_VideoReader",
+    "_VideoWriter",
+    "video_codecs",
+    "set_gst_log_level",
+    "flush_gst_log",
+    "_ElementHandle",
+    "_register_element",
+    "_plugin_register",
+    "_plugin_loading",
+    "_plugin_loaded",
+    "SECOND",
+    "__version__",
+    "gstreamer_version",
+]
 
 SECOND: int
 __version__: str
 gstreamer_version: str
 
+@final
 class Mapping:
     """A mapped buffer or memory; views taken from it keep the memory mapped."""
 
@@ -26,16 +58,25 @@ class Mapping:
     def array(self) -> npt.NDArray[np.uint8]: ...
     def __len__(self) -> int: ...
     @overload
-    def __getitem__(self, key: int) -> int: ...
+    def __getitem__(self, key: int, /) -> int: ...
     @overload
-    def __getitem__(self, key: slice) -> bytes: ...
+    def __getitem__(self, key: slice, /) -> bytes: ...
     @overload
-    def __setitem__(self, key: int, value: int) -> None: ...
+    def __setitem__(self, key: int, value: int, /) -> None: ...
     @overload
-    def __setitem__(self, key: slice, value: Buffer_) -> None: ...
+    def __setitem__(self, key: slice, value: Buffer_, /) -> None: ...
     def __buffer__(self, flags: int, /) -> memoryview: ...
     def __release_buffer__(self, view: memoryview, /) -> None: ...
 
+@final
+class _MappedBuffer:
+    """The base object of the arrays framepipe hands out: it keeps the buffer mapped."""
+
+    def __len__(self) -> int: ...
+    @property
+    def writable(self) -> bool: ...
+
+@final
 class Memory:
     @staticmethod
     def allocate(size: int) -> Memory: ...
@@ -49,8 +90,9 @@ class Memory:
     def maxsize(self) -> int: ...
     def __len__(self) -> int: ...
     def get_sizes(self) -> tuple[int, int, int]: ...
-    def copy(self, offset: int = 0, size: int = -1) -> Memory: ...
-    def share(self, offset: int = 0, size: int = -1) -> Memory: ...
+    # size=-1 (PyO3 shows the default as ...): to the end of the memory.
+    def copy(self, offset: int = 0, size: int = ...) -> Memory: ...
+    def share(self, offset: int = 0, size: int = ...) -> Memory: ...
     def resize(self, offset: int, size: int) -> None: ...
     def is_span(self, other: Memory) -> tuple[bool, int]: ...
     def is_type(self, name: str) -> bool: ...
@@ -60,8 +102,9 @@ class Memory:
     def is_readonly(self) -> bool: ...
     def map(self, write: bool = False) -> Mapping: ...
 
+@final
 class Buffer:
-    def __init__(self, size: int) -> None: ...
+    def __new__(cls, size: int) -> Buffer: ...
     @staticmethod
     def from_bytes(data: Buffer_) -> Buffer: ...
     @staticmethod
@@ -95,6 +138,7 @@ class Buffer:
     def n_memory(self) -> int: ...
     def append_memory(self, mem: Memory) -> None: ...
 
+@final
 class Frame:
     @property
     def array(self) -> npt.NDArray[Any]: ...
@@ -168,6 +212,7 @@ class Frame:
     @property
     def messages(self) -> list[Any]: ...
 
+@final
 class Region:
     @property
     def x(self) -> int: ...
@@ -199,6 +244,7 @@ class Region:
     def tensors(self) -> list[Tensor]: ...
     def add_tensor(self, name: str, array: npt.ArrayLike) -> Tensor: ...
 
+@final
 class Tensor:
     @property
     def name(self) -> str: ...
@@ -211,6 +257,7 @@ class Tensor:
 
 def read_metadata(path: str | PathLike[str]) -> list[dict[str, Any]]: ...
 
+@final
 class PropertyInfo:
     name: str
     type: str
@@ -221,6 +268,7 @@ class PropertyInfo:
     readable: bool
     writable: bool
 
+@final
 class Element:
     @property
     def name(self) -> str: ...
@@ -230,14 +278,16 @@ class Element:
     def set(self, prop: str, value: Any) -> None: ...
     def properties(self) -> list[PropertyInfo]: ...
 
+@final
 class Message:
     type: str
     source: str | None
     name: str | None
     structure: dict[str, Any]
 
+@disjoint_base
 class Pipeline:
-    def __init__(self, description: str) -> None: ...
+    def __new__(cls, description: str) -> Pipeline: ...
     @property
     def description(self) -> str: ...
     def play(self) -> None: ...
@@ -275,12 +325,13 @@ class Pipeline:
 def factories() -> list[tuple[str, str, str, str]]: ...
 def describe_factory(name: str) -> dict[str, Any]: ...
 
+@final
 class _VideoReader:
-    def __init__(
-        self,
+    def __new__(
+        cls,
         path: str,
         *,
-        format: str | None = "rgb24",
+        format: str | None = ...,  # "rgb24" (PyO3 shows Some("rgb24") as ...)
         filter: Any = None,
         thread_count: int = 0,
         apply_rotation: bool = False,
@@ -288,7 +339,7 @@ class _VideoReader:
         colorspace: str | None = None,
         color_range: str | None = None,
         backend: str | None = None,
-    ) -> None: ...
+    ) -> _VideoReader: ...
     def __len__(self) -> int: ...
     @property
     def backend(self) -> str: ...
@@ -308,9 +359,10 @@ class _VideoReader:
     def times(self) -> list[float]: ...
     def close(self) -> None: ...
 
+@final
 class _VideoWriter:
-    def __init__(
-        self,
+    def __new__(
+        cls,
         path: str,
         *,
         codec: str = "h264",
@@ -326,7 +378,7 @@ class _VideoWriter:
         stream_tags: dict[str, Any] | None = None,
         crash_safe: bool = True,
         expected_duration: float | None = None,
-    ) -> None: ...
+    ) -> _VideoWriter: ...
     def write(self, frame: npt.NDArray[Any]) -> None: ...
     @property
     def frames_written(self) -> int: ...
@@ -365,6 +417,7 @@ def set_gst_log_level(level: int | None, categories: str | None = None) -> None:
 def flush_gst_log(timeout: float = 5.0) -> bool: ...
 
 # Elements written in Python (framepipe.elements)
+@final
 class _ElementHandle:
     def get(self, name: str) -> Any: ...
     def set(self, name: str, value: Any) -> None: ...

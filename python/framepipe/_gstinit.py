@@ -1,5 +1,4 @@
-"""Imports the native module, which initialises GStreamer, with this virtualenv's bin
-directory off PATH.
+"""Imports the native module, which initialises GStreamer, with this virtualenv's bin directory off PATH.
 
 The first GStreamer call scans the plugins in gst-plugin-scanner, a child process that
 inherits PATH. Debian's gst-python plugin, scanned there, embeds the ``python3`` it finds

@@ -1,5 +1,4 @@
-"""Registers framepipe's imageio plugin without importing imageio: the plugin is added to
-``imageio.config.known_plugins`` now if imageio is loaded, else the moment it is."""
+"""Registers framepipe's imageio plugin without importing imageio: the plugin is added to ``imageio.config.known_plugins`` now if imageio is loaded, else the moment it is."""
 
 from __future__ import annotations
 

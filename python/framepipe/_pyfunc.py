@@ -9,11 +9,12 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import json
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+
+from ._source import import_file
 
 __all__ = ["resolve"]
 
@@ -24,12 +25,9 @@ def _load(element: str, module: str) -> ModuleType:
         if not path.is_file():
             raise ValueError(f"property 'module' of {element}: no such file {module!r}")
         name = f"framepipe_pyfunc_{path.stem}"
-        spec = importlib.util.spec_from_file_location(name, path)
-        if spec is None or spec.loader is None:
+        mod = import_file(name, path)
+        if mod is None:
             raise ValueError(f"property 'module' of {element}: cannot load {module!r} as Python")
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
-        spec.loader.exec_module(mod)
         return mod
     try:
         return importlib.import_module(module)

@@ -1,5 +1,4 @@
-"""The ``framepipe`` command line: launch, inspect, info, plugin-path, demo, ray-read,
-ray-process."""
+"""The ``framepipe`` command line: launch, inspect, info, plugin-path, demo, ray-read, ray-process."""
 
 from __future__ import annotations
 
@@ -51,21 +50,44 @@ def _clock(seconds: float | None) -> str:
     return f"{int(h):02d}:{int(m):02d}:{s:04.1f}"
 
 
-class _Progress:
-    """A progress line on stderr: rewritten in place on a terminal, one line a second
-    otherwise."""
+class _CountLine:
+    """A progress line on stderr for counted work (frames, files).
+
+    Rewritten in place on a terminal, one line a second otherwise.
+    """
 
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
         self.tty = stream.isatty()
         self.start = time.monotonic()
         self.last_print = 0.0
+
+    def _due(self, now: float, final: bool) -> bool:
+        return final or now - self.last_print >= (0.25 if self.tty else 1.0)
+
+    def _show(self, line: str, now: float, final: bool) -> None:
+        end = "\n" if final or not self.tty else ""
+        self.stream.write(("\r" if self.tty else "") + line + end)
+        self.stream.flush()
+        self.last_print = now
+
+    def update(self, text: str, *, final: bool = False) -> None:
+        now = time.monotonic()
+        if self._due(now, final):
+            self._show(f"{text}  elapsed {_clock(now - self.start)}", now, final)
+
+
+class _Progress(_CountLine):
+    """A running pipeline's frame count, rate and position as a progress line."""
+
+    def __init__(self, stream: TextIO) -> None:
+        super().__init__(stream)
         self.last_frames = 0
         self.last_time = self.start
 
-    def update(self, p: Pipeline, *, final: bool = False) -> None:
+    def pipeline(self, p: Pipeline, *, final: bool = False) -> None:
         now = time.monotonic()
-        if not final and now - self.last_print < (0.25 if self.tty else 1.0):
+        if not self._due(now, final):
             return
         frames = p.frames_counted()
         dt = now - self.last_time
@@ -73,15 +95,14 @@ class _Progress:
         if final:
             total = now - self.start
             fps = frames / total if total > 0 else 0.0
-        line = f"frames {frames:>7}  fps {fps:7.1f}  {_clock(p.position)} / {_clock(p.duration)}"
-        end = "\n" if final or not self.tty else ""
-        self.stream.write(("\r" if self.tty else "") + line + end)
-        self.stream.flush()
-        self.last_print, self.last_frames, self.last_time = now, frames, now
+        self._show(
+            f"frames {frames:>7}  fps {fps:7.1f}  {_clock(p.position)} / {_clock(p.duration)}", now, final
+        )
+        self.last_frames, self.last_time = frames, now
 
 
 def _load_python_elements() -> None:
-    """The Python elements of FRAMEPIPE_PLUGIN_PATH, as gst-launch-1.0 would see them."""
+    """Return the Python elements of FRAMEPIPE_PLUGIN_PATH, as gst-launch-1.0 would see them."""
     load_modules(os.environ.get("FRAMEPIPE_PLUGIN_PATH", ""))
 
 
@@ -112,7 +133,7 @@ def _launch(args: argparse.Namespace) -> int:
         deadline = None if args.timeout is None else time.monotonic() + args.timeout
         drain_until: float | None = None
         while not (finished := p.wait(0.1)):
-            progress.update(p)
+            progress.pipeline(p)
             now = time.monotonic()
             if deadline is not None and now > deadline:
                 raise TimeoutError(f"no EOS within {args.timeout} s")
@@ -122,7 +143,7 @@ def _launch(args: argparse.Namespace) -> int:
             if drain_until is not None and now > drain_until:
                 sys.stderr.write("No EOS within 5 s of the interrupt: stopping without finalising\n")
                 break
-        progress.update(p, final=True)
+        progress.pipeline(p, final=True)
     finally:
         signal.signal(signal.SIGINT, previous)
         p.stop(finish=False)
@@ -179,31 +200,8 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
-class _CountLine:
-    """A progress line on stderr for counted work (frames, files): rewritten in place on a
-    terminal, one line a second otherwise."""
-
-    def __init__(self, stream: TextIO) -> None:
-        self.stream = stream
-        self.tty = stream.isatty()
-        self.start = time.monotonic()
-        self.last_print = 0.0
-
-    def update(self, text: str, *, final: bool = False) -> None:
-        now = time.monotonic()
-        if not final and now - self.last_print < (0.25 if self.tty else 1.0):
-            return
-        line = f"{text}  elapsed {_clock(now - self.start)}"
-        end = "\n" if final or not self.tty else ""
-        self.stream.write(("\r" if self.tty else "") + line + end)
-        self.stream.flush()
-        self.last_print = now
-
-
 def _ray_init(args: argparse.Namespace) -> Any:
-    """framepipe.ray, with Ray connected as ``ray.init()`` does: to ``--address``, else to
-    RAY_ADDRESS, else to the cluster ``ray start`` made on this node, else a new local Ray;
-    ``--num-cpus`` asks for a new local Ray of that many CPUs."""
+    """framepipe.ray, with Ray connected as ``ray.init()`` does: to ``--address``, else to RAY_ADDRESS, else to the cluster ``ray start`` made on this node, else a new local Ray; ``--num-cpus`` asks for a new local Ray of that many CPUs."""
     fpray = importlib.import_module("framepipe.ray")  # imports Ray, which only these commands need
     ray = importlib.import_module("ray")
     if not ray.is_initialized():
@@ -221,8 +219,7 @@ def _ray_init(args: argparse.Namespace) -> Any:
 
 
 def _unwrap_ray_error(e: BaseException) -> BaseException:
-    """The worker's own exception (framepipe's, naming the file) rather than Ray's wrapper,
-    whose message carries the remote traceback."""
+    """Return the worker's own exception (framepipe's, naming the file) rather than Ray's wrapper, whose message carries the remote traceback."""
     cause = getattr(e, "cause", None)
     return cause if isinstance(cause, Exception) and type(e).__name__.startswith("RayTaskError") else e
 
@@ -345,6 +342,7 @@ def _add_ray_options(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """Build the ``framepipe`` command's argument parser (one subcommand per verb)."""
     parser = argparse.ArgumentParser(
         prog="framepipe", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -408,6 +406,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the ``framepipe`` command with ``argv`` (the process's arguments when None); return its exit status."""
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else argv
     if "demo" in argv and set(argv[: argv.index("demo")]) <= {"--debug"}:

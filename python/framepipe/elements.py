@@ -20,7 +20,6 @@ Examples
 from __future__ import annotations
 
 import enum
-import importlib.util
 import os
 import sys
 import traceback
@@ -28,6 +27,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from . import _framepipe
+from ._source import import_file
 
 if TYPE_CHECKING:
     import numpy as np
@@ -116,6 +116,7 @@ class Property(Generic[T]):
             raise TypeError(f"{getattr(type, '__name__', type)} properties take no minimum or maximum")
 
     def __set_name__(self, owner: type, name: str) -> None:
+        """Take the attribute's name as the property name (``a_b`` becomes ``a-b``)."""
         self.name = name
         self.gname = name.replace("_", "-")
 
@@ -124,6 +125,7 @@ class Property(Generic[T]):
     @overload
     def __get__(self, instance: object, owner: type) -> T: ...
     def __get__(self, instance: object | None, owner: type) -> Property[T] | T:
+        """Return the element's current value (the default before the element exists), or the descriptor on the class."""
         if instance is None:
             return self
         handle = instance.__dict__.get("_fp_element")
@@ -135,6 +137,7 @@ class Property(Generic[T]):
         return value  # type: ignore[no-any-return]
 
     def __set__(self, instance: object, value: T) -> None:
+        """Set the value on the element, checked against the property's type and range."""
         handle = instance.__dict__.get("_fp_element")
         if handle is None:
             raise AttributeError(f"property {self.gname!r} can only be set on an element's object")
@@ -202,10 +205,10 @@ class _Base:
         return self.__dict__["_fp_element"].name  # type: ignore[no-any-return]
 
     def start(self) -> None:
-        """Called when the element goes from READY to PAUSED, before data flows."""
+        """Set up when the element goes from READY to PAUSED, before data flows."""
 
     def stop(self) -> None:
-        """Called when the element goes from PAUSED to READY, after data stopped."""
+        """Clean up when the element goes from PAUSED to READY, after data stopped."""
 
 
 class Source(_Base):
@@ -217,10 +220,10 @@ class Source(_Base):
     """
 
     def set_caps(self, caps: str) -> None:
-        """The negotiated caps of the src pad."""
+        """Return the negotiated caps of the src pad."""
 
     def create(self) -> Frame | np.ndarray | Buffer | bytes | None:
-        """The next buffer (an array is packed for the negotiated caps), or None for EOS."""
+        """Return the next buffer (an array is packed for the negotiated caps), or None for EOS."""
         raise NotImplementedError(f"{type(self).__name__} must implement create()")
 
 
@@ -237,11 +240,10 @@ class Transform(_Base):
     passthrough: bool = False
 
     def set_caps(self, incaps: str, outcaps: str) -> None:
-        """The negotiated caps of the sink and src pads."""
+        """Return the negotiated caps of the sink and src pads."""
 
     def transform_caps(self, direction: str, caps: str) -> str | None:
-        """The caps the other pad can have when the ``direction`` pad ("sink" or "src")
-        has ``caps``; None keeps the default (the other pad's template)."""
+        """Return the caps the other pad can have when the ``direction`` pad ("sink" or "src") has ``caps``; None keeps the default (the other pad's template)."""
         return None
 
     def transform_ip(self, frame: Frame) -> bool | None:
@@ -249,7 +251,7 @@ class Transform(_Base):
         return None
 
     def transform(self, frame: Frame) -> Frame | np.ndarray | None:
-        """A new frame made from ``frame`` (read-only), or None to drop it."""
+        """Return a new frame made from ``frame`` (read-only), or None to drop it."""
         raise NotImplementedError(f"{type(self).__name__} must implement transform()")
 
 
@@ -257,7 +259,7 @@ class Sink(_Base):
     """Base of sink elements: ``render(frame)`` consumes each (read-only) frame."""
 
     def set_caps(self, caps: str) -> None:
-        """The negotiated caps of the sink pad."""
+        """Return the negotiated caps of the sink pad."""
 
     def render(self, frame: Frame) -> None:
         """Consume one frame."""
@@ -369,12 +371,14 @@ def _module_files(path: str) -> list[str]:
 
 
 def load_modules(path: str) -> list[str]:
-    """Import the element modules named by ``path`` (``os.pathsep``-separated ``.py`` files
-    or directories of them). A module that fails to import is reported on stderr with its
-    traceback and the others are still loaded. Returns the files that loaded.
+    """Import the element modules named by ``path`` (``os.pathsep``-separated ``.py`` files or directories of them).
+
+    A module that fails to import is reported on stderr with its traceback and the others are still
+    loaded. Returns the files that loaded.
 
     Modules are imported as ``framepipe_plugins.<name>`` (also inside gst-plugin-scanner),
-    so code that should only run as a script belongs under ``if __name__ == "__main__"``."""
+    so code that should only run as a script belongs under ``if __name__ == "__main__"``.
+    """
     loaded = []
     for file in _module_files(path):
         file = os.path.abspath(file)
@@ -385,12 +389,8 @@ def load_modules(path: str) -> list[str]:
         stem = os.path.splitext(os.path.basename(file))[0]
         modname = f"framepipe_plugins.{stem}"
         try:
-            spec = importlib.util.spec_from_file_location(modname, file)
-            if spec is None or spec.loader is None:
+            if import_file(modname, file) is None:
                 raise ImportError(f"cannot import {file}")
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[modname] = module
-            spec.loader.exec_module(module)
         except BaseException:
             sys.modules.pop(modname, None)
             sys.stderr.write(f"framepipe: cannot load the element module {file}:\n")
@@ -402,9 +402,7 @@ def load_modules(path: str) -> list[str]:
 
 
 def _plugin_load(address: int) -> None:
-    """Entry point of the gst-launch-1.0 plugin loader: load the modules of
-    FRAMEPIPE_PLUGIN_PATH and register the built-ins and every Python element of this
-    process as features of the plugin at ``address``."""
+    """Entry point of the gst-launch-1.0 plugin loader: load the modules of FRAMEPIPE_PLUGIN_PATH and register the built-ins and every Python element of this process as features of the plugin at ``address``."""
     _framepipe._plugin_loading(address)
     try:
         load_modules(os.environ.get("FRAMEPIPE_PLUGIN_PATH", ""))

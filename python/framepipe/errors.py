@@ -1,6 +1,8 @@
-"""framepipe's exceptions. Every error framepipe raises derives from FramepipeError, except
-the builtins it uses where Python has one (FileNotFoundError, TimeoutError, ValueError,
-TypeError, BufferError, KeyboardInterrupt)."""
+"""framepipe's exceptions.
+
+Every error framepipe raises derives from FramepipeError, except the builtins it uses where Python has one
+(FileNotFoundError, TimeoutError, ValueError, TypeError, BufferError, KeyboardInterrupt).
+"""
 
 from __future__ import annotations
 

@@ -1,6 +1,4 @@
-"""imageio v3 plugin: after ``import framepipe``, ``imageio.v3.imread(path, plugin="framepipe")``
-and the other v3 calls (imiter, imwrite, improps, immeta, imopen) read and write videos
-through framepipe, with the keyword names of imageio's pyav plugin where they overlap.
+"""imageio v3 plugin: after ``import framepipe``, ``imageio.v3.imread(path, plugin="framepipe")`` and the other v3 calls (imiter, imwrite, improps, immeta, imopen) read and write videos through framepipe, with the keyword names of imageio's pyav plugin where they overlap.
 
 imageio loads this module only when the plugin is used; ``framepipe._imageio`` registers
 it without importing imageio.
@@ -28,8 +26,7 @@ _FFMPEG_PROFILES = {"High 4:4:4": "High 4:4:4 Predictive"}
 
 
 def _profile(meta: dict[str, Any]) -> str | None:
-    """FFmpeg's name of the stream's profile, from GStreamer's codec description
-    ("H.264 (High 4:4:4 Profile)" -> "High 4:4:4 Predictive"), or None when it names none."""
+    """FFmpeg's name of the stream's profile, from GStreamer's codec description ("H.264 (High 4:4:4 Profile)" -> "High 4:4:4 Predictive"), or None when it names none."""
     codec = meta.get("video-codec") or meta.get("stream_tags", {}).get("video-codec")
     if not isinstance(codec, str) or (match := re.search(r"\((.+?) Profile\)", codec)) is None:
         return None
@@ -112,6 +109,7 @@ class FramepipePlugin(PluginV3):
         thread_count: int = 0,
         thread_type: str | None = None,
     ) -> npt.NDArray[Any]:
+        """Read one frame (``index=k``) or all of them stacked (``index=...``), as imageio's pyav plugin does."""
         if format is None:
             self._layout(None)  # OSError, as imageio's pyav plugin, when not one array
         frame = self._file.read(
@@ -132,6 +130,7 @@ class FramepipePlugin(PluginV3):
         thread_count: int = 0,
         thread_type: str | None = None,
     ) -> Iterator[npt.NDArray[Any]]:
+        """Iterate over the frames, decoded one at a time."""
         if format is None:
             self._layout(None)
         yield from self._file.iter(
@@ -153,6 +152,7 @@ class FramepipePlugin(PluginV3):
         filter_sequence: Sequence[Any] | None = None,
         filter_graph: Any = None,
     ) -> bytes | None:
+        """Write a stack of frames (or one frame) to the file."""
         if in_pixel_format not in _WRITER_INPUTS:
             frames: Any = [ndimage] if not is_batch else ndimage
             converted = [_writer_input(f, in_pixel_format)[0] for f in frames]
@@ -188,6 +188,7 @@ class FramepipePlugin(PluginV3):
         return tuple(shape), np.dtype(dtype)
 
     def properties(self, index: int | EllipsisType = ..., *, format: str | None = "rgb24") -> ImageProperties:
+        """Return the shape and dtype of a frame (``index=k``) or of the stack (``index=...``) without decoding them all."""
         shape, dtype = self._layout(format)
         p = self._file.properties(index, format="rgb24")  # the frame count (and index check)
         if index is ...:
@@ -202,6 +203,7 @@ class FramepipePlugin(PluginV3):
         exclude_applied: bool = True,
         constant_framerate: bool | None = None,
     ) -> dict[str, Any]:
+        """Return the file's metadata (``index=...``) or one frame's (``index=k``)."""
         meta = self._file.metadata(index)
         if index is not ...:
             # imageio's pyav plugin decodes the frame: its key_frame is the decoder's flag.
@@ -221,6 +223,7 @@ class FramepipePlugin(PluginV3):
         max_keyframe_interval: int | None = None,
         force_keyframes: bool | None = None,
     ) -> None:
+        """Start the video stream that :meth:`write_frame` writes to."""
         self._file.init_video_stream(
             codec,
             fps=fps,
@@ -230,23 +233,28 @@ class FramepipePlugin(PluginV3):
         )
 
     def write_frame(self, frame: npt.ArrayLike, *, pixel_format: str = "rgb24") -> None:
+        """Write one frame to the stream :meth:`init_video_stream` started."""
         array, pixel_format = _writer_input(frame, pixel_format)
         self._file.write_frame(array, pixel_format=pixel_format)
 
     def set_video_filter(
         self, filter_sequence: Sequence[Any] | None = None, filter_graph: Any = None
     ) -> None:
+        """Set the FFmpeg filters the frames read or written go through."""
         self._file.set_video_filter(filter_sequence, filter_graph)
 
     @property
     def container_metadata(self) -> dict[str, Any]:
+        """Return the container's tags."""
         return self._file.container_metadata
 
     @property
     def video_stream_metadata(self) -> dict[str, Any]:
+        """Return the video stream's tags."""
         return self._file.video_stream_metadata
 
     def close(self) -> None:
+        """Close the file (and finish a file being written)."""
         if hasattr(self, "_file"):
             self._file.close()
         super().close()

@@ -67,7 +67,7 @@ _LIBAV_CODECS = {"gif", "png", "apng"}
 
 
 def _index_text(frame_index: FrameIndexSource) -> str | None:
-    """A saved frame index as JSON text: read from a path, or serialised from its dict."""
+    """Return a saved frame index as JSON text: read from a path, or serialised from its dict."""
     if frame_index is None:
         return None
     if isinstance(frame_index, dict):
@@ -77,7 +77,7 @@ def _index_text(frame_index: FrameIndexSource) -> str | None:
 
 
 def _indices(indices: Any) -> list[int]:
-    """A list of ints from a sequence or an integer array; TypeError for anything else."""
+    """Return a list of ints from a sequence or an integer array; TypeError for anything else."""
     if isinstance(indices, np.ndarray):
         if indices.dtype.kind not in "iu":
             raise TypeError(f"frame indices must be integers, not an array of {indices.dtype}")
@@ -90,32 +90,6 @@ def _indices(indices: Any) -> list[int]:
             raise TypeError(f"frame indices must be ints, not {type(k).__name__} ({k!r})")
         out.append(int(k))
     return out
-
-
-_NATIVE_FORMATS = {
-    "I420": "yuv420p",
-    "YV12": "yuv420p",
-    "NV12": "nv12",
-    "Y42B": "yuv422p",
-    "Y444": "yuv444p",
-    "I420_10LE": "yuv420p10le",
-    "GRAY8": "gray",
-    "RGB": "rgb24",
-    "BGR": "bgr24",
-}
-
-
-def _native_format(caps: str) -> str | None:
-    """The decoded pixel format, in FFmpeg's name, as far as the stream's caps tell."""
-    for gst_name, ffmpeg_name in _NATIVE_FORMATS.items():
-        if f"format=(string){gst_name}," in caps + ",":
-            return ffmpeg_name
-    chroma = {"4:2:0": "yuv420p", "4:2:2": "yuv422p", "4:4:4": "yuv444p", "4:0:0": "gray"}
-    for key, name in chroma.items():
-        if f"chroma-format=(string){key}" in caps:
-            depth = "bit-depth-luma=(uint)10" in caps
-            return name + ("10le" if depth else "")
-    return None
 
 
 # The formats the decoders write themselves (OutputFormat in the Rust core).
@@ -196,8 +170,7 @@ class _Converted:
 
 @dataclass(frozen=True)
 class ImageProperties:
-    """What an image (or a batch of them) looks like without reading it (imageio's
-    ``ImageProperties``)."""
+    """What an image (or a batch of them) looks like without reading it (imageio's ``ImageProperties``)."""
 
     shape: tuple[int, ...]
     dtype: np.dtype[Any]
@@ -207,14 +180,16 @@ class ImageProperties:
 
 
 def video_codecs() -> list[str]:
-    """The codecs whose encoders are installed, by FFmpeg name ("h264", "vp9", ...)."""
+    """Return the codecs whose encoders are installed, by FFmpeg name ("h264", "vp9", ...)."""
     return list(_framepipe.video_codecs())
 
 
 def _combine_filter(filter: Filter, filter_sequence: Any, filter_graph: Any) -> Filter:
-    """One filter from the keyword arguments. ``filter_sequence`` and ``filter_graph``
-    together are imageio's pyav form: the sequence runs first and the graph's ``video_in``
-    reads its output, so both become one graph."""
+    """One filter from the keyword arguments.
+
+    ``filter_sequence`` and ``filter_graph`` together are imageio's pyav form: the sequence runs first and
+    the graph's ``video_in`` reads its output, so both become one graph.
+    """
     if filter is not None and (filter_sequence is not None or filter_graph is not None):
         raise ValueError("give either filter or filter_sequence/filter_graph, not both")
     if filter_sequence is None or filter_graph is None:
@@ -499,9 +474,7 @@ class VideoFile:
         constant_framerate: bool | None = None,
         thread_type: str | None = None,
     ) -> npt.NDArray[Any]:
-        """Read one frame (``index=k``), all of them stacked as (N, H, W, C) (``index=...``),
-        or the frames of a list or integer array of indices (``index=[...]``, as
-        :meth:`read_batch`).
+        """Read one frame (``index=k``), all of them stacked as (N, H, W, C) (``index=...``), or the frames of a list or integer array of indices (``index=[...]``, as :meth:`read_batch`).
 
         ``constant_framerate`` and ``thread_type`` are accepted for imageio compatibility and
         ignored: indexing never assumes a constant frame rate.
@@ -595,9 +568,9 @@ class VideoFile:
         thread_count: int = 0,
         return_times: bool = False,
     ) -> Any:
-        """The frames displayed at ``seconds`` (measured from the first frame, as ``time``
-        is): for each t, the frame whose [pts, pts + duration) holds it, where a frame lasts
-        until the next one starts. Returns what :meth:`read_batch` returns.
+        """Return the frames displayed at ``seconds`` (measured from the first frame, as ``time`` is): for each t, the frame whose [pts, pts + duration) holds it, where a frame lasts until the next one starts.
+
+        Returns what :meth:`read_batch` returns.
 
         Raises
         ------
@@ -660,9 +633,10 @@ class VideoFile:
         stop: int | None = None,
         step: int = 1,
     ) -> Iterator[npt.NDArray[Any]]:
-        """Yield every frame in presentation order, or frames ``start:stop:step`` (as a
-        slice of the frame list; only what those frames need is decoded). A decoding error
-        is raised (MediaError) after the frames that did decode."""
+        """Yield every frame in presentation order, or frames ``start:stop:step`` (as a slice of the frame list; only what those frames need is decoded).
+
+        A decoding error is raised (MediaError) after the frames that did decode.
+        """
         flt = _combine_filter(filter, filter_sequence, filter_graph)
         reader = self._reader(format, flt if flt is not None else self._filter, thread_count or None)
         if (start, stop, step) == (0, None, 1):
@@ -701,9 +675,11 @@ class VideoFile:
             yield from reader.read_batch(list(ks[i : i + chunk]))
 
     def __iter__(self) -> Iterator[npt.NDArray[Any]]:
+        """Iterate over the frames in the reader's format."""
         return self.iter(format=self._format)
 
     def __len__(self) -> int:
+        """Return the number of frames, from the frame index."""
         return len(self._reader())
 
     def properties(self, index: int | EllipsisType = ..., *, format: str | None = "rgb24") -> ImageProperties:
@@ -725,17 +701,21 @@ class VideoFile:
         exclude_applied: bool = True,
         constant_framerate: bool | None = None,
     ) -> dict[str, Any]:
-        """Global metadata (``index=...``): fps, duration, codec, profile, video_format,
-        n_frames, width, height, rotation and the container and stream tags (``encoder``,
-        ...); or per frame, from the index (nothing is decoded): time, pts, dts, duration,
-        key_frame (the container's flag). :meth:`frame_info` decodes the frame for what the
-        decoder says of it."""
+        """Return the file's metadata (``index=...``) or one frame's (``index=k``).
+
+        Global metadata: fps, duration, codec, profile, video_format, n_frames, width, height,
+        rotation and the container and stream tags (``encoder``, ...). Per frame, from the index
+        (nothing is decoded): time, pts, dts, duration, key_frame (the container's flag);
+        :meth:`frame_info` decodes the frame for what the decoder says of it.
+        """
         reader = self._reader()
         if index is not ...:
             return dict(reader.frame_metadata(int(index)))
         m = dict(reader.metadata())
-        caps: str = m.pop("caps", "")
-        native = m.pop("pixel_format", None) or _native_format(caps)
+        # Named by the core's pixel-format table (a raw stream's format, or a coded one's
+        # chroma format and depth); the caps stay out of the metadata.
+        m.pop("caps", None)
+        native = m.pop("pixel_format")
         container_tags = m.pop("container_tags")
         stream_tags = m.pop("stream_tags")
         meta: dict[str, Any] = {**container_tags, **stream_tags}
@@ -873,8 +853,7 @@ class VideoFile:
         bitrate: int | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> None:
-        """Write a batch of frames ((N, H, W, C) array or an iterable of frames), or one
-        frame with ``is_batch=False``."""
+        """Write a batch of frames ((N, H, W, C) array or an iterable of frames), or one frame with ``is_batch=False``."""
         if self._writer is None and self._stream is None:
             self.init_video_stream(
                 codec or _default_codec(self._container()),
@@ -927,14 +906,17 @@ class VideoFile:
             self._memory.close()
 
     def __enter__(self) -> VideoFile:
+        """Return the file itself; leaving the block closes it."""
         return self
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        """Close the file."""
         self.close()
 
     def __repr__(self) -> str:
+        """Return the path and mode, and whether the file is closed."""
         state = "closed" if self._closed else self.mode
         return f"<VideoFile {self.path!r} {state}>"
 

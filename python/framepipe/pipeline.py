@@ -35,6 +35,7 @@ class Pipeline(_framepipe.Pipeline):
     _managed = False
 
     def __enter__(self) -> Pipeline:
+        """Return the pipeline itself; leaving the block stops it (state NULL)."""
         self._managed = True
         return self
 
@@ -44,6 +45,7 @@ class Pipeline(_framepipe.Pipeline):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        """Stop the pipeline (state NULL)."""
         self._managed = False
         # A clean exit finishes a stream that was ended but not run (the file gets written);
         # after an exception, stop at once and let that exception through.
@@ -93,7 +95,6 @@ class Pipeline(_framepipe.Pipeline):
                 self.stop()
 
     def messages(self, timeout: float | None = 0) -> Iterator[Message]:
-        """Yield unread bus messages, waiting up to ``timeout`` seconds for each one
-        (0: only those already there; None: forever)."""
+        """Yield unread bus messages, waiting up to ``timeout`` seconds for each one (0: only those already there; None: forever)."""
         while (msg := self.pop_message(timeout)) is not None:
             yield msg

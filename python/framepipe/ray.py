@@ -1,5 +1,4 @@
-"""Many videos on Ray: the same code on one machine (``ray.init()``) or a cluster
-(``ray.init(address="auto")``).
+"""Many videos on Ray: the same code on one machine (``ray.init()``) or a cluster (``ray.init(address="auto")``).
 
 :func:`read_videos` turns video files into a :class:`ray.data.Dataset` of frames through a Ray
 Data datasource, with framepipe's exact frame index: ``frame_index`` is the frame's position in
@@ -99,7 +98,7 @@ def expand_paths(
     *,
     extensions: Iterable[str] = VIDEO_EXTENSIONS,
 ) -> list[str]:
-    """The files that ``paths`` names, in a stable order.
+    """Return the files that ``paths`` names, in a stable order.
 
     Parameters
     ----------
@@ -144,8 +143,7 @@ def expand_paths(
 
 
 def _named(e: BaseException, path: str) -> BaseException:
-    """``e``, or the same kind of exception with ``path`` in its message, so that an error seen
-    among thousands of files says which file it was."""
+    """``e``, or the same kind of exception with ``path`` in its message, so that an error seen among thousands of files says which file it was."""
     if path in str(e):
         return e
     if isinstance(e, FileNotFoundError):
@@ -184,8 +182,7 @@ IndicesArg = Sequence[int] | npt.NDArray[np.integer[Any]] | Callable[[int], Iter
 
 @dataclass(frozen=True)
 class _Sampling:
-    """Which frames of each file to read: all, every ``step``-th, the given indices, or the
-    frames displayed at the given times."""
+    """Which frames of each file to read: all, every ``step``-th, the given indices, or the frames displayed at the given times."""
 
     indices: tuple[int, ...] | Callable[[int], Iterable[int]] | None = None
     step: int | None = None
@@ -208,10 +205,11 @@ class _Sampling:
         return _Sampling(indices=indices, step=None if step is None else int(step))
 
     def select(self, n: int, times: Callable[[], list[float]], duration: float) -> list[int] | range:
-        """The frame indices of a file of ``n`` frames to read, sorted, each once. Indices out
-        of range (after counting negative ones from the end) and times at or after the end of
-        the last frame (``duration``) are left out, so one list serves files of different
-        lengths."""
+        """Return the frame indices of a file of ``n`` frames to read, sorted, each once.
+
+        Indices out of range (after counting negative ones from the end) and times at or after the end of
+        the last frame (``duration``) are left out, so one list serves files of different lengths.
+        """
         if self.times is not None:
             ft = times()
             end = max(duration, ft[-1]) if ft else 0.0
@@ -226,8 +224,7 @@ class _Sampling:
 
 @dataclass(frozen=True)
 class _Segment:
-    """One read task: frames ``frames`` (sorted) of ``path``; ``None`` means the whole file,
-    decided when the task runs (no planning was done)."""
+    """One read task: frames ``frames`` (sorted) of ``path``; ``None`` means the whole file, decided when the task runs (no planning was done)."""
 
     path: str
     frames: range | tuple[int, ...] | None
@@ -264,8 +261,7 @@ def _frame_table(video: VideoFile) -> tuple[list[int], list[float], list[bool]]:
 def _split(
     selected: range | list[int], keyframes: list[int], n: int, frames_per_task: int
 ) -> list[range | tuple[int, ...]]:
-    """Cut ``selected`` into runs that start on GOP boundaries, each costing about
-    ``frames_per_task`` decoded frames (a GOP is decoded up to the last frame selected in it)."""
+    """Cut ``selected`` into runs that start on GOP boundaries, each costing about ``frames_per_task`` decoded frames (a GOP is decoded up to the last frame selected in it)."""
     starts = sorted(set(keyframes) | {0})
     parts: list[range | tuple[int, ...]] = []
     current: list[int] = []
@@ -292,7 +288,7 @@ def _split(
 
 
 def _compact(ks: list[int]) -> range | tuple[int, ...]:
-    """A range when the frames are evenly spaced (most reads), else a tuple."""
+    """Return a range when the frames are evenly spaced (most reads), else a tuple."""
     if not ks:
         return ()
     if len(ks) == 1:
@@ -306,8 +302,11 @@ def _compact(ks: list[int]) -> range | tuple[int, ...]:
 def _plan_files(
     paths: list[str], sampling: _Sampling, frames_per_task: int, open_kwargs: dict[str, Any]
 ) -> list[tuple[str, list[range | tuple[int, ...]] | BaseException, int]]:
-    """Index each file (demux only) and cut its frames into read tasks. Returns, per file, the
-    list of frame runs or the exception that opening it raised, and the frame size in bytes."""
+    """Index each file (demux only) and cut its frames into read tasks.
+
+    Returns, per file, the list of frame runs or the exception that opening it raised, and the frame size
+    in bytes.
+    """
     out: list[tuple[str, list[range | tuple[int, ...]] | BaseException, int]] = []
     for path in paths:
         try:
@@ -340,13 +339,13 @@ def _supports(method: Any, *names: str) -> bool:
 def _decode(
     video: VideoFile, frames: range | tuple[int, ...], options: _ReadOptions
 ) -> Iterator[tuple[int, npt.NDArray[Any]]]:
-    """(index, frame) for each of ``frames`` (sorted), through the fastest call the
-    VideoFile has: a contiguous or strided run through ``iter(start, stop, step)``, other
-    selections through ``read_batch``. With neither (framepipe before batch reads): a whole
-    file under on_error="raise" through the reader's sequential decode, anything else
-    through ``read(index=k)`` one frame after the other, which decodes forward without
-    seeking between neighbours (about 10% more CPU than sequential decoding) and returns
-    exactly frame k even when a damaged file drops frames."""
+    """(index, frame) for each of ``frames`` (sorted), through the fastest call the VideoFile has: a contiguous or strided run through ``iter(start, stop, step)``, other selections through ``read_batch``.
+
+    With neither (framepipe before batch reads): a whole file under on_error="raise" through the reader's
+    sequential decode, anything else through ``read(index=k)`` one frame after the other, which decodes
+    forward without seeking between neighbours (about 10% more CPU than sequential decoding) and returns
+    exactly frame k even when a damaged file drops frames.
+    """
     if not len(frames):
         return
     kw: dict[str, Any] = {"format": options.format, "filter": options.filter}
@@ -435,7 +434,7 @@ def _frames_block(
 
 
 def _read_segment(segment: _Segment, options: _ReadOptions) -> Iterator[Block]:
-    """The read task: decode the segment's frames into blocks of about ``block_bytes``."""
+    """Return the read task: decode the segment's frames into blocks of about ``block_bytes``."""
     path = segment.path
     if segment.error is not None:
         yield _error_block(path, segment.error, options)
@@ -488,9 +487,11 @@ class VideoDatasource(Datasource):
         self._frame_bytes = frame_bytes
 
     def get_name(self) -> str:
+        """Return the datasource's name in Ray's progress output."""
         return "FramepipeVideo"
 
     def estimate_inmemory_data_size(self) -> int | None:
+        """Return the decoded size of all frames in bytes, or None while some file's frame size is unknown."""
         sizes = [(s.rows, self._frame_bytes.get(s.path)) for s in self._segments]
         if any(r is None or b is None for r, b in sizes):
             return None
@@ -501,6 +502,7 @@ class VideoDatasource(Datasource):
     ) -> list[ReadTask]:
         # The tasks are the planned segments whatever `parallelism` asks: a task is a file or
         # a run of whole GOPs, which is what decodes efficiently.
+        """Return one read task per run of whole GOPs, about ``parallelism`` in all."""
         options = self._options
         tasks = []
         for segment in self._segments:
@@ -632,9 +634,7 @@ def read_videos(
 def _plan_remote(
     files: list[str], sampling: _Sampling, frames_per_task: int, open_kwargs: dict[str, Any]
 ) -> list[tuple[str, list[range | tuple[int, ...]] | BaseException, int]]:
-    """:func:`_plan_files` over the cluster, in about four chunks of files per CPU; a few
-    files are indexed on the driver's threads instead (indexing releases the GIL), which
-    saves starting Ray tasks for them."""
+    """:func:`_plan_files` over the cluster, in about four chunks of files per CPU; a few files are indexed on the driver's threads instead (indexing releases the GIL), which saves starting Ray tasks for them."""
     if len(files) <= _LOCAL_PLAN_FILES:
         with concurrent.futures.ThreadPoolExecutor(max_workers=min(4, len(files))) as pool:
             parts = pool.map(lambda p: _plan_files([p], sampling, frames_per_task, open_kwargs)[0], files)
@@ -654,14 +654,14 @@ def _plan_remote(
 
 
 def _quote(path: str) -> str:
-    """A path as a value in a pipeline description."""
+    """Return a path as a value in a pipeline description."""
     if all(c.isalnum() or c in "/._-+,:@%=" for c in path):
         return path
     return '"' + path.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _fill(description: str, path: str, output: str | None) -> str:
-    """The description with ``{path}`` and ``{output}`` replaced (quoted where needed)."""
+    """Return the description with ``{path}`` and ``{output}`` replaced (quoted where needed)."""
     for key, value in (("path", path), ("output", output or "")):
         escaped = value.replace("\\", "\\\\").replace('"', '\\"')
         description = description.replace(f'"{{{key}}}"', f'"{escaped}"')
@@ -717,7 +717,7 @@ def _process_one(
     stall: float | None,
     open_kwargs: dict[str, Any],
 ) -> dict[str, Any]:
-    """The per-file task of :func:`process_videos`."""
+    """Return the per-file task of :func:`process_videos`."""
     from .pipeline import Pipeline
 
     start = time.perf_counter()

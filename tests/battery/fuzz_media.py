@@ -110,7 +110,7 @@ def run_batch(paths: list[Path]) -> tuple[list[dict[str, object]], bool]:
 
 
 def check_alone(path: Path) -> str:
-    """What one input does on its own: ok/typed, or crash/hang/untyped."""
+    """Return what one input does on its own: ok/typed, or crash/hang/untyped."""
     results, died = run_batch([path])
     if died and not results:
         return "crash-or-hang"

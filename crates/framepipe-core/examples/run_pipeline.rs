@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use framepipe_core::{Pipeline, Result};
 
-fn main() -> Result<()> {
+pub fn main() -> Result<()> {
     framepipe_core::init()?;
     let frames: u32 = std::env::args().nth(1).and_then(|n| n.parse().ok()).unwrap_or(30);
     let pipeline = Pipeline::new(&format!(

@@ -5,9 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use framepipe_core::video::{
-    Filter, FilterGraph, FilterSpec, GraphEdge, ReaderOptions, VideoReader, VideoWriter, WriterOptions,
-};
+use framepipe_core::video::{Filter, FilterSpec, ReaderOptions, VideoReader, VideoWriter, WriterOptions};
 use gst::prelude::*;
 use gst_check::Harness;
 use gst_video::{VideoFormat, VideoInfo};
@@ -200,21 +198,11 @@ fn reader_and_writer_run_ffmpeg_filters() {
     assert_eq!(frame_size(&path, seq, 2), (80, 60));
     let crop = Filter::Sequence(vec![FilterSpec::new("crop", "100:50:10:10"), FilterSpec::new("transpose", "clock")]);
     assert_eq!(frame_size(&path, crop, 2), (50, 100));
-    let graph = FilterGraph {
-        nodes: vec![
-            ("split".into(), FilterSpec::new("split", "")),
-            ("scale_overlay".into(), FilterSpec::new("scale", "40:-1")),
-            ("overlay".into(), FilterSpec::new("overlay", "x=25:y=25")),
-        ],
-        edges: vec![
-            GraphEdge { from: "video_in".into(), to: "split".into(), from_pad: 0, to_pad: 0 },
-            GraphEdge { from: "split".into(), to: "overlay".into(), from_pad: 0, to_pad: 0 },
-            GraphEdge { from: "split".into(), to: "scale_overlay".into(), from_pad: 1, to_pad: 0 },
-            GraphEdge { from: "scale_overlay".into(), to: "overlay".into(), from_pad: 0, to_pad: 1 },
-            GraphEdge { from: "overlay".into(), to: "video_out".into(), from_pad: 0, to_pad: 0 },
-        ],
-    };
-    assert_eq!(frame_size(&path, Filter::Graph(graph), 7), (160, 120));
+    // Picture in picture, in FFmpeg's graph syntax (how a `FilterGraph` becomes such a
+    // description is unit-tested in framepipe-core's filter.rs).
+    let graph = Filter::from_string("[in]split[main][small];[small]scale=40:-1[s];[main][s]overlay=x=25:y=25[out]");
+    assert!(matches!(graph, Filter::Ffmpeg(_)), "{graph:?}");
+    assert_eq!(frame_size(&path, graph, 7), (160, 120));
 
     // framestep on the reader: frame indices are output positions.
     let opts = ReaderOptions { filter: Some(Filter::from_string("framestep=10")), ..ReaderOptions::default() };

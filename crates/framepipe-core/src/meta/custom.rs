@@ -23,6 +23,23 @@ pub(crate) trait Payload: Clone + Default + Send + Sync + 'static {
     fn registration() -> &'static OnceLock<Registration>;
 }
 
+/// Implements [`Payload`] for a type: its GStreamer names and a registration of its own (a
+/// `static` per type, which a generic trait method cannot declare).
+macro_rules! payload {
+    ($ty:ty, api = $api:literal, meta = $meta:literal) => {
+        impl $crate::meta::custom::Payload for $ty {
+            const API_NAME: &'static std::ffi::CStr = $api;
+            const IMPL_NAME: &'static std::ffi::CStr = $meta;
+
+            fn registration() -> &'static std::sync::OnceLock<$crate::meta::custom::Registration> {
+                static REG: std::sync::OnceLock<$crate::meta::custom::Registration> = std::sync::OnceLock::new();
+                &REG
+            }
+        }
+    };
+}
+pub(crate) use payload;
+
 pub(crate) struct Registration {
     api: glib::Type,
     info: ptr::NonNull<gst::ffi::GstMetaInfo>,

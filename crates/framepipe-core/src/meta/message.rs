@@ -2,24 +2,14 @@
 //! JSON text in a framepipe meta (API type `GstFpMessageMetaAPI`). Any JSON value is a
 //! message: an object comes back as an object, a string as a string.
 
-use std::sync::OnceLock;
-
-use super::custom::{self, Payload, Registration};
+use super::custom;
 use crate::{Error, Result};
 
 #[derive(Debug, Clone, Default)]
 /// The payload of [`MessageMeta`]: JSON texts.
 pub struct Messages(pub(crate) Vec<String>);
 
-impl Payload for Messages {
-    const API_NAME: &'static std::ffi::CStr = c"GstFpMessageMetaAPI";
-    const IMPL_NAME: &'static std::ffi::CStr = c"GstFpMessageMeta";
-
-    fn registration() -> &'static OnceLock<Registration> {
-        static REG: OnceLock<Registration> = OnceLock::new();
-        &REG
-    }
-}
+custom::payload!(Messages, api = c"GstFpMessageMetaAPI", meta = c"GstFpMessageMeta");
 
 /// The meta type that carries a frame's messages (API type `GstFpMessageMetaAPI`).
 pub type MessageMeta = custom::FpMeta<Messages>;

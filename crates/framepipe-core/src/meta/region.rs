@@ -29,14 +29,13 @@
 //! boxes with the label as `roi_type` but without the params.
 
 use std::collections::HashMap;
-use std::sync::OnceLock;
 
 use gst::glib::{self, translate::*};
 use gst::prelude::*;
 use gst_video::VideoRegionOfInterestMeta;
 use serde_json::{Map, Value};
 
-use super::custom::{self, Payload, Registration};
+use super::custom;
 use super::tensor::{TENSOR_STRUCTURE, Tensor};
 use crate::{Error, Result};
 
@@ -148,15 +147,7 @@ pub fn scale_rect(rect: (u32, u32, u32, u32), from: (u32, u32), to: (u32, u32)) 
 /// The payload of [`RegionParamsMeta`]: params structures by region id.
 pub struct RegionParams(Vec<(i32, Vec<gst::Structure>)>);
 
-impl Payload for RegionParams {
-    const API_NAME: &'static std::ffi::CStr = c"GstFpRegionParamsMetaAPI";
-    const IMPL_NAME: &'static std::ffi::CStr = c"GstFpRegionParamsMeta";
-
-    fn registration() -> &'static OnceLock<Registration> {
-        static REG: OnceLock<Registration> = OnceLock::new();
-        &REG
-    }
-}
+custom::payload!(RegionParams, api = c"GstFpRegionParamsMetaAPI", meta = c"GstFpRegionParamsMeta");
 
 /// The companion meta that keeps region params across GStreamer 1.22's `videoscale`.
 pub type RegionParamsMeta = custom::FpMeta<RegionParams>;

@@ -3,11 +3,9 @@
 //! GstBaseTransform carry along. The bytes are reference-counted, so copying a buffer
 //! never copies tensor data.
 
-use std::sync::OnceLock;
-
 use gst::glib;
 
-use super::custom::{self, Payload, Registration};
+use super::custom;
 use crate::layout::Dtype;
 use crate::{Error, Result};
 
@@ -112,15 +110,7 @@ pub(crate) const TENSOR_STRUCTURE: &str = "tensor";
 /// The payload of [`TensorMeta`].
 pub struct Tensors(pub(crate) Vec<Tensor>);
 
-impl Payload for Tensors {
-    const API_NAME: &'static std::ffi::CStr = c"GstFpTensorMetaAPI";
-    const IMPL_NAME: &'static std::ffi::CStr = c"GstFpTensorMeta";
-
-    fn registration() -> &'static OnceLock<Registration> {
-        static REG: OnceLock<Registration> = OnceLock::new();
-        &REG
-    }
-}
+custom::payload!(Tensors, api = c"GstFpTensorMetaAPI", meta = c"GstFpTensorMeta");
 
 /// The meta type that carries a frame's tensors (API type `GstFpTensorMetaAPI`).
 pub type TensorMeta = custom::FpMeta<Tensors>;

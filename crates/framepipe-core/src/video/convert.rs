@@ -93,7 +93,7 @@ fn words(bytes: &[u8]) -> Result<&[u16], String> {
     Ok(words)
 }
 
-/// Packed 8-bit RGB output.
+/// Packed 8-bit RGB output (in this order: it indexes the kernel tables).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RgbLayout {
     Rgb,
@@ -222,22 +222,22 @@ pub fn yuv_to_rgb(
         let take = if row + n == h { rest.len() } else { n * dst_stride };
         let (band, tail) = rest.split_at_mut(take);
         rest = tail;
-        jobs.push((row, n, band));
+        jobs.push(Band { row, rows: n, dst: band, stride: dst_stride, layout: out });
         row += n;
     }
     let mut results = Vec::with_capacity(jobs.len());
     std::thread::scope(|scope| {
         let mut handles = Vec::new();
         let mut first = None;
-        for (row, n, band) in jobs {
+        for band in jobs {
             if first.is_none() {
-                first = Some((row, n, band));
+                first = Some(band);
             } else {
-                handles.push(scope.spawn(move || convert_band(src, row, n, band, dst_stride, out, colorimetry)));
+                handles.push(scope.spawn(move || convert_band(src, band, colorimetry)));
             }
         }
-        if let Some((row, n, band)) = first {
-            results.push(convert_band(src, row, n, band, dst_stride, out, colorimetry));
+        if let Some(band) = first {
+            results.push(convert_band(src, band, colorimetry));
         }
         for handle in handles {
             results.push(handle.join().unwrap_or_else(|_| Err("a conversion thread panicked".into())));
@@ -246,27 +246,59 @@ pub fn yuv_to_rgb(
     results.into_iter().collect()
 }
 
-/// Rows `row..row + n` of `src` into `dst` (which starts at output row `row`).
-fn convert_band(
-    src: &YuvFrame<'_>,
+/// A `yuv` crate kernel: planar YUV rows to packed RGB rows.
+type Kernel<T> = fn(&YuvPlanarImage<'_, T>, &mut [u8], u32, YuvRange, YuvStandardMatrix) -> Result<(), yuv::YuvError>;
+
+/// The 8-bit kernels by chroma subsampling (4:2:0, 4:2:2, 4:4:4), then by [`RgbLayout`].
+const KERNELS_8BIT: [[Kernel<u8>; 4]; 3] = [
+    [yuv::yuv420_to_rgb, yuv::yuv420_to_bgr, yuv::yuv420_to_rgba, yuv::yuv420_to_bgra],
+    [yuv::yuv422_to_rgb, yuv::yuv422_to_bgr, yuv::yuv422_to_rgba, yuv::yuv422_to_bgra],
+    [yuv::yuv444_to_rgb, yuv::yuv444_to_bgr, yuv::yuv444_to_rgba, yuv::yuv444_to_bgra],
+];
+
+/// The 10-bit kernels by chroma subsampling (4:2:0, 4:2:2; 4:4:4 goes through RGBA rows, see
+/// [`convert_band_p10`]), then by [`RgbLayout`].
+const KERNELS_10BIT: [[Kernel<u16>; 4]; 2] = [
+    [yuv::i010_to_rgb, yuv::i010_to_bgr, yuv::i010_to_rgba, yuv::i010_to_bgra],
+    [yuv::i210_to_rgb, yuv::i210_to_bgr, yuv::i210_to_rgba, yuv::i210_to_bgra],
+];
+
+/// Three planes (starting at the band's first row) and their strides, in samples.
+fn planar_image<T: Copy + std::fmt::Debug>(
+    planes: [&[T]; 3],
+    strides: [u32; 3],
+    width: u32,
+    height: u32,
+) -> YuvPlanarImage<'_, T> {
+    let [y_plane, u_plane, v_plane] = planes;
+    let [y_stride, u_stride, v_stride] = strides;
+    YuvPlanarImage { y_plane, y_stride, u_plane, u_stride, v_plane, v_stride, width, height }
+}
+
+/// Output rows `row..row + rows`, converted on one thread: `dst` starts at output row `row`
+/// and holds rows of `stride` bytes in `layout`.
+struct Band<'a> {
     row: usize,
-    n: usize,
-    dst: &mut [u8],
-    dst_stride: usize,
-    out: RgbLayout,
-    colorimetry: Colorimetry,
-) -> Result<(), String> {
+    rows: usize,
+    dst: &'a mut [u8],
+    stride: usize,
+    layout: RgbLayout,
+}
+
+/// One band of `src` into packed RGB.
+fn convert_band(src: &YuvFrame<'_>, band: Band<'_>, c: Colorimetry) -> Result<(), String> {
+    if src.layout.depth() > 8 {
+        return convert_band_p10(src, band, c);
+    }
+    let Band { row, rows: n, dst, stride: dst_stride, layout: out } = band;
     let plane = |i: usize, first_row: usize| -> Result<&[u8], String> {
         src.planes[i].get(first_row * src.strides[i]..).ok_or_else(|| format!("plane {i} is too short"))
     };
     let crow = row / src.layout.chroma_rows();
-    let (range, matrix) = colorimetry.yuv();
+    let (range, matrix) = c.yuv();
     let stride = dst_stride as u32;
     let (w, n32) = (src.width as u32, n as u32);
     let s = |i: usize| src.strides[i] as u32;
-    if src.layout.depth() > 8 {
-        return convert_band_p10(src, row, crow, n, dst, dst_stride, out, colorimetry);
-    }
     let result = if src.layout == YuvLayout::Nv12 {
         let image = YuvBiPlanarImage {
             y_plane: plane(0, row)?,
@@ -284,33 +316,14 @@ fn convert_band(
             RgbLayout::Bgra => yuv::yuv_nv12_to_bgra(&image, dst, stride, range, matrix, mode),
         }
     } else {
-        let image = YuvPlanarImage {
-            y_plane: plane(0, row)?,
-            y_stride: s(0),
-            u_plane: plane(1, crow)?,
-            u_stride: s(1),
-            v_plane: plane(2, crow)?,
-            v_stride: s(2),
-            width: w,
-            height: n32,
-        };
-        use RgbLayout as R;
-        use YuvLayout as L;
-        match (src.layout, out) {
-            (L::I420 | L::Nv12, R::Rgb) => yuv::yuv420_to_rgb(&image, dst, stride, range, matrix),
-            (L::I420 | L::Nv12, R::Bgr) => yuv::yuv420_to_bgr(&image, dst, stride, range, matrix),
-            (L::I420 | L::Nv12, R::Rgba) => yuv::yuv420_to_rgba(&image, dst, stride, range, matrix),
-            (L::I420 | L::Nv12, R::Bgra) => yuv::yuv420_to_bgra(&image, dst, stride, range, matrix),
-            (L::Y42b, R::Rgb) => yuv::yuv422_to_rgb(&image, dst, stride, range, matrix),
-            (L::Y42b, R::Bgr) => yuv::yuv422_to_bgr(&image, dst, stride, range, matrix),
-            (L::Y42b, R::Rgba) => yuv::yuv422_to_rgba(&image, dst, stride, range, matrix),
-            (L::Y42b, R::Bgra) => yuv::yuv422_to_bgra(&image, dst, stride, range, matrix),
-            (L::Y444, R::Rgb) => yuv::yuv444_to_rgb(&image, dst, stride, range, matrix),
-            (L::Y444, R::Bgr) => yuv::yuv444_to_bgr(&image, dst, stride, range, matrix),
-            (L::Y444, R::Rgba) => yuv::yuv444_to_rgba(&image, dst, stride, range, matrix),
-            (L::Y444, R::Bgra) => yuv::yuv444_to_bgra(&image, dst, stride, range, matrix),
+        let image = planar_image([plane(0, row)?, plane(1, crow)?, plane(2, crow)?], [s(0), s(1), s(2)], w, n32);
+        let chroma = match src.layout {
+            YuvLayout::I420 | YuvLayout::Nv12 => 0,
+            YuvLayout::Y42b => 1,
+            YuvLayout::Y444 => 2,
             _ => unreachable!("10-bit layouts are converted by convert_band_p10"),
-        }
+        };
+        KERNELS_8BIT[chroma][out as usize](&image, dst, stride, range, matrix)
     };
     result.map_err(|e| format!("YUV to RGB conversion failed: {e}"))
 }
@@ -319,19 +332,11 @@ fn convert_band(
 /// crate converts that layout to RGBA only).
 const SCRATCH_ROWS: usize = 8;
 
-/// The 10-bit version of [`convert_band`] (`crow`: first chroma row).
-#[allow(clippy::too_many_arguments)]
-fn convert_band_p10(
-    src: &YuvFrame<'_>,
-    row: usize,
-    crow: usize,
-    n: usize,
-    dst: &mut [u8],
-    dst_stride: usize,
-    out: RgbLayout,
-    colorimetry: Colorimetry,
-) -> Result<(), String> {
-    let (range, matrix) = colorimetry.yuv();
+/// The 10-bit version of [`convert_band`].
+fn convert_band_p10(src: &YuvFrame<'_>, band: Band<'_>, c: Colorimetry) -> Result<(), String> {
+    let Band { row, rows: n, dst, stride: dst_stride, layout: out } = band;
+    let crow = row / src.layout.chroma_rows();
+    let (range, matrix) = c.yuv();
     let w = src.width;
     let plane = |i: usize, first_row: usize| -> Result<&[u16], String> {
         let bytes = src.planes[i].get(first_row * src.strides[i]..).ok_or_else(|| format!("plane {i} is too short"))?;
@@ -346,16 +351,8 @@ fn convert_band_p10(
         let mut r = 0;
         while r < n {
             let rows = SCRATCH_ROWS.min(n - r);
-            let image = YuvPlanarImage {
-                y_plane: plane(0, row + r)?,
-                y_stride: s(0),
-                u_plane: plane(1, row + r)?,
-                u_stride: s(1),
-                v_plane: plane(2, row + r)?,
-                v_stride: s(2),
-                width: w as u32,
-                height: rows as u32,
-            };
+            let planes = [plane(0, row + r)?, plane(1, row + r)?, plane(2, row + r)?];
+            let image = planar_image(planes, [s(0), s(1), s(2)], w as u32, rows as u32);
             yuv::i410_to_rgba(&image, &mut scratch, (w * 4) as u32, range, matrix).map_err(fail)?;
             let target = &mut dst[r * dst_stride..];
             let (ss, ds, w32, h32) = ((w * 4) as u32, dst_stride as u32, w as u32, rows as u32);
@@ -375,31 +372,14 @@ fn convert_band_p10(
         }
         return Ok(());
     }
-    let image = YuvPlanarImage {
-        y_plane: plane(0, row)?,
-        y_stride: s(0),
-        u_plane: plane(1, crow)?,
-        u_stride: s(1),
-        v_plane: plane(2, crow)?,
-        v_stride: s(2),
-        width: w as u32,
-        height: n as u32,
-    };
-    let stride = dst_stride as u32;
-    use RgbLayout as R;
-    use YuvLayout as L;
-    match (src.layout, out) {
-        (L::I420p10, R::Rgb) => yuv::i010_to_rgb(&image, dst, stride, range, matrix),
-        (L::I420p10, R::Bgr) => yuv::i010_to_bgr(&image, dst, stride, range, matrix),
-        (L::I420p10, R::Rgba) => yuv::i010_to_rgba(&image, dst, stride, range, matrix),
-        (L::I420p10, R::Bgra) => yuv::i010_to_bgra(&image, dst, stride, range, matrix),
-        (L::I422p10, R::Rgb) => yuv::i210_to_rgb(&image, dst, stride, range, matrix),
-        (L::I422p10, R::Bgr) => yuv::i210_to_bgr(&image, dst, stride, range, matrix),
-        (L::I422p10, R::Rgba) => yuv::i210_to_rgba(&image, dst, stride, range, matrix),
-        (L::I422p10, R::Bgra) => yuv::i210_to_bgra(&image, dst, stride, range, matrix),
+    let image =
+        planar_image([plane(0, row)?, plane(1, crow)?, plane(2, crow)?], [s(0), s(1), s(2)], w as u32, n as u32);
+    let chroma = match src.layout {
+        YuvLayout::I420p10 => 0,
+        YuvLayout::I422p10 => 1,
         _ => unreachable!("8-bit layouts are converted by convert_band"),
-    }
-    .map_err(fail)
+    };
+    KERNELS_10BIT[chroma][out as usize](&image, dst, dst_stride as u32, range, matrix).map_err(fail)
 }
 
 /// The scalar reference the SIMD kernels are tested against: the same matrix and range in

@@ -2,6 +2,8 @@
 
 use gst_video::VideoFormat;
 
+use super::pixfmt::{self, PixelFormat};
+use crate::layout::Dtype;
 use crate::{Error, Result};
 
 /// A reader's output pixel format, named as FFmpeg (and imageio's pyav plugin) names it.
@@ -41,34 +43,43 @@ impl OutputFormat {
         })
     }
 
+    /// The row of the pixel-format table: names, depth, components and planes.
+    pub fn pixel_format(self) -> &'static PixelFormat {
+        match self {
+            OutputFormat::Rgb24 => &pixfmt::RGB24,
+            OutputFormat::Bgr24 => &pixfmt::BGR24,
+            OutputFormat::Rgba => &pixfmt::RGBA,
+            OutputFormat::Bgra => &pixfmt::BGRA,
+            OutputFormat::Gray => &pixfmt::GRAY,
+            OutputFormat::Gray16le => &pixfmt::GRAY16LE,
+            OutputFormat::Rgb48le => &pixfmt::RGB48LE,
+            OutputFormat::Yuv444p => &pixfmt::YUV444P,
+        }
+    }
+
     /// The FFmpeg name.
     pub fn name(self) -> &'static str {
-        match self {
-            OutputFormat::Rgb24 => "rgb24",
-            OutputFormat::Bgr24 => "bgr24",
-            OutputFormat::Rgba => "rgba",
-            OutputFormat::Bgra => "bgra",
-            OutputFormat::Gray => "gray",
-            OutputFormat::Gray16le => "gray16le",
-            OutputFormat::Rgb48le => "rgb48le",
-            OutputFormat::Yuv444p => "yuv444p",
-        }
+        self.pixel_format().name
     }
 
     /// The GStreamer raw video format the reader asks videoconvert for.
     pub fn video_format(self) -> VideoFormat {
-        match self {
-            OutputFormat::Rgb24 => VideoFormat::Rgb,
-            OutputFormat::Bgr24 => VideoFormat::Bgr,
-            OutputFormat::Rgba => VideoFormat::Rgba,
-            OutputFormat::Bgra => VideoFormat::Bgra,
-            OutputFormat::Gray => VideoFormat::Gray8,
-            OutputFormat::Gray16le => VideoFormat::Gray16Le,
-            // GStreamer has no 48-bit RGB: frames come as RGBA64_LE and the (H, W, 3)
-            // view skips the alpha word (see `VideoFrame::view`).
-            OutputFormat::Rgb48le => VideoFormat::Rgba64Le,
-            OutputFormat::Yuv444p => VideoFormat::Y444,
-        }
+        // GStreamer has no 48-bit RGB: frames come as RGBA64_LE and the (H, W, 3) view skips
+        // the alpha word (see `VideoFrame::view`).
+        self.pixel_format().gstreamer.unwrap_or(VideoFormat::Rgba64Le)
+    }
+
+    /// The shape and dtype of a contiguous `width` x `height` frame: (H, W, C) packed, (H, W)
+    /// for one component, (C, H, W) planar; uint16 above 8 bits.
+    pub fn array_shape(self, width: usize, height: usize) -> (Vec<usize>, Dtype) {
+        let p = self.pixel_format();
+        let c = usize::from(p.components);
+        let shape = match (p.planes, c) {
+            (1, 1) => vec![height, width],
+            (1, _) => vec![height, width, c],
+            _ => vec![c, height, width],
+        };
+        (shape, if p.is_wide() { Dtype::U16 } else { Dtype::U8 })
     }
 
     /// The caps videoconvert is asked for.
@@ -133,6 +144,10 @@ mod tests {
             assert_eq!(OutputFormat::from_name(f.name()).unwrap(), f);
         }
         let err = OutputFormat::from_name("yuv420x").unwrap_err().to_string();
+        assert_eq!(OutputFormat::Rgb48le.video_format(), VideoFormat::Rgba64Le);
+        assert_eq!(OutputFormat::Yuv444p.array_shape(5, 3), (vec![3, 3, 5], Dtype::U8));
+        assert_eq!(OutputFormat::Gray16le.array_shape(5, 3), (vec![3, 5], Dtype::U16));
+        assert_eq!(OutputFormat::Rgba.array_shape(5, 3), (vec![3, 5, 4], Dtype::U8));
         assert!(err.contains("rgb24") && err.contains("yuv444p"), "{err}");
     }
 

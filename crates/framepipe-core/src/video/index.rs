@@ -14,8 +14,9 @@ use std::time::{Duration, Instant};
 
 use gst::prelude::*;
 use gst_app::AppSink;
+use gst_video::VideoFormat;
 
-use super::{check_input, make, media_error, path_str};
+use super::{check_input, make, media_error, path_str, pixfmt};
 use crate::pipeline::{Interrupt, Pipeline};
 use crate::{Error, Result};
 
@@ -496,9 +497,13 @@ fn tag_string(value: &gst::glib::SendValue) -> String {
     value.serialize().map(|s| s.to_string()).unwrap_or_else(|_| format!("{value:?}"))
 }
 
-/// FFmpeg's name for the decoded pixel format of a coded stream (yuv420p when the parser
-/// does not say).
+/// FFmpeg's name for the decoded pixel format: a raw stream's own format, or for a coded
+/// stream what its chroma format and bit depth make (yuv420p when the parser does not say).
 fn pixel_format_name(s: &gst::StructureRef) -> String {
+    let raw = s.get::<&str>("format").ok().filter(|_| s.name() == "video/x-raw");
+    if let Some(name) = raw.map(VideoFormat::from_string).and_then(pixfmt::ffmpeg_name) {
+        return name.to_string();
+    }
     let depth = s.get::<u32>("bit-depth-luma").unwrap_or(8);
     let base = match s.get::<&str>("chroma-format").unwrap_or("4:2:0") {
         "4:0:0" => "gray",
@@ -575,6 +580,21 @@ pub(crate) fn rotation_degrees(orientation: &str) -> u32 {
 mod tests {
     use super::*;
     use proptest::strategy::Strategy;
+
+    #[test]
+    fn decoded_pixel_format_names() {
+        gst::init().unwrap();
+        let raw = gst::Structure::builder("video/x-raw").field("format", "Y444").build();
+        assert_eq!(pixel_format_name(&raw), "yuv444p");
+        let raw = gst::Structure::builder("video/x-raw").field("format", "GRAY16_LE").build();
+        assert_eq!(pixel_format_name(&raw), "gray16le");
+        let h264 = gst::Structure::builder("video/x-h264")
+            .field("chroma-format", "4:2:2")
+            .field("bit-depth-luma", 10u32)
+            .build();
+        assert_eq!(pixel_format_name(&h264), "yuv422p10le");
+        assert_eq!(pixel_format_name(&gst::Structure::new_empty("video/x-h264")), "yuv420p");
+    }
 
     fn entry(pts: u64, keyframe: bool) -> FrameEntry {
         FrameEntry { pts, dts: None, duration: Some(10), keyframe, decode_order: 0 }

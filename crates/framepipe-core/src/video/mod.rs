@@ -30,11 +30,12 @@ pub mod avwriter;
 pub mod convert;
 mod filter;
 mod format;
+mod h264;
 mod index;
 pub mod pixfmt;
 mod reader;
 mod writer;
-mod yuvtorgb;
+mod yuvconvert;
 
 pub use avwriter::{AvWriter, AvWriterOptions, Target as AvTarget, WriteSeek, bayer_pixel};
 pub use filter::{Filter, FilterGraph, FilterSpec, GraphEdge};
@@ -42,7 +43,7 @@ pub use format::OutputFormat;
 pub use index::{FrameEntry, FrameIndex, Metadata, probe, probe_cached};
 pub use reader::{ReaderOptions, VideoFrame, VideoReader};
 pub use writer::{VideoWriter, WriterOptions, available_codecs};
-pub use yuvtorgb::FpYuvToRgb;
+pub use yuvconvert::FpYuvConvert;
 
 use std::path::Path;
 
@@ -72,6 +73,22 @@ fn media_error(path: &Path, e: Error) -> Error {
         }
         Error::Gst(m) => Error::Media(format!("{}: {m}", path.display())),
         other => other,
+    }
+}
+
+/// The end of sequential reading: the first frame that could not be decoded (`missing`) is
+/// reported once, as [`Error::Media`] after the frames that could; then the end (`None`).
+pub(crate) fn end_of_frames<T>(path: &Path, missing: Option<usize>, reported: &mut bool) -> Result<Option<T>> {
+    match missing {
+        Some(k) if !*reported => {
+            *reported = true;
+            Err(Error::Media(format!(
+                "{}: frame {k} and possibly others could not be decoded (the file is damaged); the frames \
+                 that could were returned",
+                path.display()
+            )))
+        }
+        _ => Ok(None),
     }
 }
 

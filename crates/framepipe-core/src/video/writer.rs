@@ -19,7 +19,7 @@ use gst::prelude::*;
 use gst_app::AppSrc;
 use gst_video::VideoFormat;
 
-use super::{Filter, OutputFormat, make, media_error, path_str};
+use super::{Filter, OutputFormat, make, media_error, path_str, pixfmt};
 use crate::layout::Dtype;
 use crate::media::MediaInfo;
 use crate::pack::{self, ArrayRef};
@@ -576,16 +576,15 @@ fn is_c_contiguous(array: &ArrayRef<'_>) -> bool {
 }
 
 /// GStreamer's name for an FFmpeg encoded pixel format.
+/// GStreamer's name of an encoded pixel format ("yuv420p" -> "I420"), from the pixel-format
+/// table; the formats encoders take (4:2:0, 4:2:2, 4:4:4, NV12, gray, 10-bit 4:2:0).
 fn encoded_format(pix: &str) -> Result<&'static str> {
-    Ok(match pix {
-        "yuv420p" | "yuvj420p" => "I420",
-        "yuv422p" | "yuvj422p" => "Y42B",
-        "yuv444p" | "yuvj444p" => "Y444",
-        "nv12" => "NV12",
-        "gray" => "GRAY8",
-        "yuv420p10le" => "I420_10LE",
-        other => return Err(Error::Value(format!("unsupported encoded pixel format {other:?}"))),
-    })
+    const ENCODED: [&str; 6] = ["yuv420p", "yuv422p", "yuv444p", "nv12", "gray", "yuv420p10le"];
+    pixfmt::by_name(pix)
+        .filter(|p| ENCODED.contains(&p.name))
+        .and_then(|p| p.gstreamer)
+        .map(|f| f.to_str().as_str())
+        .ok_or_else(|| Error::Value(format!("unsupported encoded pixel format {pix:?}")))
 }
 
 fn configure_encoder(enc: &gst::Element, o: &WriterOptions) {

@@ -12,7 +12,7 @@ use std::ptr;
 use ffmpeg_next::ffi as ff;
 
 use super::pix_fmt;
-use crate::layout::{Dtype, View};
+use crate::layout::View;
 use crate::video::OutputFormat;
 use crate::video::format::luma_table;
 use crate::{Error, Result};
@@ -73,15 +73,7 @@ pub struct ColorOptions {
 
 /// The contiguous layout of one converted frame: its byte size and its array view (offset 0).
 pub(crate) fn frame_layout(format: OutputFormat, width: usize, height: usize) -> (usize, View) {
-    let (w, h) = (width, height);
-    let (shape, dtype): (Vec<usize>, Dtype) = match format {
-        OutputFormat::Rgb24 | OutputFormat::Bgr24 => (vec![h, w, 3], Dtype::U8),
-        OutputFormat::Rgba | OutputFormat::Bgra => (vec![h, w, 4], Dtype::U8),
-        OutputFormat::Gray => (vec![h, w], Dtype::U8),
-        OutputFormat::Gray16le => (vec![h, w], Dtype::U16),
-        OutputFormat::Rgb48le => (vec![h, w, 3], Dtype::U16),
-        OutputFormat::Yuv444p => (vec![3, h, w], Dtype::U8),
-    };
+    let (shape, dtype) = format.array_shape(width, height);
     let mut strides = vec![0isize; shape.len()];
     let mut step = dtype.size() as isize;
     for (s, &n) in strides.iter_mut().zip(&shape).rev() {
@@ -89,20 +81,6 @@ pub(crate) fn frame_layout(format: OutputFormat, width: usize, height: usize) ->
         step *= n as isize;
     }
     (step as usize, View { offset: 0, shape, strides, dtype })
-}
-
-fn sws_format(format: OutputFormat) -> ff::AVPixelFormat {
-    use ff::AVPixelFormat::*;
-    match format {
-        OutputFormat::Rgb24 => AV_PIX_FMT_RGB24,
-        OutputFormat::Bgr24 => AV_PIX_FMT_BGR24,
-        OutputFormat::Rgba => AV_PIX_FMT_RGBA,
-        OutputFormat::Bgra => AV_PIX_FMT_BGRA,
-        OutputFormat::Gray => AV_PIX_FMT_GRAY8,
-        OutputFormat::Gray16le => AV_PIX_FMT_GRAY16LE,
-        OutputFormat::Rgb48le => AV_PIX_FMT_RGB48LE,
-        OutputFormat::Yuv444p => AV_PIX_FMT_YUV444P,
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -193,7 +171,7 @@ impl Converter {
                     src,
                     width,
                     height,
-                    sws_format(format),
+                    format.pixel_format().ffmpeg.into(),
                     ff::SWS_BICUBIC,
                     ptr::null_mut(),
                     ptr::null_mut(),
@@ -321,6 +299,7 @@ impl Drop for Converter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::layout::Dtype;
 
     #[test]
     fn names() {

@@ -461,17 +461,7 @@ impl LibavReader {
                 }
                 None => {
                     let missing = self.damaged.or((expected < probe.index.len()).then_some(expected));
-                    return match missing {
-                        Some(k) if !self.reported => {
-                            self.reported = true;
-                            Err(Error::Media(format!(
-                                "{}: frame {k} and possibly others could not be decoded (the file is damaged); the \
-                                 frames that could were returned",
-                                probe.metadata.path.display()
-                            )))
-                        }
-                        _ => Ok(None),
-                    };
+                    return crate::video::end_of_frames(&probe.metadata.path, missing, &mut self.reported);
                 }
             }
         }

@@ -8,7 +8,7 @@
 //! `videoconvert` placed after it unchanged. Output buffers come from the
 //! video buffer pool `GstVideoFilter` sets up, so steady-state decoding does not allocate.
 //!
-//! The reader builds it as `queue ! fpyuvtorgb format=RGB ! videoconvert ! video/x-raw,format=RGB ! appsink`;
+//! The reader builds it as `queue ! fpyuvconvert format=RGB ! videoconvert ! video/x-raw,format=RGB ! appsink`;
 //! with a convertible input the videoconvert is in passthrough.
 
 use std::sync::{LazyLock, Mutex};
@@ -24,7 +24,11 @@ use crate::video::convert::{Colorimetry, RgbLayout, YuvFrame, YuvLayout, yuv_to_
 use crate::video::format::luma_table;
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
-    gst::DebugCategory::new("fpyuvtorgb", gst::DebugColorFlags::empty(), Some("framepipe YUV to RGB converter"))
+    gst::DebugCategory::new(
+        "fpyuvconvert",
+        gst::DebugColorFlags::empty(),
+        Some("framepipe YUV to RGB or gray converter"),
+    )
 });
 
 const DEFAULT_FORMAT: Output = Output::Rgb(RgbLayout::Rgb);
@@ -85,7 +89,7 @@ struct State {
 }
 
 #[derive(Default)]
-pub struct FpYuvToRgb {
+pub struct FpYuvConvert {
     settings: Mutex<Settings>,
     state: Mutex<Option<State>>,
 }
@@ -121,16 +125,16 @@ fn convertible(s: &gst::StructureRef) -> bool {
 }
 
 #[glib::object_subclass]
-impl ObjectSubclass for FpYuvToRgb {
-    const NAME: &'static str = "GstFpYuvToRgb";
+impl ObjectSubclass for FpYuvConvert {
+    const NAME: &'static str = "GstFpYuvConvert";
     // framepipe-core can be linked into both the Python module and the plugin library of
     // one process; each copy then registers its own type instead of failing.
     const ALLOW_NAME_CONFLICT: bool = true;
-    type Type = super::FpYuvToRgb;
+    type Type = super::FpYuvConvert;
     type ParentType = gst_video::VideoFilter;
 }
 
-impl ObjectImpl for FpYuvToRgb {
+impl ObjectImpl for FpYuvConvert {
     fn properties() -> &'static [glib::ParamSpec] {
         static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
             vec![
@@ -185,9 +189,9 @@ impl ObjectImpl for FpYuvToRgb {
     }
 }
 
-impl GstObjectImpl for FpYuvToRgb {}
+impl GstObjectImpl for FpYuvConvert {}
 
-impl ElementImpl for FpYuvToRgb {
+impl ElementImpl for FpYuvConvert {
     fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
         static METADATA: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
             gst::subclass::ElementMetadata::new(
@@ -214,7 +218,7 @@ impl ElementImpl for FpYuvToRgb {
     }
 }
 
-impl BaseTransformImpl for FpYuvToRgb {
+impl BaseTransformImpl for FpYuvConvert {
     const MODE: gst_base::subclass::BaseTransformMode = gst_base::subclass::BaseTransformMode::NeverInPlace;
     const PASSTHROUGH_ON_SAME_CAPS: bool = true;
     const TRANSFORM_IP_ON_PASSTHROUGH: bool = false;
@@ -269,7 +273,7 @@ impl BaseTransformImpl for FpYuvToRgb {
     }
 }
 
-impl VideoFilterImpl for FpYuvToRgb {
+impl VideoFilterImpl for FpYuvConvert {
     fn set_info(
         &self,
         incaps: &gst::Caps,

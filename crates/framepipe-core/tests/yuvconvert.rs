@@ -9,7 +9,7 @@
 //! place chroma differently at colour edges, up to 22 levels there, mean still about 1.5.
 //! Against videoconvert's default (interpolated chroma) the mean stays under 5.
 
-use framepipe_core::video::FpYuvToRgb;
+use framepipe_core::video::FpYuvConvert;
 use framepipe_core::video::convert::RgbLayout;
 use gst::prelude::*;
 use gst_video::prelude::*;
@@ -105,7 +105,7 @@ fn matches_videoconvert_for_every_layout_and_colorimetry() {
                 let reference = frames(&caps, videoconvert(true), "RGB");
                 let interpolated = frames(&caps, videoconvert(false), "RGB");
                 for (layout, name) in layouts {
-                    let ours = frames(&caps, FpYuvToRgb::new(layout, 2).upcast(), name);
+                    let ours = frames(&caps, FpYuvConvert::new(layout, 2).upcast(), name);
                     let ours_rgb = to_rgb(&ours, layout);
                     let (max, mean) = diffs(&ours_rgb, &reference);
                     let limit = if input.starts_with("Y444") { MAX_DIFF_444 } else { MAX_DIFF_SUBSAMPLED };
@@ -146,7 +146,7 @@ fn other_formats_pass_through_to_videoconvert() {
     for (input, w) in [("GRAY8", 64), ("RGBx", 64), ("I420_12LE", 64), ("I420_10LE", 63), ("I422_10LE", 63)] {
         let caps = format!("video/x-raw,format={input},width={w},height=48");
         let bin = gst::Bin::new();
-        let ours = FpYuvToRgb::new(RgbLayout::Rgb, 2).upcast::<gst::Element>();
+        let ours = FpYuvConvert::new(RgbLayout::Rgb, 2).upcast::<gst::Element>();
         let vc = videoconvert(false);
         bin.add_many([&ours, &vc]).unwrap();
         ours.link(&vc).unwrap();

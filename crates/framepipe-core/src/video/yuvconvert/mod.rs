@@ -10,24 +10,25 @@ use super::convert::RgbLayout;
 mod imp;
 
 glib::wrapper! {
-    /// Converts 8-bit YUV frames to the RGB layout it is made for; passes anything else through.
-    pub struct FpYuvToRgb(ObjectSubclass<imp::FpYuvToRgb>)
+    /// Converts 8- and 10-bit YUV frames to the RGB layout or the full-range gray it is made
+    /// for; passes anything else through.
+    pub struct FpYuvConvert(ObjectSubclass<imp::FpYuvConvert>)
         @extends gst_video::VideoFilter, gst_base::BaseTransform, gst::Element, gst::Object;
 }
 
-impl FpYuvToRgb {
+impl FpYuvConvert {
     /// A converter producing `output`, with `threads` conversion threads per frame.
-    pub fn new(output: RgbLayout, threads: u32) -> FpYuvToRgb {
-        FpYuvToRgb::with_format(output.video_format(), threads)
+    pub fn new(output: RgbLayout, threads: u32) -> FpYuvConvert {
+        FpYuvConvert::with_format(output.video_format(), threads)
     }
 
     /// A converter to full-range gray (`format`: GRAY8 or GRAY16_LE) from the luma plane of
     /// YUV, as FFmpeg's `gray` and `gray16le` (anything else passes through to videoconvert).
-    pub fn gray(format: gst_video::VideoFormat) -> FpYuvToRgb {
-        FpYuvToRgb::with_format(format, 1)
+    pub fn gray(format: gst_video::VideoFormat) -> FpYuvConvert {
+        FpYuvConvert::with_format(format, 1)
     }
 
-    fn with_format(format: gst_video::VideoFormat, threads: u32) -> FpYuvToRgb {
+    fn with_format(format: gst_video::VideoFormat, threads: u32) -> FpYuvConvert {
         glib::Object::builder()
             .property("format", format.to_str().as_str())
             .property("n-threads", threads.max(1))

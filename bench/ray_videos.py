@@ -5,6 +5,15 @@ Ray cluster with 1 and then 2 CPUs. Frame counts are checked against ``ffprobe -
 Run by ``make bench`` (decord comes from requirements-bench.txt). The bench makes its own
 clips (H.264 with B-frames, 4:2:0; MP4, Matroska and MPEG-TS). Prints medians and ratios.
 
+The comparison: both readers with their defaults (decord decodes with libavcodec's automatic
+thread count; framepipe with the cores a task's CPU reservation stands for), every frame of
+every clip, consumed two ways: pulled to the driver (``iter_batches``: every frame crosses the
+object store) and counted in the workers (``map_batches`` fused with the read, as a
+preprocessing step would be). frames/s is wall time, which on a shared machine depends on
+what else runs (the load average is printed); "CPU ms per frame" adds up the CPU time of the
+driver and every process of the local Ray (raylet, object store, workers, all threads), the
+cost of a frame wherever it was spent, which load disturbs much less.
+
     python bench/ray_videos.py [--repeat N] [--frames N] [--cpus 1,2] [--consume driver,worker]
     python bench/ray_videos.py --profile [--repeat N]   # one read task of each, no Ray: CPU ms/frame by stage
 """

@@ -428,3 +428,44 @@ def test_decode_uses_batch_reads_when_the_video_file_has_them(clips):
     with fp.open(path) as video:  # today's VideoFile: read(index=k), or the sequential decode
         assert [k for k, _ in fpray._decode(video, (1, 4, 5, 17), options)] == [1, 4, 5, 17]
         assert len(list(fpray._decode(video, range(len(want)), options))) == len(want)
+
+
+def test_block_arrays_are_filled_again_only_when_nothing_references_them(clips):
+    """Blocks of 3 frames, every one kept while the next are read: none may be overwritten
+    by a later block (the arrays are reused only once released), and released ones are."""
+    path = clips["cfr_bframes.mp4"]
+    want = fp.imread(path)
+    frame_bytes = want[0].nbytes
+    options = fpray._ReadOptions(
+        "rgb24", None, 1, True, "raise", fpray._Sampling(), block_bytes=3 * frame_bytes - 1
+    )
+    kept = list(fpray._read_segment(fpray._Segment(str(path), None), options))
+    assert [b.num_rows for b in kept[:-1]] == [3] * (len(kept) - 1)
+    batches = [ray.data.block.BlockAccessor.for_block(b).to_batch_format("numpy") for b in kept]
+    frames = np.concatenate([b["frame"] for b in batches])
+    assert [int(k) for b in batches for k in b["frame_index"]] == list(range(len(want)))
+    np.testing.assert_array_equal(frames, want)
+    del kept, batches
+    arrays = fpray._BlockArrays()
+    first = arrays.take(want[0], 3 * frame_bytes - 1, 100)
+    assert first.shape == (3, *want[0].shape)
+    second = arrays.take(want[0], 3 * frame_bytes - 1, 100)
+    assert not np.shares_memory(first, second)  # `first` is still referenced
+    address = first.ctypes.data
+    del first
+    assert arrays.take(want[0], 3 * frame_bytes - 1, 100).ctypes.data == address
+    assert arrays.take(want[0], 3 * frame_bytes - 1, 2).shape[0] == 2  # the task's last frames
+    assert arrays.allocated == 2
+
+
+def test_decoder_threads_follow_the_tasks_cpu_reservation(ray_cluster):
+    """A task reserving c of the node's Ray CPUs decodes on the cores they stand for."""
+    cores = len(os.sched_getaffinity(0))
+    offered = ray.cluster_resources()["CPU"]
+    assert offered == 2
+    threads = ray.remote(fpray._auto_threads)
+    assert ray.get(threads.options(num_cpus=1).remote()) == max(1, round(cores / offered))
+    assert ray.get(threads.options(num_cpus=2).remote()) == max(1, round(2 * cores / offered))
+    options = fpray._ReadOptions("rgb24", None, None, True, "raise", fpray._Sampling())
+    assert options.open_kwargs()["thread_count"] >= 1
+    assert fpray._ReadOptions("rgb24", None, 3, True, "raise", fpray._Sampling()).threads() == 3

@@ -107,7 +107,8 @@ _BAYER_TILES = {
 
 def _mosaic(tile: tuple[tuple[int, int, int], ...], dtype: str) -> Any:
     """RGB frames (..., H, W, 3) to a Bayer mosaic (..., H, W): each pixel keeps the one
-    colour its filter passes (what a Bayer sensor records)."""
+    colour its filter passes (what a Bayer sensor records).
+    """
 
     def convert(rgb: npt.NDArray[Any]) -> npt.NDArray[Any]:
         out = np.empty(rgb.shape[:-1], dtype=np.dtype(dtype))
@@ -121,7 +122,8 @@ def _mosaic(tile: tuple[tuple[int, int, int], ...], dtype: str) -> Any:
 def _output_format(name: str) -> tuple[str, Any, str | None]:
     """How to produce output format ``name``: (the decoder's format, a conversion of its
     frames or None, the dtype of the result when it differs). ValueError for a format that
-    cannot be produced."""
+    cannot be produced.
+    """
     fmt = _ALIASES.get(name.lower(), name.lower())
     if fmt in _DECODER_FORMATS:
         return fmt, None, None
@@ -139,7 +141,8 @@ def _output_format(name: str) -> tuple[str, Any, str | None]:
 
 class _Converted:
     """A reader whose frames are converted after decoding (the formats FFmpeg's swscale
-    does not write, such as Bayer mosaics, or byte orders numpy keeps in the dtype)."""
+    does not write, such as Bayer mosaics, or byte orders numpy keeps in the dtype).
+    """
 
     def __init__(self, reader: _framepipe._VideoReader, convert: Any, dtype: str | None) -> None:
         self._inner = reader
@@ -232,7 +235,8 @@ _memfd_serial = itertools.count()
 class _MemoryFile:
     """Encoded bytes held as an anonymous in-memory file (``memfd_create``), readable by
     path (``/proc/self/fd/N``) by libavformat and GStreamer alike; nothing is written to
-    disk. Where memfd does not exist, a temporary file deleted on close stands in."""
+    disk. Where memfd does not exist, a temporary file deleted on close stands in.
+    """
 
     def __init__(self, data: bytes | bytearray | memoryview) -> None:
         self._tmp: Any = None
@@ -265,7 +269,8 @@ def _read_source(uri: Any) -> bytes:
     """The encoded bytes of a bytes-like or file-object source.
 
     Raises TypeError for an object that is neither, or a file object that cannot be read
-    (no ``read``, ``readable()`` false, or opened in text mode)."""
+    (no ``read``, ``readable()`` false, or opened in text mode).
+    """
     if isinstance(uri, bytes | bytearray | memoryview):
         return bytes(uri)
     read = getattr(uri, "read", None)
@@ -825,7 +830,8 @@ class VideoFile:
 
     def _uses_libav(self) -> bool:
         """Whether the libav writer writes this file: bytes and file objects, GIF, PNG and
-        APNG (GStreamer writes the other files, crash-safe MP4 included)."""
+        APNG (GStreamer writes the other files, crash-safe MP4 included).
+        """
         codec = str((self._stream or {}).get("codec") or "").lower()
         return self._target is not None or self._container() in _LIBAV_EXTENSIONS or codec in _LIBAV_CODECS
 

@@ -16,7 +16,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 
 use crate::array::Borrowed;
-use crate::errors::{detach_interruptible, to_py};
+use crate::errors::to_py;
+use crate::gil::detach_interruptible;
 use crate::video::filter_from_py;
 
 /// Bytes written in memory, shared with the writer's sink so that `close` can hand them

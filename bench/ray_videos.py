@@ -97,9 +97,10 @@ def consume(ds: ray.data.Dataset, where: str) -> dict[str, int]:
 
 
 def cluster_cpu_seconds() -> float:
-    """CPU seconds used so far by this process and every process under it (the local Ray:
-    raylet, object store, workers), all threads. Less sensitive than wall time to other work
-    on the machine: the CPU time a frame costs, wherever Ray spent it.
+    """Return the CPU seconds used so far by this process and every process under it, all threads.
+
+    The processes under it are the local Ray: raylet, object store, workers. Less sensitive than wall time
+    to other work on the machine: the CPU time a frame costs, wherever Ray spent it.
     """
     tick = os.sysconf("SC_CLK_TCK")
     stats: dict[int, tuple[int, float]] = {}  # pid -> (parent, CPU seconds)
@@ -136,7 +137,7 @@ def run_decord(clips: list[Path], where: str) -> dict[str, int]:
 
 
 def _fp_task(clips: list[Path], thread_count: int) -> int:
-    """Framepipe's read task (``_read_segment``: open and index, decode, fill blocks) per file."""
+    """Run framepipe's read task (``_read_segment``: open and index, decode, fill blocks) per file."""
     options = fpray._ReadOptions(
         format="rgb24",
         filter=None,
@@ -153,8 +154,9 @@ def _fp_task(clips: list[Path], thread_count: int) -> int:
 
 
 def _decord_task(clips: list[Path], num_threads: int | None) -> int:
-    """Ray's own read task for each file (``ray.data.read_videos``' datasource, decord), with the
-    output buffer Ray Data puts behind every read task (it merges the one-frame blocks).
+    """Run Ray's own read task for each file (``ray.data.read_videos``' datasource, decord).
+
+    With the output buffer Ray Data puts behind every read task (it merges the one-frame blocks).
     """
     from ray.data._internal.datasource.video_datasource import VideoDatasource
     from ray.data._internal.output_buffer import BlockOutputBuffer, OutputBlockSizeOption
@@ -176,7 +178,7 @@ def _decord_task(clips: list[Path], num_threads: int | None) -> int:
 
 
 def _decord_decode(clips: list[Path], num_threads: int) -> int:
-    """Decord alone: iterate and copy each frame to numpy (what the datasource does per frame)."""
+    """Run decord alone: iterate and copy each frame to numpy (what the datasource does per frame)."""
     import decord
 
     n = 0
@@ -188,7 +190,7 @@ def _decord_decode(clips: list[Path], num_threads: int) -> int:
 
 
 def _fp_decode(clips: list[Path], thread_count: int) -> int:
-    """Framepipe alone: open and index, then decode and convert every frame (no copy)."""
+    """Run framepipe alone: open and index, then decode and convert every frame (no copy)."""
     n = 0
     for c in clips:
         reader = fp.VideoFile(str(c), thread_count=thread_count)._reader()
@@ -198,8 +200,9 @@ def _fp_decode(clips: list[Path], thread_count: int) -> int:
 
 
 def _fp_batch(clips: list[Path], thread_count: int) -> int:
-    """Framepipe alone: open and index, then ``read_batch`` over runs of 186 frames (about
-    128 MB), which converts straight into the batch (its own decoders per GOP, one per core).
+    """Run framepipe alone: open and index, then ``read_batch`` over runs of 186 frames (about 128 MB).
+
+    ``read_batch`` converts straight into the batch (its own decoders per GOP, one per core).
     """
     n = 0
     for c in clips:
@@ -210,7 +213,7 @@ def _fp_batch(clips: list[Path], thread_count: int) -> int:
 
 
 def _fp_open(clips: list[Path], _: int) -> int:
-    """Framepipe's open and index alone (what every read task did before decoding)."""
+    """Run framepipe's open and index alone (what every read task did before decoding)."""
     n = 0
     for c in clips:
         n += len(fp.VideoFile(str(c), thread_count=1))
@@ -232,7 +235,7 @@ STAGES: dict[str, tuple[Any, int | None, str]] = {
 
 
 def profile_stage(name: str, clips: list[Path]) -> None:
-    """Runs one stage over the clips in this (fresh) process; prints CPU and wall seconds."""
+    """Run one stage over the clips in this (fresh) process; print CPU and wall seconds."""
     fn, arg, _ = STAGES[name]
     w0, c0 = time.perf_counter(), time.process_time()
     n = fn(clips, arg)
@@ -240,9 +243,10 @@ def profile_stage(name: str, clips: list[Path]) -> None:
 
 
 def profile(clips: list[Path], repeat: int, frames_per_clip: int) -> None:
-    """Each stage in fresh processes (cold index cache, clean heap), ``repeat`` times taking
-    turns; CPU time is the process's (all its threads), so it is less sensitive than wall time
-    to what else runs on the machine.
+    """Profile each stage in fresh processes (cold index cache, clean heap), ``repeat`` times taking turns.
+
+    CPU time is the process's (all its threads), so it is less sensitive than wall time to what else runs
+    on the machine.
     """
     out: dict[str, list[dict[str, float]]] = {name: [] for name in STAGES}
     for _ in range(repeat):

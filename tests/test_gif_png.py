@@ -1,6 +1,7 @@
-"""GIF and PNG through the libav writer: round trips (frame count, size, timing, pixels within
-the palette's tolerance), gray GIF exact, PNG lossless, image sequences, APNG, and the
-options that cannot be honoured (ValueError naming them).
+"""GIF and PNG through the libav writer.
+
+Round trips (frame count, size, timing, pixels within the palette's tolerance), gray GIF exact, PNG
+lossless, image sequences, APNG, and the options that cannot be honoured (ValueError naming them).
 """
 
 from __future__ import annotations
@@ -89,7 +90,7 @@ def test_gif_loop_and_duration(tmp_path: Path) -> None:
 
 
 def test_gif_with_ffmpeg_palette_graph(tmp_path: Path) -> None:
-    """Imageio's pyav form: the caller's own split/palettegen/paletteuse graph."""
+    """Accept imageio's pyav form: the caller's own split/palettegen/paletteuse graph."""
     graph = (
         {"split": ("split", ""), "palettegen": ("palettegen", ""), "paletteuse": ("paletteuse", "")},
         [

@@ -431,8 +431,10 @@ def test_decode_uses_batch_reads_when_the_video_file_has_them(clips):
 
 
 def test_block_arrays_are_filled_again_only_when_nothing_references_them(clips):
-    """Blocks of 3 frames, every one kept while the next are read: none may be overwritten
-    by a later block (the arrays are reused only once released), and released ones are.
+    """Read blocks of 3 frames, every one kept while the next are read.
+
+    None may be overwritten by a later block (the arrays are reused only once released), and released
+    ones are.
     """
     path = clips["cfr_bframes.mp4"]
     want = fp.imread(path)

@@ -1,7 +1,8 @@
-"""Videos as bytes and file objects: ``imread(bytes)``, ``open(file_object)``,
-``imwrite("<bytes>", ..., extension=...)`` returning the file, writing into seekable and
-unseekable file objects (through AVIO callbacks, no temporary file), and the error types
-of bad sources.
+"""Videos as bytes and file objects.
+
+``imread(bytes)``, ``open(file_object)``, ``imwrite("<bytes>", ..., extension=...)`` returning the file,
+writing into seekable and unseekable file objects (through AVIO callbacks, no temporary file), and the
+error types of bad sources.
 """
 
 from __future__ import annotations
@@ -108,8 +109,9 @@ def test_imwrite_bytes_round_trip(ext: str, codec: str | None) -> None:
 
 
 def test_imwrite_bytes_mp4_is_a_plain_mp4() -> None:
-    """To bytes (seekable) the MP4 gets its index patched in, as a file would: moov present,
-    not fragmented.
+    """Write an MP4 to bytes (seekable): it gets its index patched in, as a file would.
+
+    Moov present, not fragmented.
     """
     data = fp.imwrite("<bytes>", frames(), extension=".mp4")
     assert data is not None
@@ -215,7 +217,7 @@ def test_bytes_output_needs_extension() -> None:
 
 
 def test_yuv444p_frames_with_filter_into_file_object() -> None:
-    """Imageio's procedural form: planar yuv444p frames, an FFmpeg filter, into a BytesIO."""
+    """Accept imageio's procedural form: planar yuv444p frames, an FFmpeg filter, into a BytesIO."""
     rgb = frames(6)
     buf = io.BytesIO()
     with fp.open(buf, "w", extension=".mp4") as f:

@@ -1,7 +1,8 @@
-"""The FFmpeg reader as imageio's pyav plugin users expect it (issue 11, reader side):
-random reads of streams whose decoding depends on the first packet (old x264 builds), the
-native format, rgb48/Bayer outputs, layouts of any FFmpeg pixel format, per-frame metadata
-and the exceptions of bad input. Every clip is made here with ffmpeg.
+"""The FFmpeg reader as imageio's pyav plugin users expect it (issue 11, reader side).
+
+Random reads of streams whose decoding depends on the first packet (old x264 builds), the native format,
+rgb48/Bayer outputs, layouts of any FFmpeg pixel format, per-frame metadata and the exceptions of bad
+input. Every clip is made here with ffmpeg.
 """
 
 from __future__ import annotations
@@ -35,10 +36,11 @@ def _rgb(path: Path, *before_input: str, frames: int | None = None) -> np.ndarra
 
 @pytest.fixture(scope="module")
 def old_x264(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A High 4:4:4 stream that says an old x264 (core 142) wrote it, as imageio's
-    cockatoo.mp4 does: libavcodec then decodes lossless intra 8x8 blocks the way x264 before
-    core 151 predicted them, but only a decoder that saw the version SEI in the first packet
-    knows. The stream is made by today's x264 and its SEI edited (same length).
+    """Make a High 4:4:4 stream that says an old x264 (core 142) wrote it, as imageio's cockatoo.mp4 does.
+
+    Then libavcodec decodes lossless intra 8x8 blocks the way x264 before core 151 predicted them, but
+    only a decoder that saw the version SEI in the first packet knows. The stream is made by today's x264
+    and its SEI edited (same length).
     """
     d = tmp_path_factory.mktemp("oldx264")
     src = d / "new.mp4"

@@ -42,8 +42,10 @@ _WRITER_INPUTS = {"rgb24", "bgr24", "rgba", "bgra", "gray", "gray16le", "rgb48le
 
 
 def _writer_input(frame: npt.ArrayLike, pixel_format: str) -> tuple[npt.NDArray[Any], str]:
-    """A frame the writer takes: frames in other FFmpeg formats (``bayer_rggb8``, ...) are
-    converted to rgb24 by swscale, as PyAV converts them when it encodes.
+    """Return a frame the writer takes, and its pixel format.
+
+    Frames in other FFmpeg formats (``bayer_rggb8``, ...) are converted to rgb24 by swscale, as PyAV
+    converts them when it encodes.
     """
     if pixel_format in _WRITER_INPUTS:
         return np.asarray(frame), pixel_format
@@ -175,9 +177,10 @@ class FramepipePlugin(PluginV3):
         return None
 
     def _layout(self, format: str | None) -> tuple[tuple[int, ...], np.dtype[Any]]:
-        """Shape and dtype of one frame in ``format`` (None: the stream's own), laid out as
-        imageio's pyav plugin lays it out; OSError for a format that is not one strided
-        array (yuv420p, nv12, 10-bit, ...), ValueError for a name FFmpeg does not know.
+        """Return the shape and dtype of one frame in ``format`` (None: the stream's own).
+
+        Laid out as imageio's pyav plugin lays it out; OSError for a format that is not one strided array
+        (yuv420p, nv12, 10-bit, ...), ValueError for a name FFmpeg does not know.
         """
         meta = self._file.metadata()
         name = format if format is not None else meta["video_format"]

@@ -106,8 +106,9 @@ _BAYER_TILES = {
 
 
 def _mosaic(tile: tuple[tuple[int, int, int], ...], dtype: str) -> Any:
-    """RGB frames (..., H, W, 3) to a Bayer mosaic (..., H, W): each pixel keeps the one
-    colour its filter passes (what a Bayer sensor records).
+    """Return a conversion of RGB frames (..., H, W, 3) to a Bayer mosaic (..., H, W).
+
+    Each pixel keeps the one colour its filter passes (what a Bayer sensor records).
     """
 
     def convert(rgb: npt.NDArray[Any]) -> npt.NDArray[Any]:
@@ -120,9 +121,10 @@ def _mosaic(tile: tuple[tuple[int, int, int], ...], dtype: str) -> Any:
 
 
 def _output_format(name: str) -> tuple[str, Any, str | None]:
-    """How to produce output format ``name``: (the decoder's format, a conversion of its
-    frames or None, the dtype of the result when it differs). ValueError for a format that
-    cannot be produced.
+    """Return how to produce output format ``name``.
+
+    That is (the decoder's format, a conversion of its frames or None, the dtype of the result when it
+    differs). ValueError for a format that cannot be produced.
     """
     fmt = _ALIASES.get(name.lower(), name.lower())
     if fmt in _DECODER_FORMATS:
@@ -140,8 +142,10 @@ def _output_format(name: str) -> tuple[str, Any, str | None]:
 
 
 class _Converted:
-    """A reader whose frames are converted after decoding (the formats FFmpeg's swscale
-    does not write, such as Bayer mosaics, or byte orders numpy keeps in the dtype).
+    """A reader whose frames are converted after decoding.
+
+    For the formats FFmpeg's swscale does not write, such as Bayer mosaics, or byte orders numpy keeps in
+    the dtype.
     """
 
     def __init__(self, reader: _framepipe._VideoReader, convert: Any, dtype: str | None) -> None:
@@ -219,7 +223,7 @@ def _path(uri: str | os.PathLike[str]) -> str:
 
 
 def _default_codec(container: str) -> str:
-    """The codec a container gets when none is named."""
+    """Return the codec a container gets when none is named."""
     return {"gif": "gif", "png": "png", "apng": "apng", "webm": "vp9"}.get(
         container.lower().lstrip("."), "h264"
     )
@@ -233,8 +237,9 @@ _memfd_serial = itertools.count()
 
 
 class _MemoryFile:
-    """Encoded bytes held as an anonymous in-memory file (``memfd_create``), readable by
-    path (``/proc/self/fd/N``) by libavformat and GStreamer alike; nothing is written to
+    """Encoded bytes held as an anonymous in-memory file (``memfd_create``).
+
+    Readable by path (``/proc/self/fd/N``) by libavformat and GStreamer alike; nothing is written to
     disk. Where memfd does not exist, a temporary file deleted on close stands in.
     """
 
@@ -266,7 +271,7 @@ class _MemoryFile:
 
 
 def _read_source(uri: Any) -> bytes:
-    """The encoded bytes of a bytes-like or file-object source.
+    """Return the encoded bytes of a bytes-like or file-object source.
 
     Raises TypeError for an object that is neither, or a file object that cannot be read
     (no ``read``, ``readable()`` false, or opened in text mode).
@@ -290,7 +295,7 @@ def _read_source(uri: Any) -> bytes:
 
 
 def _writable_target(uri: Any) -> Any:
-    """A file object to write into; TypeError when it cannot be written."""
+    """Return the file object to write into; TypeError when it cannot be written."""
     write = getattr(uri, "write", None)
     if not callable(write):
         raise TypeError(
@@ -731,10 +736,11 @@ class VideoFile:
         return meta
 
     def frame_info(self, index: int) -> dict[str, Any]:
-        """What the decoder reports of frame ``index`` (it is decoded; what imageio's pyav
-        plugin gives per frame): ``frame_type`` ("I", "P", "B", ...), ``key_frame`` (the
-        decoder's flag: an IDR or recovery point), ``interlaced_frame`` and
-        ``top_field_first``.
+        """Return what the decoder reports of frame ``index``.
+
+        The frame is decoded; this is what imageio's pyav plugin gives per frame: ``frame_type``
+        ("I", "P", "B", ...), ``key_frame`` (the decoder's flag: an IDR or recovery point),
+        ``interlaced_frame`` and ``top_field_first``.
 
         Raises
         ------
@@ -817,26 +823,28 @@ class VideoFile:
         self._writer.write(np.asarray(frame))
 
     def _writer_target(self) -> Any:
-        """What the libav writer writes into: a path, None (bytes) or the file object."""
+        """Return what the libav writer writes into: a path, None (bytes) or the file object."""
         if self._target is None:
             return self.path
         return None if self._target == "<bytes>" else self._target
 
     def _container(self) -> str:
-        """The container's extension, without the dot ("mp4", "gif", ...)."""
+        """Return the container's extension, without the dot ("mp4", "gif", ...)."""
         if self._extension is not None:
             return self._extension.lower().lstrip(".")
         return os.path.splitext(self.path)[1].lower().lstrip(".")
 
     def _uses_libav(self) -> bool:
-        """Whether the libav writer writes this file: bytes and file objects, GIF, PNG and
-        APNG (GStreamer writes the other files, crash-safe MP4 included).
+        """Return whether the libav writer writes this file.
+
+        It does for bytes and file objects, GIF, PNG and APNG (GStreamer writes the other files,
+        crash-safe MP4 included).
         """
         codec = str((self._stream or {}).get("codec") or "").lower()
         return self._target is not None or self._container() in _LIBAV_EXTENSIONS or codec in _LIBAV_CODECS
 
     def getvalue(self) -> bytes:
-        """The encoded file, after ``close``, of a video written to ``"<bytes>"``."""
+        """Return the encoded file, after ``close``, of a video written to ``"<bytes>"``."""
         if self._target != "<bytes>":
             raise ValueError("getvalue() is for videos written to '<bytes>'")
         if self._encoded is None:

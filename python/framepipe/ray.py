@@ -385,8 +385,9 @@ def _decode(
 
 @functools.cache
 def _node_cpu_share() -> float:
-    """Cores of this node per Ray CPU it offers (2 cores offered as 1 CPU: 2.0), 1.0 outside
-    Ray or when the node cannot be found.
+    """Return the cores of this node per Ray CPU it offers (2 cores offered as 1 CPU: 2.0).
+
+    1.0 outside Ray or when the node cannot be found.
     """
     try:
         if not ray.is_initialized():
@@ -404,9 +405,10 @@ def _node_cpu_share() -> float:
 
 
 def _auto_threads() -> int:
-    """Decoder threads for a read task: the cores its CPU reservation stands for on its node
-    (a task reserving 1 of the node's 2 Ray CPUs on 2 cores: 1 thread, so that concurrent
-    tasks do not fight over the cores; 1 of 1 Ray CPU on 2 cores: 2).
+    """Return the decoder threads for a read task: the cores its CPU reservation stands for on its node.
+
+    A task reserving 1 of the node's 2 Ray CPUs on 2 cores: 1 thread, so that concurrent tasks do not
+    fight over the cores; 1 of 1 Ray CPU on 2 cores: 2.
     """
     try:
         assigned = ray.get_runtime_context().get_assigned_resources()  # type: ignore[no-untyped-call]
@@ -493,9 +495,10 @@ class _BlockArrays:
         self.allocated = 0
 
     def take(self, frame: npt.NDArray[Any], block_bytes: int, frames_left: int) -> npt.NDArray[Any]:
-        """An array for the next block of frames like ``frame``: enough rows to pass
-        ``block_bytes`` (Ray Data then passes the block on alone instead of concatenating it
-        with the next one); fewer when the task has fewer frames left than that.
+        """Return an array for the next block of frames like ``frame``.
+
+        It has enough rows to pass ``block_bytes`` (Ray Data then passes the block on alone instead of
+        concatenating it with the next one); fewer when the task has fewer frames left than that.
         """
         rows = max(1, block_bytes // max(1, frame.nbytes) + 1)
         shape = (min(rows, max(1, frames_left)), *frame.shape)

@@ -71,7 +71,11 @@ impl Mapped {
         Self::with_home(buffer, write, None)
     }
 
-    fn with_home(buffer: gst::Buffer, write: bool, home: Option<Weak<Home>>) -> Result<Mapped, (Error, gst::Buffer)> {
+    pub(crate) fn with_home(
+        buffer: gst::Buffer,
+        write: bool,
+        home: Option<Weak<Home>>,
+    ) -> Result<Mapped, (Error, gst::Buffer)> {
         let map = if write {
             // gst_buffer_map prints a GLib critical for a shared buffer: refuse it first.
             if !buffer.is_writable() {
@@ -214,15 +218,20 @@ impl PyMappedBuffer {
     }
 }
 
-/// Where a `Buffer` keeps its GstBuffer: in hand, or lent to a live write mapping.
-enum Slot {
+/// Where a `Buffer` keeps its GstBuffer: in hand, or lent to a live write mapping. A
+/// writable `Frame` keeps its buffer in the same kind of slot and shares it with its
+/// `frame.buffer`, so both see (and change) one GstBuffer.
+pub(crate) enum Slot {
     Plain(gst::Buffer),
     Mapped(Weak<Mapped>),
+    /// The frame that shared this slot handed the buffer on downstream (its callback
+    /// returned): using it raises BufferError.
+    Released,
 }
 
-type Home = Mutex<Slot>;
+pub(crate) type Home = Mutex<Slot>;
 
-fn lock(home: &Home) -> MutexGuard<'_, Slot> {
+pub(crate) fn lock(home: &Home) -> MutexGuard<'_, Slot> {
     home.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -230,6 +239,9 @@ enum State<'a> {
     Plain(MutexGuard<'a, Slot>),
     Mapped(Arc<Mapped>),
 }
+
+pub(crate) const RELEASED: &str = "this buffer went on downstream when the callback that got its frame returned; \
+                                  keep frame.copy() or buffer.copy() to use it later";
 
 const MAPPED: &str = "the buffer is mapped by live views or mappings; its metadata and memories are read-only \
                       until they are gone";
@@ -256,55 +268,63 @@ impl PyBuffer {
         PyBuffer { home: Arc::new(Mutex::new(Slot::Plain(buffer))) }
     }
 
+    /// A `Buffer` over the slot a writable `Frame` keeps its buffer in: changes through
+    /// either reach the one GstBuffer that goes on downstream.
+    pub(crate) fn shared(home: Arc<Home>) -> PyBuffer {
+        PyBuffer { home }
+    }
+
     /// The buffer in hand, or the live mapping it is lent to. A mapping whose last
     /// reference is being dropped on another thread is waited for: it gives the buffer back.
-    fn state(&self) -> State<'_> {
+    /// BufferError once the frame sharing this buffer handed it on.
+    fn state(&self) -> PyResult<State<'_>> {
         loop {
             let slot = lock(&self.home);
             match &*slot {
-                Slot::Plain(_) => return State::Plain(slot),
+                Slot::Plain(_) => return Ok(State::Plain(slot)),
                 Slot::Mapped(w) => {
                     if let Some(m) = w.upgrade() {
-                        return State::Mapped(m);
+                        return Ok(State::Mapped(m));
                     }
                 }
+                Slot::Released => return Err(PyBufferError::new_err(RELEASED)),
             }
             drop(slot);
             std::thread::yield_now();
         }
     }
 
-    fn read<R>(&self, f: impl FnOnce(&gst::BufferRef) -> R) -> R {
-        match self.state() {
+    fn read<R>(&self, f: impl FnOnce(&gst::BufferRef) -> R) -> PyResult<R> {
+        Ok(match self.state()? {
             State::Plain(slot) => match &*slot {
                 Slot::Plain(b) => f(b),
-                Slot::Mapped(_) => unreachable!("State::Plain holds a plain slot"),
+                _ => unreachable!("State::Plain holds a plain slot"),
             },
             State::Mapped(m) => f(m.buffer()),
-        }
+        })
     }
 
     /// Runs `f` on the buffer if it may be changed: not shared and not mapped.
     fn write<R>(&self, f: impl FnOnce(&mut gst::BufferRef) -> R) -> PyResult<R> {
-        match self.state() {
+        match self.state()? {
             State::Plain(mut slot) => match &mut *slot {
                 Slot::Plain(b) => match b.get_mut() {
                     Some(b) => Ok(f(b)),
                     None => Err(to_py(not_writable())),
                 },
-                Slot::Mapped(_) => unreachable!("State::Plain holds a plain slot"),
+                _ => unreachable!("State::Plain holds a plain slot"),
             },
             State::Mapped(_) => Err(PyBufferError::new_err(MAPPED)),
         }
     }
 
-    /// A new reference to the GstBuffer.
-    pub fn gst(&self) -> gst::Buffer {
+    /// A new reference to the GstBuffer (BufferError once it went on downstream).
+    pub fn gst(&self) -> PyResult<gst::Buffer> {
         self.read(new_ref)
     }
 
     fn map_impl(&self, write: bool) -> PyResult<PyMapping> {
-        let mapped = match self.state() {
+        let mapped = match self.state()? {
             State::Mapped(m) => {
                 if write && !m.is_writable() {
                     return Err(PyBufferError::new_err("the buffer is mapped read-only by live views"));
@@ -415,11 +435,11 @@ impl PyBuffer {
     }
 
     #[getter]
-    fn size(&self) -> usize {
+    fn size(&self) -> PyResult<usize> {
         self.read(|b| b.size())
     }
 
-    fn __len__(&self) -> usize {
+    fn __len__(&self) -> PyResult<usize> {
         self.size()
     }
 
@@ -428,7 +448,7 @@ impl PyBuffer {
             PyBytes::new_with(py, b.size(), |out| {
                 b.copy_to_slice(0, out).map_err(|_| PyBufferError::new_err("the buffer cannot be read"))
             })
-        })
+        })?
     }
 
     /// A copy of `size` bytes from `offset`.
@@ -439,7 +459,7 @@ impl PyBuffer {
             PyBytes::new_with(py, size, |out| {
                 b.copy_to_slice(offset, out).map_err(|_| PyBufferError::new_err("the buffer cannot be read"))
             })
-        })
+        })?
     }
 
     /// Copies `data` into the buffer at `offset`, as much as fits; returns the bytes copied.
@@ -455,7 +475,7 @@ impl PyBuffer {
     }
 
     #[getter]
-    fn pts(&self) -> Option<u64> {
+    fn pts(&self) -> PyResult<Option<u64>> {
         self.read(|b| ns(b.pts()))
     }
 
@@ -466,7 +486,7 @@ impl PyBuffer {
     }
 
     #[getter]
-    fn dts(&self) -> Option<u64> {
+    fn dts(&self) -> PyResult<Option<u64>> {
         self.read(|b| ns(b.dts()))
     }
 
@@ -477,7 +497,7 @@ impl PyBuffer {
     }
 
     #[getter]
-    fn duration(&self) -> Option<u64> {
+    fn duration(&self) -> PyResult<Option<u64>> {
         self.read(|b| ns(b.duration()))
     }
 
@@ -489,7 +509,7 @@ impl PyBuffer {
 
     /// The media offset (e.g. frame number), None when unset.
     #[getter]
-    fn offset(&self) -> Option<u64> {
+    fn offset(&self) -> PyResult<Option<u64>> {
         self.read(|b| Some(b.offset()).filter(|&o| o != gst::ffi::GST_BUFFER_OFFSET_NONE))
     }
 
@@ -499,7 +519,7 @@ impl PyBuffer {
     }
 
     #[getter]
-    fn offset_end(&self) -> Option<u64> {
+    fn offset_end(&self) -> PyResult<Option<u64>> {
         self.read(|b| Some(b.offset_end()).filter(|&o| o != gst::ffi::GST_BUFFER_OFFSET_NONE))
     }
 
@@ -511,7 +531,7 @@ impl PyBuffer {
     /// The set flags by name, e.g. {"DELTA_UNIT", "DISCONT"}.
     #[getter]
     fn flags<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PySet>> {
-        let flags = self.read(|b| b.flags());
+        let flags = self.read(|b| b.flags())?;
         PySet::new(py, FLAGS.iter().filter(|(_, f)| flags.contains(*f)).map(|(n, _)| *n))
     }
 
@@ -539,8 +559,9 @@ impl PyBuffer {
     #[getter]
     fn is_writable(&self) -> bool {
         match self.state() {
-            State::Plain(slot) => matches!(&*slot, Slot::Plain(b) if b.is_writable()),
-            State::Mapped(m) => m.is_writable(),
+            Ok(State::Plain(slot)) => matches!(&*slot, Slot::Plain(b) if b.is_writable()),
+            Ok(State::Mapped(m)) => m.is_writable(),
+            Err(_) => false,
         }
     }
 
@@ -548,7 +569,7 @@ impl PyBuffer {
     /// memories GStreamer will copy on write, and copying read-only ones now).
     fn make_writable(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
         let this = slf.get();
-        let copy = match this.state() {
+        let copy = match this.state()? {
             State::Mapped(m) if m.is_writable() => return Ok(slf.clone().into_any().unbind()),
             State::Mapped(m) => m.buffer().copy(),
             State::Plain(slot) => match &*slot {
@@ -556,7 +577,7 @@ impl PyBuffer {
                     return Ok(slf.clone().into_any().unbind());
                 }
                 Slot::Plain(b) => b.copy(),
-                Slot::Mapped(_) => unreachable!("State::Plain holds a plain slot"),
+                _ => unreachable!("State::Plain holds a plain slot"),
             },
         };
         let mut copy = copy;
@@ -575,18 +596,19 @@ impl PyBuffer {
     /// A copy: deep (new memory) by default, or sharing the memories if `deep=False`.
     #[pyo3(signature = (deep=true))]
     fn copy(&self, deep: bool) -> PyResult<PyBuffer> {
-        let b = if deep { self.read(|b| b.copy_deep()).map_err(|e| to_py(e.into()))? } else { self.read(|b| b.copy()) };
+        let b =
+            if deep { self.read(|b| b.copy_deep())?.map_err(|e| to_py(e.into()))? } else { self.read(|b| b.copy())? };
         Ok(PyBuffer::from_gst(b))
     }
 
     /// The buffer's memories (new references; the buffer keeps them too).
     #[getter]
-    fn memories(&self) -> Vec<PyMemory> {
+    fn memories(&self) -> PyResult<Vec<PyMemory>> {
         self.read(|b| b.iter_memories_owned().map(PyMemory::from_gst).collect())
     }
 
     #[getter]
-    fn n_memory(&self) -> usize {
+    fn n_memory(&self) -> PyResult<usize> {
         self.read(|b| b.n_memory())
     }
 
@@ -635,7 +657,7 @@ impl PyBuffer {
         if ptr.is_null() {
             return Err(PyValueError::new_err("PyGObject gave a Gst.Structure without a pointer"));
         }
-        let buffer = self.gst();
+        let buffer = self.gst()?;
         let value = gst::glib::Value::from(&buffer);
         // SAFETY: `ptr` is the fresh, unparented (so mutable) GstStructure owned by the live
         // wrapper `structure`; gst_structure_set_value copies the value (a new buffer
@@ -649,6 +671,7 @@ impl PyBuffer {
 
     fn __repr__(&self) -> String {
         self.read(|b| format!("<Buffer {} bytes in {} memories pts={:?}>", b.size(), b.n_memory(), ns(b.pts())))
+            .unwrap_or_else(|_| "<Buffer released>".into())
     }
 }
 

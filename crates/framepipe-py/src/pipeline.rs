@@ -298,7 +298,7 @@ impl PyPipeline {
             }
             frame.gst_buffer()?
         } else if let Ok(buf) = data.cast::<PyBuffer>() {
-            buf.get().gst()
+            buf.get().gst()?
         } else if data.is_instance_of::<PyUntypedArray>() {
             let arr = Borrowed::new(data)?;
             let fps = fps.unwrap_or(30.0);

@@ -108,7 +108,7 @@ fn to_buffer(value: &Bound<'_, PyAny>, media: &MediaInfo, hook: &str) -> PyResul
         return Ok(Some(frame.get().gst_buffer()?));
     }
     if let Ok(buf) = value.cast::<PyBuffer>() {
-        return Ok(Some(buf.get().gst()));
+        return Ok(Some(buf.get().gst()?));
     }
     if value.is_instance_of::<PyUntypedArray>() {
         let arr = Borrowed::new(value)?;

@@ -20,6 +20,7 @@ use crate::buffer::PyBuffer;
 use crate::element::PyElement;
 use crate::errors::{detach_interruptible, to_py};
 use crate::frame::PyFrame;
+use crate::gil::Running;
 use crate::message::PyMessage;
 
 fn timeout(seconds: Option<f64>) -> PyResult<Option<Duration>> {
@@ -45,9 +46,31 @@ pub struct PyPipeline {
     /// so that the garbage collector sees every strong reference (`__traverse__`) and can
     /// free a pipeline whose callback captures it.
     callbacks: Mutex<HashMap<u64, CallbackSlot>>,
+    /// Per probe, the call in progress, which stopping interrupts (see `frame_probe`).
+    running: ProbeCalls,
 }
 
 type CallbackSlot = Arc<Mutex<Option<Py<PyAny>>>>;
+type ProbeCalls = Arc<Mutex<HashMap<u64, Arc<Running>>>>;
+
+/// Stopping the pipeline interrupts the probes' Python calls in progress (an asynchronous
+/// `ElementStopped` in the streaming thread, as for Python elements) instead of waiting
+/// for them: deactivating a pad waits for its streaming thread. Once stopped, probes call
+/// Python again.
+fn interrupt_probes_on_stop(inner: &Pipeline, running: &ProbeCalls) {
+    let running = Arc::downgrade(running);
+    inner.on_stop(Box::new(move |before| {
+        let Some(running) = running.upgrade() else { return };
+        let calls: Vec<Arc<Running>> = running.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect();
+        for call in calls {
+            if before {
+                call.interrupt();
+            } else {
+                call.stopping.store(false, Ordering::SeqCst);
+            }
+        }
+    }));
+}
 
 static NEXT_PROBE: AtomicU64 = AtomicU64::new(1);
 
@@ -66,10 +89,15 @@ impl Drop for PyPipeline {
 fn frame_probe(
     element: &gst::Element,
     func: CallbackSlot,
+    running: Arc<Running>,
 ) -> impl Fn(&gst::Pad, &mut gst::PadProbeInfo) -> gst::PadProbeReturn + Send + Sync + 'static {
     let element = element.downgrade();
     let media = crate::callback::MediaCache::default();
     move |pad, info| {
+        if running.stopping() {
+            // The pipeline is stopping: buffers still flowing pass untouched.
+            return gst::PadProbeReturn::Ok;
+        }
         let Some(mut buffer) = info.take_buffer() else { return gst::PadProbeReturn::Ok };
         buffer.make_mut();
         let caps = pad.current_caps();
@@ -80,7 +108,9 @@ fn frame_probe(
                 match f {
                     // Cleared by the garbage collector: the buffer passes untouched.
                     None => Ok(Some(buffer)),
-                    Some(f) => crate::callback::call_attached(py, f.bind(py), None, buffer, caps.clone(), media),
+                    Some(f) => running.guard(py, || {
+                        crate::callback::call_attached(py, f.bind(py), None, buffer, caps.clone(), media)
+                    }),
                 }
             })
             .unwrap_or_else(|| Err(gstframepipe::pyfunc::CallbackError::new("the Python interpreter is not running")))
@@ -94,6 +124,8 @@ fn frame_probe(
             // it again, which DROP would do (a CRITICAL on the NULL data); HANDLED says the
             // probe consumed it.
             Ok(Ok(None)) => return gst::PadProbeReturn::Handled,
+            // Interrupted by stopping (ElementStopped): not an error of the stream.
+            Ok(Err(_)) if running.stopping() => return gst::PadProbeReturn::Handled,
             Ok(Err(err)) => err,
             Err(panic) => gstframepipe::pyfunc::CallbackError::new(format!(
                 "the probe panicked: {}",
@@ -146,7 +178,10 @@ impl PyPipeline {
         let desc = description.to_string();
         let inner = py.detach(move || Pipeline::new(&desc)).map_err(to_py)?;
         crate::pyelement::check_launch_properties(inner.gst())?;
+        let running = ProbeCalls::default();
+        interrupt_probes_on_stop(&inner, &running);
         Ok(PyPipeline {
+            running,
             inner: Arc::new(inner),
             description: description.to_string(),
             media: Mutex::default(),
@@ -239,7 +274,8 @@ impl PyPipeline {
         let t = self::timeout(timeout)?;
         let inner = self.inner.clone();
         detach_interruptible(py, move |check| inner.run(t, check)).inspect_err(|_| {
-            let _ = self.inner.set_state(gst::State::Null);
+            let inner = self.inner.clone();
+            let _ = py.detach(move || inner.set_state(gst::State::Null));
         })
     }
 
@@ -379,11 +415,13 @@ impl PyPipeline {
             PyValueError::new_err(format!("element {element_name:?} has no pad {pad_name:?} (it has {pads:?})"))
         })?;
         let slot: CallbackSlot = Arc::new(Mutex::new(Some(callback.unbind())));
-        let probe = frame_probe(&element, slot.clone());
+        let running = Arc::new(Running::default());
+        let probe = frame_probe(&element, slot.clone(), running.clone());
         let id = target
             .add_probe(gst::PadProbeType::BUFFER, probe)
             .ok_or_else(|| PyValueError::new_err(format!("pad {pad:?} does not accept probes")))?;
         let n = NEXT_PROBE.fetch_add(1, Ordering::Relaxed);
+        self.running.lock().unwrap_or_else(|e| e.into_inner()).insert(n, running);
         self.probes.lock().unwrap_or_else(|e| e.into_inner()).insert(n, (target, id));
         self.callbacks.lock().unwrap_or_else(|e| e.into_inner()).insert(n, slot);
         Ok(n)
@@ -401,6 +439,7 @@ impl PyPipeline {
         if let Some(slot) = slot {
             slot.lock().unwrap_or_else(|e| e.into_inner()).take();
         }
+        py.detach(|| self.running.lock().unwrap_or_else(|e| e.into_inner()).remove(&id));
         Ok(())
     }
 

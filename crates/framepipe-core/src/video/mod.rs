@@ -38,7 +38,7 @@ mod yuvtorgb;
 pub use filter::{Filter, FilterGraph, FilterSpec, GraphEdge};
 pub use format::OutputFormat;
 pub use index::{FrameEntry, FrameIndex, Metadata, probe, probe_cached};
-pub use reader::{ReaderOptions, VideoFrame, VideoReader};
+pub use reader::{ReaderOptions, VideoFrame, VideoReader, disposable as h264_disposable};
 pub use writer::{VideoWriter, WriterOptions, available_codecs};
 pub use yuvtorgb::FpYuvToRgb;
 

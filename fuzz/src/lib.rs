@@ -12,7 +12,6 @@
 //! - `filter_string`: the filter classifier and libavfilter's parser give typed errors, and
 //!   an option value framepipe escapes can never inject another filter into the graph.
 
-use std::str::FromStr;
 use std::sync::Once;
 
 use framepipe_core::media::MediaInfo;
@@ -45,22 +44,6 @@ fn init() {
         // GStreamer's caps parser warns about every bad feature name it meets: quiet.
         gst::glib::log_set_handler(Some("GStreamer"), gst::glib::LogLevels::LEVEL_WARNING, false, false, |_, _, _| {});
     });
-}
-
-/// Whether every structure name in caps text could be valid (starts with a letter, then
-/// letters, digits and `/-_.:+`). GStreamer 1.22's caps parser accepts other names and then
-/// hits a GLib CRITICAL in gst_structure_new_empty: a GStreamer bug, reported rather than
-/// fuzzed over and over (see the report of reliab12).
-fn plausible_structure_names(text: &str) -> bool {
-    text.split(';').all(|part| {
-        let part = part.trim_start();
-        let name: &str = part.split([',', '(', ' ']).next().unwrap_or_default();
-        let mut chars = name.chars();
-        match chars.next() {
-            None => part.trim().is_empty(),
-            Some(c) => c.is_ascii_alphabetic() && chars.all(|c| c.is_ascii_alphanumeric() || "/-_.:+".contains(c)),
-        }
-    })
 }
 
 /// A little reader of fuzz bytes: numbers first, the rest as a payload.
@@ -148,11 +131,12 @@ pub fn caps_layout(data: &[u8]) {
         // Caps text, parsed as GStreamer does; the buffer is the caps' size, give or take.
         let delta = i64::from(b.u8() as i8);
         let text = String::from_utf8_lossy(b.rest());
-        // (glib panics on a NUL byte in a str it passes to C.)
-        if text.contains('\0') || !plausible_structure_names(&text) {
-            return;
-        }
-        let Ok(caps) = gst::Caps::from_str(&text) else { return };
+        // framepipe's parser for user caps (Python elements' caps, transform_caps).
+        let caps = match framepipe_core::media::parse_caps(&text) {
+            Ok(caps) => caps,
+            Err(framepipe_core::Error::Value(_)) => return,
+            Err(e) => panic!("not a ValueError: {e:?}"),
+        };
         let media = MediaInfo::from_caps(Some(&caps));
         let size = match &media {
             MediaInfo::Video(info) => info.size(),

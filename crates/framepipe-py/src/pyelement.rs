@@ -10,7 +10,6 @@
 //! is kept (`gstframepipe::pyfunc::stash_error_cause`) so that the caller's `PipelineError` gets it as
 //! `__cause__`.
 
-use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError, mpsc};
 
@@ -367,7 +366,7 @@ impl ElementHooks for PyHooks {
             if out.is_none() { Ok(None) } else { Ok(Some(out.extract::<String>()?)) }
         })?;
         out.map(|s| {
-            gst::Caps::from_str(&s)
+            framepipe_core::media::parse_caps(&s)
                 .map_err(|_| HookError::new(format!("transform_caps() returned {s:?}, which is not caps")))
         })
         .transpose()

@@ -71,6 +71,9 @@ demo: setup ## run the demo: a Python element boxes the ball, fpoverlay draws it
 test-rust: setup
 	cargo build --quiet -p framepipe-gst-loader  # the loader tests run the debug plugin file
 	cargo test --workspace --quiet
+	@# The fuzz targets over their seed corpus plus 2,000 seeded mutations each, without
+	@# libFuzzer (the fuzz crate is a workspace of its own; it shares target/).
+	CARGO_TARGET_DIR=$(abspath target) cargo test --quiet --manifest-path fuzz/Cargo.toml --no-default-features
 
 test-python: setup
 	G_DEBUG=fatal-criticals $(PY) -m pytest -q
@@ -102,12 +105,18 @@ soak: setup ## reliability: soak (100k pulls, 2000 files, 1000 writes, 1000 pipe
 	$(PY) tests/battery/stress.py shutdown --cycles 1000 --seed 1
 	$(PY) tests/battery/stress.py concurrency --seconds 60
 
-fuzz: setup ## reliability: 10 minutes of seeded mutations of MP4/MKV/WebM/TS/AVI clips through fp.open/imread/improps
-	$(PY) tests/battery/fuzz_media.py --seconds 600 --seed 1 --out out/fuzz
+# FUZZ_SECONDS split in half: the cargo-fuzz targets under libFuzzer (built on stable Rust
+# with cargo-fuzz's coverage flags, see tests/battery/fuzz_rust.py), then the media harness.
+FUZZ_SECONDS ?= 600
+fuzz: setup ## reliability: 10 minutes: cargo-fuzz targets (NAL, caps/strides, metadata, filters) + mutated MP4/MKV/WebM/TS/AVI clips
+	$(PY) tests/battery/fuzz_rust.py --seconds $$(( $(FUZZ_SECONDS) / 2 )) --out out/fuzz/cargo
+	$(PY) tests/battery/fuzz_media.py --seconds $$(( $(FUZZ_SECONDS) / 2 )) --seed 1 --out out/fuzz
 
 lint: setup ## cargo fmt --check, clippy -D warnings, cargo doc -D warnings, ruff (numpy docstrings), mypy, stubtest
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --quiet -- -D warnings
+	cargo fmt --check --manifest-path fuzz/Cargo.toml
+	CARGO_TARGET_DIR=$(abspath target) cargo clippy --quiet --manifest-path fuzz/Cargo.toml --all-targets --no-default-features -- -D warnings
 	RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 	$(VENV)/bin/ruff check python tests bench examples
 	$(VENV)/bin/ruff format --check python tests bench examples

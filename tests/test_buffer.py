@@ -207,8 +207,18 @@ def test_write_map_of_a_buffer_pulled_from_appsink_raises_buffer_error():
             assert len(m) == b.size
 
 
+def pulled(array: np.ndarray, pts: int | None = None) -> fp.Frame:
+    """A read-only frame pulled from a pipeline (its buffer is shared with the pipeline's)."""
+    with fp.Pipeline("appsrc name=src ! appsink name=out sync=false") as p:
+        p.push("src", array, pts=pts)
+        f = p.pull("out", timeout=10)
+    assert f is not None
+    return f
+
+
 def test_write_map_of_a_shared_buffer_raises_buffer_error_and_leaves_nothing_mapped():
-    f = fp.Frame.from_array(np.zeros((2, 4), np.uint8))
+    # (A writable frame's `buffer` is the frame's own, writable buffer: test_probe_buffer.py.)
+    f = pulled(np.zeros((2, 4), np.uint8))
     b1, b2 = f.buffer, f.buffer  # two Buffers over one GstBuffer: shared
     assert not b1.is_writable
     with pytest.raises(BufferError, match="shared"):
@@ -395,7 +405,7 @@ def test_flags_read_write():
 
 
 def test_metadata_of_a_shared_buffer_is_read_only():
-    f = fp.Frame.from_array(np.zeros((2, 2), np.uint8), pts=10)
+    f = pulled(np.zeros((2, 2), np.uint8), pts=10)
     b = f.buffer
     with pytest.raises(BufferError):
         b.pts = 0

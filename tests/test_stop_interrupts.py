@@ -130,3 +130,47 @@ print("errors=%d" % sum(m.type == "error" for m in p.messages()), flush=True)
 """,
     )
     assert out["state"] == "NULL" and out["errors"] == "0"
+
+
+def test_stopping_interrupts_a_slow_probe_callback(py_run):
+    # Before: stop() waited for the whole 60 s callback (pad deactivation waits for the
+    # streaming thread), so the 40 s subprocess timeout failed the test.
+    out = run(
+        py_run,
+        """
+calls = []
+
+def probe(frame):
+    calls.append(1)
+    print("inside=1", flush=True)
+    slow()
+
+p = fp.Pipeline("videotestsrc ! identity name=i ! fakesink")
+p.add_probe("i.src", probe)
+p.play()
+time.sleep(1.0)
+print("stopped_in=%.3f" % stop_timed(p), "state=" + p.state, flush=True)
+print("errors=%d" % sum(m.type == "error" for m in p.messages()), flush=True)
+""",
+    )
+    assert out["inside"] == "1" and out["state"] == "NULL" and out["errors"] == "0"
+    print("probe stop took", out["stopped_in"], "s")
+
+
+def test_a_stopped_pipeline_with_a_probe_calls_it_again(py_run):
+    out = run(
+        py_run,
+        """
+n = []
+p = fp.Pipeline("videotestsrc num-buffers=4 ! identity name=i ! fakesink")
+p.add_probe("i.src", lambda f: n.append(1))
+p.run(timeout=20)
+p.play()
+time.sleep(0.2)
+p.stop()
+p.run(timeout=20)
+print("n=%d" % len(n), flush=True)
+""",
+    )
+    # 4 + up to 4 (stopped early) + 4: the probe runs again after a stop.
+    assert 8 <= int(out["n"]) <= 12

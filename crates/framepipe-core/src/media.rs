@@ -6,6 +6,33 @@ use gst_video::{VideoInfo, VideoMeta};
 use crate::layout::{self, Dtype, View};
 use crate::{Error, Result};
 
+/// Caps from text written by a user (a Python element's `caps`, what `transform_caps`
+/// returns): [`Error::Value`] for text GStreamer cannot parse, and also for text it would
+/// meet with a GLib CRITICAL rather than an error: a NUL byte, or a structure name that
+/// does not start with a letter (`"1video/x-raw"`: GStreamer 1.22's caps parser accepts
+/// the name, then `gst_structure_new_empty` asserts; found by the `caps_layout` fuzz target).
+pub fn parse_caps(text: &str) -> Result<gst::Caps> {
+    let bad = || Error::Value(format!("cannot parse {text:?} as caps"));
+    if text.contains('\0') || !plausible_structure_names(text) {
+        return Err(bad());
+    }
+    text.parse::<gst::Caps>().map_err(|_| bad())
+}
+
+/// Whether every structure name in caps text starts with a letter and has only letters,
+/// digits and `/-_.:+` (`gst_structure_validate_name`); `ANY`, `EMPTY` and `NONE` pass.
+fn plausible_structure_names(text: &str) -> bool {
+    text.split(';').all(|part| {
+        let part = part.trim_start();
+        let name = part.split([',', '(', ' ', '\t', '\n']).next().unwrap_or_default();
+        let mut chars = name.chars();
+        match chars.next() {
+            None => part.trim().is_empty(),
+            Some(c) => c.is_ascii_alphabetic() && chars.all(|c| c.is_ascii_alphanumeric() || "/-_.:+".contains(c)),
+        }
+    })
+}
+
 /// The media described by a buffer's caps.
 #[derive(Debug, Clone)]
 pub enum MediaInfo {

@@ -25,12 +25,24 @@ pub const POLL: Duration = Duration::from_millis(50);
 /// never grows without bound.
 const MESSAGE_BACKLOG: usize = 1024;
 
-#[derive(Default)]
 struct BusState {
     queue: VecDeque<gst::Message>,
     error: Option<Error>,
     eos: bool,
+    /// The state framepipe last asked for: a pipeline found below PAUSED while this is
+    /// PAUSED or PLAYING fell back on its own (see [`Pipeline::fell_back`]).
+    wanted: gst::State,
 }
+
+impl Default for BusState {
+    fn default() -> Self {
+        BusState { queue: VecDeque::new(), error: None, eos: false, wanted: gst::State::Null }
+    }
+}
+
+/// Called with `true` just before the pipeline is stopped (to READY or NULL) and with
+/// `false` once it is: lets Python callbacks (probes) be interrupted rather than waited for.
+pub type StopHook = Box<dyn Fn(bool) + Send + Sync>;
 
 #[derive(Default)]
 struct Shared {
@@ -107,7 +119,13 @@ pub struct Pipeline {
     sources: Mutex<HashMap<String, SourceState>>,
     /// `send_eos` was called since the pipeline was last stopped.
     eos_sent: AtomicBool,
+    stop_hooks: Mutex<Vec<StopHook>>,
+    /// Since when a preroll has had no streaming thread running (see [`Pipeline::fell_back`]).
+    stalled_since: Mutex<Option<Instant>>,
 }
+
+/// How long a preroll may go on with no streaming task running before it counts as stuck.
+const STALL: Duration = Duration::from_secs(1);
 
 fn parse_error(err: gst::glib::Error, ctx: &gst::ParseContext) -> Error {
     let message = err.message().to_string();
@@ -215,7 +233,88 @@ impl Pipeline {
             sinks: Mutex::default(),
             sources: Mutex::default(),
             eos_sent: AtomicBool::new(false),
+            stop_hooks: Mutex::default(),
+            stalled_since: Mutex::default(),
         }
+    }
+
+    /// Adds a hook that stopping the pipeline calls before and after the state change (see
+    /// [`StopHook`]). Hooks run on the thread that stops the pipeline, without any of the
+    /// pipeline's locks held.
+    pub fn on_stop(&self, hook: StopHook) {
+        self.stop_hooks.lock().unwrap_or_else(|e| e.into_inner()).push(hook);
+    }
+
+    fn run_stop_hooks(&self, before: bool) {
+        let hooks = self.stop_hooks.lock().unwrap_or_else(|e| e.into_inner());
+        for hook in hooks.iter() {
+            hook(before);
+        }
+    }
+
+    /// Whether the pipeline is prerolling (READY on its way to PAUSED or PLAYING) with no
+    /// streaming task running anywhere, continuously for [`STALL`]: nothing can complete
+    /// the preroll then.
+    fn preroll_stalled(&self, current: gst::State, pending: gst::State) -> bool {
+        let mut since = self.stalled_since.lock().unwrap_or_else(|e| e.into_inner());
+        let prerolling = current <= gst::State::Ready && pending >= gst::State::Paused;
+        let idle = prerolling
+            && !self
+                .pipeline
+                .iterate_recurse()
+                .into_iter()
+                .flatten()
+                .any(|e| e.pads().iter().any(|p| p.task_state() == gst::TaskState::Started));
+        if !idle {
+            *since = None;
+            return false;
+        }
+        since.get_or_insert_with(Instant::now).elapsed() >= STALL
+    }
+
+    /// The error to report when the pipeline stopped on its own while framepipe wants it
+    /// PAUSED or PLAYING, with no ERROR on the bus: it dropped below PAUSED, its
+    /// asynchronous state change failed, or its preroll stalled with no streaming task
+    /// left. GStreamer 1.22's decodebin does the last on some truncated MP4s (it drops the
+    /// demuxer's "no known streams found" ERROR while autoplugging); waiting for EOS would
+    /// then never end.
+    pub fn fell_back(&self) -> Option<Error> {
+        if self.shared.lock().wanted < gst::State::Paused {
+            return None;
+        }
+        let (ret, current, pending) = self.pipeline.state(gst::ClockTime::ZERO);
+        let fell = ret.is_err() || (current <= gst::State::Ready && pending == gst::State::VoidPending);
+        if !fell && !self.preroll_stalled(current, pending) {
+            return None;
+        }
+        let mut st = self.shared.lock();
+        if st.wanted < gst::State::Paused {
+            return None; // stopped meanwhile, on purpose
+        }
+        if let Some(err) = &st.error {
+            return Some(clone_error(err));
+        }
+        let what = if ret.is_err() {
+            "its state change failed"
+        } else if fell {
+            "it fell back"
+        } else {
+            "its preroll stalled with no streaming thread left"
+        };
+        let err = Error::Pipeline(Box::new(BusError {
+            element: Some(self.pipeline.name().to_string()),
+            path: Some(self.pipeline.path_string().to_string()),
+            message: format!(
+                "the pipeline stopped on its own ({what}, now {}) without posting an error: the input is \
+                 probably truncated or damaged",
+                state_name(current)
+            ),
+            debug: None,
+        }));
+        st.error = Some(clone_error(&err));
+        drop(st);
+        self.shared.changed.notify_all();
+        Some(err)
     }
 
     pub fn gst(&self) -> &gst::Pipeline {
@@ -236,11 +335,15 @@ impl Pipeline {
     /// appsrc cannot preroll before data is pushed). A synchronous failure returns the
     /// ERROR the failing element posted, and leaves the pipeline in NULL.
     pub fn set_state(&self, state: gst::State) -> Result<()> {
+        self.shared.lock().wanted = state;
         if state <= gst::State::Ready {
+            self.run_stop_hooks(true);
             let r = self.pipeline.set_state(state);
+            self.run_stop_hooks(false);
             let mut st = self.shared.lock();
             st.eos = false;
             st.error = None;
+            st.wanted = state;
             drop(st);
             self.sources.lock().unwrap_or_else(|e| e.into_inner()).values_mut().for_each(|s| {
                 s.next_pts = None;
@@ -256,6 +359,7 @@ impl Pipeline {
                 let err = self.shared.error().unwrap_or_else(|| {
                     Error::Gst(format!("could not change the pipeline's state to {}", state_name(state)))
                 });
+                self.shared.lock().wanted = gst::State::Null;
                 let _ = self.pipeline.set_state(gst::State::Null);
                 Err(err)
             }
@@ -419,6 +523,9 @@ impl Pipeline {
             st = self.shared.changed.wait_timeout(st, POLL).unwrap_or_else(|e| e.into_inner()).0;
             if st.error.is_none() && !st.eos {
                 drop(st);
+                if let Some(err) = self.fell_back() {
+                    return Err(err);
+                }
                 if interrupt() {
                     return Err(Error::Interrupted);
                 }
@@ -478,7 +585,14 @@ impl Pipeline {
             if let Some(err) = self.shared.error() {
                 return Err(err);
             }
-            if appsink.is_eos() || self.target_state() < gst::State::Paused {
+            if appsink.is_eos() {
+                return Ok(None);
+            }
+            if let Some(err) = self.fell_back() {
+                return Err(err);
+            }
+            if self.target_state() < gst::State::Paused {
+                // Stopped on purpose (from another thread): the end, as documented.
                 return Ok(None);
             }
             if interrupt() {

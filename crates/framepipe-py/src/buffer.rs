@@ -22,6 +22,9 @@ enum State<'a> {
     Mapped(Arc<Mapped>),
 }
 
+pub(crate) const RELEASED: &str = "this buffer went on downstream when the callback that got its frame returned; \
+                                  keep frame.copy() or buffer.copy() to use it later";
+
 const MAPPED: &str = "the buffer is mapped by live views or mappings; its metadata and memories are read-only \
                       until they are gone";
 
@@ -47,55 +50,63 @@ impl PyBuffer {
         PyBuffer { home: Arc::new(Mutex::new(Slot::Plain(buffer))) }
     }
 
+    /// A `Buffer` over the slot a writable `Frame` keeps its buffer in: changes through
+    /// either reach the one GstBuffer that goes on downstream.
+    pub(crate) fn shared(home: Arc<Home>) -> PyBuffer {
+        PyBuffer { home }
+    }
+
     /// The buffer in hand, or the live mapping it is lent to. A mapping whose last
     /// reference is being dropped on another thread is waited for: it gives the buffer back.
-    fn state(&self) -> State<'_> {
+    /// BufferError once the frame sharing this buffer handed it on.
+    fn state(&self) -> PyResult<State<'_>> {
         loop {
             let slot = lock(&self.home);
             match &*slot {
-                Slot::Plain(_) => return State::Plain(slot),
+                Slot::Plain(_) => return Ok(State::Plain(slot)),
                 Slot::Mapped(w) => {
                     if let Some(m) = w.upgrade() {
-                        return State::Mapped(m);
+                        return Ok(State::Mapped(m));
                     }
                 }
+                Slot::Released => return Err(PyBufferError::new_err(RELEASED)),
             }
             drop(slot);
             std::thread::yield_now();
         }
     }
 
-    fn read<R>(&self, f: impl FnOnce(&gst::BufferRef) -> R) -> R {
-        match self.state() {
+    fn read<R>(&self, f: impl FnOnce(&gst::BufferRef) -> R) -> PyResult<R> {
+        Ok(match self.state()? {
             State::Plain(slot) => match &*slot {
                 Slot::Plain(b) => f(b),
-                Slot::Mapped(_) => unreachable!("State::Plain holds a plain slot"),
+                _ => unreachable!("State::Plain holds a plain slot"),
             },
             State::Mapped(m) => f(m.buffer()),
-        }
+        })
     }
 
     /// Runs `f` on the buffer if it may be changed: not shared and not mapped.
     fn write<R>(&self, f: impl FnOnce(&mut gst::BufferRef) -> R) -> PyResult<R> {
-        match self.state() {
+        match self.state()? {
             State::Plain(mut slot) => match &mut *slot {
                 Slot::Plain(b) => match b.get_mut() {
                     Some(b) => Ok(f(b)),
                     None => Err(to_py(not_writable())),
                 },
-                Slot::Mapped(_) => unreachable!("State::Plain holds a plain slot"),
+                _ => unreachable!("State::Plain holds a plain slot"),
             },
             State::Mapped(_) => Err(PyBufferError::new_err(MAPPED)),
         }
     }
 
-    /// A new reference to the GstBuffer.
-    pub fn gst(&self) -> gst::Buffer {
+    /// A new reference to the GstBuffer (BufferError once it went on downstream).
+    pub fn gst(&self) -> PyResult<gst::Buffer> {
         self.read(new_ref)
     }
 
     fn map_impl(&self, write: bool) -> PyResult<PyMapping> {
-        let mapped = match self.state() {
+        let mapped = match self.state()? {
             State::Mapped(m) => {
                 if write && !m.is_writable() {
                     return Err(PyBufferError::new_err("the buffer is mapped read-only by live views"));
@@ -201,11 +212,11 @@ impl PyBuffer {
     }
 
     #[getter]
-    fn size(&self) -> usize {
+    fn size(&self) -> PyResult<usize> {
         self.read(|b| b.size())
     }
 
-    fn __len__(&self) -> usize {
+    fn __len__(&self) -> PyResult<usize> {
         self.size()
     }
 
@@ -214,7 +225,7 @@ impl PyBuffer {
             PyBytes::new_with(py, b.size(), |out| {
                 b.copy_to_slice(0, out).map_err(|_| PyBufferError::new_err("the buffer cannot be read"))
             })
-        })
+        })?
     }
 
     /// A copy of `size` bytes from `offset`.
@@ -225,7 +236,7 @@ impl PyBuffer {
             PyBytes::new_with(py, size, |out| {
                 b.copy_to_slice(offset, out).map_err(|_| PyBufferError::new_err("the buffer cannot be read"))
             })
-        })
+        })?
     }
 
     /// Copies `data` into the buffer at `offset`, as much as fits; returns the bytes copied.
@@ -241,7 +252,7 @@ impl PyBuffer {
     }
 
     #[getter]
-    fn pts(&self) -> Option<u64> {
+    fn pts(&self) -> PyResult<Option<u64>> {
         self.read(|b| ns(b.pts()))
     }
 
@@ -252,7 +263,7 @@ impl PyBuffer {
     }
 
     #[getter]
-    fn dts(&self) -> Option<u64> {
+    fn dts(&self) -> PyResult<Option<u64>> {
         self.read(|b| ns(b.dts()))
     }
 
@@ -263,7 +274,7 @@ impl PyBuffer {
     }
 
     #[getter]
-    fn duration(&self) -> Option<u64> {
+    fn duration(&self) -> PyResult<Option<u64>> {
         self.read(|b| ns(b.duration()))
     }
 
@@ -275,7 +286,7 @@ impl PyBuffer {
 
     /// The media offset (e.g. frame number), None when unset.
     #[getter]
-    fn offset(&self) -> Option<u64> {
+    fn offset(&self) -> PyResult<Option<u64>> {
         self.read(|b| Some(b.offset()).filter(|&o| o != gst::ffi::GST_BUFFER_OFFSET_NONE))
     }
 
@@ -285,7 +296,7 @@ impl PyBuffer {
     }
 
     #[getter]
-    fn offset_end(&self) -> Option<u64> {
+    fn offset_end(&self) -> PyResult<Option<u64>> {
         self.read(|b| Some(b.offset_end()).filter(|&o| o != gst::ffi::GST_BUFFER_OFFSET_NONE))
     }
 
@@ -297,7 +308,7 @@ impl PyBuffer {
     /// The set flags by name, e.g. {"DELTA_UNIT", "DISCONT"}.
     #[getter]
     fn flags<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PySet>> {
-        let flags = self.read(|b| b.flags());
+        let flags = self.read(|b| b.flags())?;
         PySet::new(py, FLAGS.iter().filter(|(_, f)| flags.contains(*f)).map(|(n, _)| *n))
     }
 
@@ -325,8 +336,9 @@ impl PyBuffer {
     #[getter]
     fn is_writable(&self) -> bool {
         match self.state() {
-            State::Plain(slot) => matches!(&*slot, Slot::Plain(b) if b.is_writable()),
-            State::Mapped(m) => m.is_writable(),
+            Ok(State::Plain(slot)) => matches!(&*slot, Slot::Plain(b) if b.is_writable()),
+            Ok(State::Mapped(m)) => m.is_writable(),
+            Err(_) => false,
         }
     }
 
@@ -334,7 +346,7 @@ impl PyBuffer {
     /// memories GStreamer will copy on write, and copying read-only ones now).
     fn make_writable(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
         let this = slf.get();
-        let copy = match this.state() {
+        let copy = match this.state()? {
             State::Mapped(m) if m.is_writable() => return Ok(slf.clone().into_any().unbind()),
             State::Mapped(m) => m.buffer().copy(),
             State::Plain(slot) => match &*slot {
@@ -342,7 +354,7 @@ impl PyBuffer {
                     return Ok(slf.clone().into_any().unbind());
                 }
                 Slot::Plain(b) => b.copy(),
-                Slot::Mapped(_) => unreachable!("State::Plain holds a plain slot"),
+                _ => unreachable!("State::Plain holds a plain slot"),
             },
         };
         let mut copy = copy;
@@ -361,18 +373,19 @@ impl PyBuffer {
     /// A copy: deep (new memory) by default, or sharing the memories if `deep=False`.
     #[pyo3(signature = (deep=true))]
     fn copy(&self, deep: bool) -> PyResult<PyBuffer> {
-        let b = if deep { self.read(|b| b.copy_deep()).map_err(|e| to_py(e.into()))? } else { self.read(|b| b.copy()) };
+        let b =
+            if deep { self.read(|b| b.copy_deep())?.map_err(|e| to_py(e.into()))? } else { self.read(|b| b.copy())? };
         Ok(PyBuffer::from_gst(b))
     }
 
     /// The buffer's memories (new references; the buffer keeps them too).
     #[getter]
-    fn memories(&self) -> Vec<PyMemory> {
+    fn memories(&self) -> PyResult<Vec<PyMemory>> {
         self.read(|b| b.iter_memories_owned().map(PyMemory::from_gst).collect())
     }
 
     #[getter]
-    fn n_memory(&self) -> usize {
+    fn n_memory(&self) -> PyResult<usize> {
         self.read(|b| b.n_memory())
     }
 
@@ -421,7 +434,7 @@ impl PyBuffer {
         if ptr.is_null() {
             return Err(PyValueError::new_err("PyGObject gave a Gst.Structure without a pointer"));
         }
-        let buffer = self.gst();
+        let buffer = self.gst()?;
         let value = gst::glib::Value::from(&buffer);
         // SAFETY: `ptr` is the fresh, unparented (so mutable) GstStructure owned by the live
         // wrapper `structure`; gst_structure_set_value copies the value (a new buffer
@@ -435,5 +448,6 @@ impl PyBuffer {
 
     fn __repr__(&self) -> String {
         self.read(|b| format!("<Buffer {} bytes in {} memories pts={:?}>", b.size(), b.n_memory(), ns(b.pts())))
+            .unwrap_or_else(|_| "<Buffer released>".into())
     }
 }

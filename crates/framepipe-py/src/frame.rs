@@ -8,8 +8,13 @@
 //! Callbacks (probes, `pyfunc`) get a writable frame that owns the buffer only for the
 //! call: [`PyFrame::release`] takes it back, unmapped, or as a copy when Python kept views
 //! of its memory, so arrays never alias a buffer that flows on.
+//!
+//! A writable frame keeps its buffer in the same slot as a `Buffer` does (`buffer.rs`),
+//! and `frame.buffer` shares that slot: a write mapping, data or metadata changed through
+//! `frame.buffer` inside a probe is the buffer that goes on downstream, and the frame's
+//! arrays and `frame.buffer.map(write=True)` are one mapping.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 
 use framepipe_core::media::MediaInfo;
 use framepipe_core::pack;
@@ -19,19 +24,36 @@ use pyo3::types::PyList;
 
 use crate::array::{Borrowed, view_array};
 use crate::buffer::PyBuffer;
+use crate::mapping::{Home, Mapped, PyMappedBuffer, Slot, lock};
 use crate::errors::to_py;
-use crate::mapping::{Mapped, PyMappedBuffer};
 use crate::meta::MetaFrame;
-
-enum FrameBuf {
-    Plain(gst::Buffer),
-    Mapped(Arc<Mapped>),
-    /// The buffer went on downstream when the callback that got this frame returned.
-    Released,
-}
 
 const RELEASED: &str = "this frame's buffer went on downstream when the callback returned; \
                         keep frame.copy() (or the arrays you took) to use it later";
+
+/// The slot's buffer, or the live mapping it is lent to (waiting out a mapping being
+/// dropped on another thread, which gives the buffer back).
+enum Held<'a> {
+    Plain(std::sync::MutexGuard<'a, Slot>),
+    Mapped(Arc<Mapped>),
+}
+
+fn held(store: &Home) -> PyResult<Held<'_>> {
+    loop {
+        let slot = lock(store);
+        match &*slot {
+            Slot::Plain(_) => return Ok(Held::Plain(slot)),
+            Slot::Mapped(w) => {
+                if let Some(m) = w.upgrade() {
+                    return Ok(Held::Mapped(m));
+                }
+            }
+            Slot::Released => return Err(PyBufferError::new_err(RELEASED)),
+        }
+        drop(slot);
+        std::thread::yield_now();
+    }
+}
 
 /// One GStreamer buffer with its caps: a video frame or a chunk of audio, seen from numpy
 /// without copies.
@@ -82,7 +104,10 @@ pub struct PyFrame {
     caps: Option<gst::Caps>,
     media: MediaInfo,
     writable: bool,
-    buf: Mutex<FrameBuf>,
+    /// The buffer, shared with `frame.buffer` for writable frames.
+    store: Arc<Home>,
+    /// The frame's own mapping (its arrays' base), once mapped.
+    map: Mutex<Option<Arc<Mapped>>>,
     // Caches of the views handed out; plain mutexes rather than once-cells so that
     // `release` can let go of them.
     array: Mutex<Option<Py<PyAny>>>,
@@ -106,7 +131,8 @@ impl PyFrame {
             caps,
             media,
             writable,
-            buf: Mutex::new(FrameBuf::Plain(buffer)),
+            store: Arc::new(Mutex::new(Slot::Plain(buffer))),
+            map: Mutex::new(None),
             array: Mutex::new(None),
             planes: Mutex::new(None),
         }
@@ -130,12 +156,13 @@ impl PyFrame {
     /// Runs `f` on the frame's buffer, mapped or not; BufferError once the frame was
     /// released (its callback returned), rather than plausible values from no buffer.
     pub fn with_buffer<R>(&self, f: impl FnOnce(&gst::BufferRef) -> R) -> PyResult<R> {
-        let guard = self.buf.lock().unwrap_or_else(|e| e.into_inner());
-        match &*guard {
-            FrameBuf::Plain(b) => Ok(f(b)),
-            FrameBuf::Mapped(m) => Ok(f(m.buffer())),
-            FrameBuf::Released => Err(PyBufferError::new_err(RELEASED)),
-        }
+        Ok(match held(&self.store)? {
+            Held::Plain(slot) => match &*slot {
+                Slot::Plain(b) => f(b),
+                _ => unreachable!("Held::Plain holds a plain slot"),
+            },
+            Held::Mapped(m) => f(m.buffer()),
+        })
     }
 
     /// Runs `f` on the frame's buffer for changing its metadata. BufferError for frames
@@ -149,10 +176,12 @@ impl PyFrame {
         }
         let shared =
             || PyBufferError::new_err("the frame's buffer is shared (frame.buffer is in use); use frame.copy()");
-        let mut guard = self.buf.lock().unwrap_or_else(|e| e.into_inner());
-        match &mut *guard {
-            FrameBuf::Plain(b) => b.get_mut().map(f).ok_or_else(shared),
-            FrameBuf::Mapped(m) if m.is_writable() => {
+        match held(&self.store)? {
+            Held::Plain(mut slot) => match &mut *slot {
+                Slot::Plain(b) => b.get_mut().map(f).ok_or_else(shared),
+                _ => unreachable!("Held::Plain holds a plain slot"),
+            },
+            Held::Mapped(m) if m.is_writable() => {
                 let ptr = m.buffer().as_ptr() as *mut gst::ffi::GstBuffer;
                 // SAFETY: `ptr` is the live buffer the mapping owns; asking whether a
                 // mini object is writable only reads its refcount and flags.
@@ -161,14 +190,14 @@ impl PyFrame {
                     return Err(shared());
                 }
                 // SAFETY: the mapping owns the only reference to the buffer (checked just
-                // above), and it is only reached through this frame's lock, which we hold;
-                // the other holders of the mapping (array base objects) use only its data
-                // pointer and length, which metadata changes leave alone. GStreamer allows
+                // above) and `m` keeps it alive. Its other users (array base objects, the
+                // `frame.buffer` sharing this slot) read its metadata only from Python
+                // calls, which hold the GIL as this one does, or use only the data pointer
+                // and length, which metadata changes leave alone. GStreamer allows
                 // changing the metas of a writable buffer while its memory is mapped.
                 Ok(f(unsafe { gst::BufferRef::from_mut_ptr(ptr) }))
             }
-            FrameBuf::Mapped(_) => Err(shared()),
-            FrameBuf::Released => Err(PyBufferError::new_err(RELEASED)),
+            Held::Mapped(_) => Err(shared()),
         }
     }
 
@@ -180,20 +209,36 @@ impl PyFrame {
     pub(crate) fn release(&self) -> gst::Buffer {
         let array = self.array.lock().unwrap_or_else(|e| e.into_inner()).take();
         let planes = self.planes.lock().unwrap_or_else(|e| e.into_inner()).take();
-        drop((array, planes));
-        let mut guard = self.buf.lock().unwrap_or_else(|e| e.into_inner());
-        match std::mem::replace(&mut *guard, FrameBuf::Released) {
-            FrameBuf::Plain(b) => b,
-            FrameBuf::Released => gst::Buffer::new(),
-            FrameBuf::Mapped(m) => match Arc::try_unwrap(m) {
-                Ok(mapped) => mapped.into_buffer(),
-                Err(m) => {
-                    let copy = detached_copy(&m);
-                    *guard = FrameBuf::Mapped(m);
-                    copy
-                }
-            },
-        }
+        let map = self.map.lock().unwrap_or_else(|e| e.into_inner()).take();
+        drop((array, planes, map));
+        // With the frame's own views gone, a mapping that is still alive belongs to views
+        // Python kept (arrays, or a `frame.buffer.map()`): they keep the memory, and the
+        // buffer goes on as a copy. Otherwise the mapping gave the buffer back to the slot.
+        let mut kept = None;
+        let buffer = loop {
+            let mut slot = lock(&self.store);
+            match std::mem::replace(&mut *slot, Slot::Released) {
+                Slot::Plain(b) => break b,
+                Slot::Released => break gst::Buffer::new(),
+                Slot::Mapped(w) => match w.upgrade() {
+                    Some(m) => {
+                        let copy = detached_copy(&m);
+                        // Dropped after the lock: if it is the last reference, its drop
+                        // locks the slot (and leaves it released).
+                        kept = Some(m);
+                        break copy;
+                    }
+                    None => {
+                        // Being dropped on another thread, which gives the buffer back.
+                        *slot = Slot::Mapped(w);
+                        drop(slot);
+                        std::thread::yield_now();
+                    }
+                },
+            }
+        };
+        drop(kept);
+        buffer
     }
 
     /// A new reference to the frame's GstBuffer.
@@ -202,39 +247,53 @@ impl PyFrame {
     }
 
     fn mapping(&self) -> PyResult<Arc<Mapped>> {
-        let mut guard = self.buf.lock().unwrap_or_else(|e| e.into_inner());
-        // Move the buffer out, so that a writable frame hands its only reference to the
-        // mapping; it is put back if mapping fails.
-        let buffer = match std::mem::replace(&mut *guard, FrameBuf::Plain(gst::Buffer::new())) {
-            FrameBuf::Mapped(m) => {
-                *guard = FrameBuf::Mapped(m.clone());
-                return Ok(m);
+        let mut cache = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(m) = &*cache {
+            return Ok(m.clone());
+        }
+        let m = match held(&self.store)? {
+            // Mapped for write through `frame.buffer.map(write=True)`: the same mapping.
+            Held::Mapped(m) if m.is_writable() || !self.writable => m,
+            Held::Mapped(_) => {
+                return Err(PyBufferError::new_err(
+                    "the frame's buffer is mapped read-only through frame.buffer; release that mapping first",
+                ));
             }
-            FrameBuf::Plain(b) => b,
-            FrameBuf::Released => {
-                *guard = FrameBuf::Released;
-                return Err(PyBufferError::new_err(RELEASED));
+            Held::Plain(mut slot) => {
+                let Slot::Plain(buffer) = std::mem::replace(&mut *slot, Slot::Mapped(Weak::new())) else {
+                    unreachable!("Held::Plain holds a plain slot")
+                };
+                if !self.writable {
+                    // A read mapping shares the buffer; the slot keeps it.
+                    let m = Mapped::new(buffer.clone(), false);
+                    *slot = Slot::Plain(buffer);
+                    Arc::new(m.map_err(|(e, _)| to_py(e))?)
+                } else if !buffer.is_writable() {
+                    // Mapping a shared buffer for writing would be a GLib critical, not an error.
+                    *slot = Slot::Plain(buffer);
+                    return Err(PyBufferError::new_err(
+                        "the frame's buffer is shared (a reference to it is kept elsewhere), so it cannot be \
+                         mapped writable; use frame.copy()",
+                    ));
+                } else {
+                    // The slot lends its only reference to the mapping, which gives it back
+                    // when the last view is gone.
+                    match Mapped::with_home(buffer, true, Some(Arc::downgrade(&self.store))) {
+                        Ok(m) => {
+                            let m = Arc::new(m);
+                            *slot = Slot::Mapped(Arc::downgrade(&m));
+                            m
+                        }
+                        Err((e, buffer)) => {
+                            *slot = Slot::Plain(buffer);
+                            return Err(to_py(e));
+                        }
+                    }
+                }
             }
         };
-        if self.writable && !buffer.is_writable() {
-            // Mapping a shared buffer for writing would be a GLib critical, not an error.
-            *guard = FrameBuf::Plain(buffer);
-            return Err(PyBufferError::new_err(
-                "the frame's buffer is shared (frame.buffer is in use), so it cannot be mapped writable; \
-                 use frame.copy()",
-            ));
-        }
-        match Mapped::new(buffer, self.writable) {
-            Ok(m) => {
-                let m = Arc::new(m);
-                *guard = FrameBuf::Mapped(m.clone());
-                Ok(m)
-            }
-            Err((e, buffer)) => {
-                *guard = FrameBuf::Plain(buffer);
-                Err(to_py(e))
-            }
-        }
+        *cache = Some(m.clone());
+        Ok(m)
     }
 
     fn arrays<'py>(
@@ -452,9 +511,16 @@ impl PyFrame {
         self.writable
     }
 
-    /// The underlying buffer (a new reference to the same GstBuffer).
+    /// The underlying buffer. For a writable frame it is the frame's own buffer (changes
+    /// through it, e.g. ``frame.buffer.map(write=True)`` or ``frame.buffer.pts = ...`` in a
+    /// probe, go on downstream); for a read-only frame a new reference to the same
+    /// GstBuffer, which is shared and so cannot be changed.
     #[getter]
     fn buffer(&self) -> PyResult<PyBuffer> {
+        if self.writable {
+            held(&self.store)?;
+            return Ok(PyBuffer::shared(self.store.clone()));
+        }
         Ok(PyBuffer::from_gst(self.gst_buffer()?))
     }
 

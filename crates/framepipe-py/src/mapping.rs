@@ -213,10 +213,15 @@ impl PyMappedBuffer {
     }
 }
 
-/// Where a `Buffer` keeps its GstBuffer: in hand, or lent to a live write mapping.
+/// Where a `Buffer` keeps its GstBuffer: in hand, or lent to a live write mapping. A
+/// writable `Frame` keeps its buffer in the same kind of slot and shares it with its
+/// `frame.buffer`, so both see (and change) one GstBuffer.
 pub(crate) enum Slot {
     Plain(gst::Buffer),
     Mapped(Weak<Mapped>),
+    /// The frame that shared this slot handed the buffer on downstream (its callback
+    /// returned): using it raises BufferError.
+    Released,
 }
 
 pub(crate) type Home = Mutex<Slot>;

@@ -22,7 +22,7 @@ use crate::buffer::PyBuffer;
 use crate::element::PyElement;
 use crate::errors::FpResult;
 use crate::frame::PyFrame;
-use crate::gil::detach_interruptible;
+use crate::gil::{Running, detach_interruptible};
 use crate::message::PyMessage;
 
 fn timeout(seconds: Option<f64>) -> PyResult<Option<Duration>> {
@@ -48,9 +48,31 @@ pub struct PyPipeline {
     /// so that the garbage collector sees every strong reference (`__traverse__`) and can
     /// free a pipeline whose callback captures it.
     callbacks: Mutex<HashMap<u64, CallbackSlot>>,
+    /// Per probe, the call in progress, which stopping interrupts (see `frame_probe`).
+    running: ProbeCalls,
 }
 
 type CallbackSlot = Arc<Mutex<Option<Py<PyAny>>>>;
+type ProbeCalls = Arc<Mutex<HashMap<u64, Arc<Running>>>>;
+
+/// Stopping the pipeline interrupts the probes' Python calls in progress (an asynchronous
+/// `ElementStopped` in the streaming thread, as for Python elements) instead of waiting
+/// for them: deactivating a pad waits for its streaming thread. Once stopped, probes call
+/// Python again.
+fn interrupt_probes_on_stop(inner: &Pipeline, running: &ProbeCalls) {
+    let running = Arc::downgrade(running);
+    inner.on_stop(Box::new(move |before| {
+        let Some(running) = running.upgrade() else { return };
+        let calls: Vec<Arc<Running>> = running.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect();
+        for call in calls {
+            if before {
+                call.interrupt();
+            } else {
+                call.stopping.store(false, Ordering::SeqCst);
+            }
+        }
+    }));
+}
 
 static NEXT_PROBE: AtomicU64 = AtomicU64::new(1);
 
@@ -69,10 +91,15 @@ impl Drop for PyPipeline {
 fn frame_probe(
     element: &gst::Element,
     func: CallbackSlot,
+    running: Arc<Running>,
 ) -> impl Fn(&gst::Pad, &mut gst::PadProbeInfo) -> gst::PadProbeReturn + Send + Sync + 'static {
     let element = element.downgrade();
     let cache = CapsCache::default();
     move |pad, info| {
+        if running.stopping() {
+            // The pipeline is stopping: buffers still flowing pass untouched.
+            return gst::PadProbeReturn::Ok;
+        }
         let Some(mut buffer) = info.take_buffer() else { return gst::PadProbeReturn::Ok };
         buffer.make_mut();
         let caps = pad.current_caps().map(|c| cache.get(&c));
@@ -82,7 +109,9 @@ fn frame_probe(
                 match f {
                     // Cleared by the garbage collector: the buffer passes untouched.
                     None => Ok(Some(buffer)),
-                    Some(f) => crate::callback::call_attached(py, f.bind(py), None, buffer, caps.as_deref()),
+                    Some(f) => running.guard(py, || {
+                        crate::callback::call_attached(py, f.bind(py), None, buffer, caps.as_deref())
+                    }),
                 }
             })
             .unwrap_or_else(|| Err(CallbackError::new("the Python interpreter is not running")))
@@ -96,6 +125,8 @@ fn frame_probe(
             // it again, which DROP would do (a CRITICAL on the NULL data); HANDLED says the
             // probe consumed it.
             Ok(Ok(None)) => return gst::PadProbeReturn::Handled,
+            // Interrupted by stopping (ElementStopped): not an error of the stream.
+            Ok(Err(_)) if running.stopping() => return gst::PadProbeReturn::Handled,
             Ok(Err(err)) => err,
             Err(panic) => CallbackError::new(format!("the probe panicked: {}", callback::panic_message(&*panic))),
         };
@@ -135,7 +166,10 @@ impl PyPipeline {
         let desc = description.to_string();
         let inner = py.detach(move || Pipeline::new(&desc))?;
         crate::pyelement::check_launch_properties(inner.gst())?;
+        let running = ProbeCalls::default();
+        interrupt_probes_on_stop(&inner, &running);
         Ok(PyPipeline {
+            running,
             inner: Arc::new(inner),
             description: description.to_string(),
             media: Mutex::default(),
@@ -228,7 +262,8 @@ impl PyPipeline {
         let t = self::timeout(timeout)?;
         let inner = self.inner.clone();
         detach_interruptible(py, move |check| inner.run(t, check)).inspect_err(|_| {
-            let _ = self.inner.set_state(gst::State::Null);
+            let inner = self.inner.clone();
+            let _ = py.detach(move || inner.set_state(gst::State::Null));
         })
     }
 
@@ -287,7 +322,7 @@ impl PyPipeline {
             }
             frame.gst_buffer()?
         } else if let Ok(buf) = data.cast::<PyBuffer>() {
-            buf.get().gst()
+            buf.get().gst()?
         } else if data.is_instance_of::<PyUntypedArray>() {
             let arr = Borrowed::new(data)?;
             let fps = fps.unwrap_or(30.0);
@@ -364,11 +399,13 @@ impl PyPipeline {
             PyValueError::new_err(format!("element {element_name:?} has no pad {pad_name:?} (it has {pads:?})"))
         })?;
         let slot: CallbackSlot = Arc::new(Mutex::new(Some(callback.unbind())));
-        let probe = frame_probe(&element, slot.clone());
+        let running = Arc::new(Running::default());
+        let probe = frame_probe(&element, slot.clone(), running.clone());
         let id = target
             .add_probe(gst::PadProbeType::BUFFER, probe)
             .ok_or_else(|| PyValueError::new_err(format!("pad {pad:?} does not accept probes")))?;
         let n = NEXT_PROBE.fetch_add(1, Ordering::Relaxed);
+        self.running.lock().unwrap_or_else(|e| e.into_inner()).insert(n, running);
         self.probes.lock().unwrap_or_else(|e| e.into_inner()).insert(n, (target, id));
         self.callbacks.lock().unwrap_or_else(|e| e.into_inner()).insert(n, slot);
         Ok(n)
@@ -386,6 +423,7 @@ impl PyPipeline {
         if let Some(slot) = slot {
             slot.lock().unwrap_or_else(|e| e.into_inner()).take();
         }
+        py.detach(|| self.running.lock().unwrap_or_else(|e| e.into_inner()).remove(&id));
         Ok(())
     }
 

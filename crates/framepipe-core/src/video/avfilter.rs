@@ -269,8 +269,12 @@ pub fn filter_names(description: &str) -> Result<Vec<String>> {
     Ok(names)
 }
 
-/// Whether libavfilter has a filter of this name.
+/// Whether libavfilter has a filter of this name (never one with a NUL byte, which
+/// ffmpeg-next's `filter::find` would panic on: found by the `filter_string` fuzz target).
 pub fn has_filter(name: &str) -> bool {
+    if name.contains('\0') {
+        return false;
+    }
     init();
     filter::find(name).is_some()
 }

@@ -338,7 +338,9 @@ fn is_ffmpeg_syntax(s: &str) -> bool {
 /// A sequence entry that names a GStreamer element, with its parameters as properties.
 fn gst_element(spec: &FilterSpec) -> Result<String> {
     let name = spec.name.as_str();
-    let factory = gst::ElementFactory::find(name).ok_or_else(|| Error::Parse {
+    // glib would panic on a NUL byte in the name.
+    let found = if name.contains('\0') { None } else { gst::ElementFactory::find(name) };
+    let factory = found.ok_or_else(|| Error::Parse {
         message: format!("unknown filter {name:?}: neither an FFmpeg filter nor a GStreamer element"),
         token: Some(name.to_string()),
     })?;

@@ -23,7 +23,7 @@ pub(crate) fn length_size(caps: &gst::CapsRef) -> Option<usize> {
 /// Whether an H.264 access unit is a picture nothing references (`nal_ref_idc` 0 on its first
 /// slice). NAL units are `length_size`-byte length prefixed, or start-code delimited when it is
 /// 0. Anything unreadable counts as needed.
-pub(crate) fn disposable(au: &[u8], length_size: usize) -> bool {
+pub fn disposable(au: &[u8], length_size: usize) -> bool {
     let first_slice = |header: u8| -> Option<bool> {
         match header & 0x1f {
             1..=5 => Some(header & 0x60 == 0 && header & 0x1f != 5),

@@ -41,6 +41,7 @@ pub use avwriter::{AvWriter, AvWriterOptions, Target as AvTarget, WriteSeek, bay
 pub use filter::{Filter, FilterGraph, FilterSpec, GraphEdge};
 pub use format::OutputFormat;
 pub use index::{FrameEntry, FrameIndex, Metadata, probe, probe_cached};
+pub use h264::disposable as h264_disposable;
 pub use reader::{ReaderOptions, VideoFrame, VideoReader};
 pub use writer::{VideoWriter, WriterOptions, available_codecs};
 pub use yuvconvert::FpYuvConvert;

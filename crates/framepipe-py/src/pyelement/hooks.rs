@@ -1,7 +1,6 @@
 //! The hooks of one Python element instance: the methods of its Python object, called
 //! from the host's virtual methods, and the factory that makes that object.
 
-use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, mpsc};
 
@@ -42,7 +41,7 @@ fn to_buffer(value: &Bound<'_, PyAny>, media: &MediaInfo, hook: &str) -> PyResul
         return Ok(Some(frame.get().gst_buffer()?));
     }
     if let Ok(buf) = value.cast::<PyBuffer>() {
-        return Ok(Some(buf.get().gst()));
+        return Ok(Some(buf.get().gst()?));
     }
     if value.is_instance_of::<PyUntypedArray>() {
         let arr = Borrowed::new(value)?;
@@ -196,7 +195,7 @@ impl ElementHooks for PyHooks {
             if out.is_none() { Ok(None) } else { Ok(Some(out.extract::<String>()?)) }
         })?;
         out.map(|s| {
-            gst::Caps::from_str(&s)
+            framepipe_core::media::parse_caps(&s)
                 .map_err(|_| CallbackError::new(format!("transform_caps() returned {s:?}, which is not caps")))
         })
         .transpose()

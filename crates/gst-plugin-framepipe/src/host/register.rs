@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 use std::ffi::{CString, c_void};
-use std::str::FromStr;
 use std::sync::{Arc, LazyLock, Mutex, PoisonError, RwLock};
 
 use framepipe_core::{Error, Result};
@@ -209,7 +208,7 @@ fn class_data(desc: ElementClassDesc, factory: Arc<dyn HooksFactory>, host: glib
     let parse = |caps: &Option<String>, pad: &str| -> Result<gst::Caps> {
         match caps {
             None => Ok(gst::Caps::new_any()),
-            Some(s) => gst::Caps::from_str(s).map_err(|_| {
+            Some(s) => framepipe_core::media::parse_caps(s).map_err(|_| {
                 Error::Value(format!("{} caps of {}: cannot parse {s:?} as caps", pad, desc.factory_name))
             }),
         }

@@ -208,7 +208,7 @@ def test_write_map_of_a_buffer_pulled_from_appsink_raises_buffer_error():
 
 
 def pulled(array: np.ndarray, pts: int | None = None) -> fp.Frame:
-    """A read-only frame pulled from a pipeline (its buffer is shared with the pipeline's)."""
+    """Pull a read-only frame from a pipeline (its buffer is shared with the pipeline's)."""
     with fp.Pipeline("appsrc name=src ! appsink name=out sync=false") as p:
         p.push("src", array, pts=pts)
         f = p.pull("out", timeout=10)

@@ -1,6 +1,7 @@
-"""Blocking calls release the GIL (issue 12, "Hangs and deadlocks": ``Element.get/set``,
-``position``, ``duration``, ``end_of_stream``, ``remove_probe``, ``graph()``, plugin loading
-in ``inspect``).
+"""Blocking calls release the GIL.
+
+Issue 12, "Hangs and deadlocks": ``Element.get/set``, ``position``, ``duration``,
+``end_of_stream``, ``remove_probe``, ``graph()``, plugin loading in ``inspect``.
 
 The deadlock they would cause: a streaming thread holds a GStreamer lock while its Python
 code waits for the GIL, and the caller, holding the GIL, blocks on that lock. GstBaseSink

@@ -1,6 +1,8 @@
-"""Inside a probe, ``frame.buffer`` of the writable frame is the frame's own buffer:
-writes through it (a write mapping, timestamps, memories) reach downstream, and it is one
-mapping with the frame's arrays. Issue 12, "Contract"."""
+"""Inside a probe, ``frame.buffer`` of the writable frame is the frame's own buffer.
+
+Writes through it (a write mapping, timestamps, memories) reach downstream, and it is one
+mapping with the frame's arrays. Issue 12, "Contract".
+"""
 
 from __future__ import annotations
 

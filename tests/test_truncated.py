@@ -5,7 +5,8 @@ a truncated MP4 while it autoplugs (about one run in four on the cut files below
 pipeline then stays in READY with its preroll pending, no streaming thread left and nothing
 on the bus. Before the fix ``run()`` and ``frames()`` waited for EOS for ever (here: until
 their timeout, TimeoutError); now framepipe notices the stalled preroll and raises
-PipelineError. Issue 12, "run() hangs on some truncated MP4s"."""
+PipelineError. Issue 12, "run() hangs on some truncated MP4s".
+"""
 
 from __future__ import annotations
 

@@ -1,8 +1,10 @@
-"""Writing and pushing arrays that other threads change (issue 12, "Lost data and
-corruption"): ``VideoWriter.write`` copies the array with the GIL held before it releases
+"""Writing and pushing arrays that other threads change.
+
+Issue 12, "Lost data and corruption": ``VideoWriter.write`` copies the array with the GIL held before it releases
 it, so a thread that resizes (frees) or refills the array meanwhile cannot make it read
 freed memory; ``Pipeline.push`` before PLAYING neither deadlocks a pipeline that needs
-several buffers to preroll nor lets the appsrc queue grow past its limit once playing."""
+several buffers to preroll nor lets the appsrc queue grow past its limit once playing.
+"""
 
 from __future__ import annotations
 

@@ -26,7 +26,10 @@ __all__ = [
     "describe_factory",
     "_VideoReader",
     "_VideoWriter",
+    "_AvWriter",
     "video_codecs",
+    "pixel_format_layout",
+    "convert_pixels",
     "set_gst_log_level",
     "flush_gst_log",
     "_ElementHandle",
@@ -384,9 +387,10 @@ class _VideoWriter:
     def frames_written(self) -> int: ...
     def close(self) -> None: ...
 
+@final
 class _AvWriter:
-    def __init__(
-        self,
+    def __new__(
+        cls,
         target: Any,
         *,
         container: str | None = None,
@@ -402,7 +406,7 @@ class _AvWriter:
         loop_count: int | None = None,
         container_tags: dict[str, Any] | None = None,
         seekable: bool | None = None,
-    ) -> None: ...
+    ) -> _AvWriter: ...
     def write(self, frame: npt.NDArray[Any]) -> None: ...
     @property
     def frames_written(self) -> int: ...

@@ -24,8 +24,8 @@ use pyo3::types::PyList;
 
 use crate::array::{Borrowed, view_array};
 use crate::buffer::PyBuffer;
-use crate::mapping::{Home, Mapped, PyMappedBuffer, Slot, lock};
 use crate::errors::to_py;
+use crate::mapping::{Home, Mapped, PyMappedBuffer, Slot, lock};
 use crate::meta::MetaFrame;
 
 const RELEASED: &str = "this frame's buffer went on downstream when the callback returned; \

@@ -109,9 +109,8 @@ fn frame_probe(
                 match f {
                     // Cleared by the garbage collector: the buffer passes untouched.
                     None => Ok(Some(buffer)),
-                    Some(f) => running.guard(py, || {
-                        crate::callback::call_attached(py, f.bind(py), None, buffer, caps.as_deref())
-                    }),
+                    Some(f) => running
+                        .guard(py, || crate::callback::call_attached(py, f.bind(py), None, buffer, caps.as_deref())),
                 }
             })
             .unwrap_or_else(|| Err(CallbackError::new("the Python interpreter is not running")))

@@ -85,6 +85,23 @@ def test_iter_start_stop_step(clips, sequential, name):
         next(f.iter(step=0))
 
 
+@pytest.mark.parametrize("name", sorted(CLIPS))
+def test_random_reads_revisiting_frames_equal_iteration(clips, sequential, name):
+    """Random reads keep the frames decoded on their way: reading them later (backwards in
+    a GOP, or again) gives the frames of sequential iteration, and iteration after such a
+    read continues right after it."""
+    seq = sequential[name]
+    n = len(seq)
+    with fp.open(clips[name]) as f:
+        for k in [n - 1, n - 2, 7, 6, 3, 5, 4, 0, n - 3, 2, 6, 1, n - 1]:
+            np.testing.assert_array_equal(f.read(index=k), seq[k], err_msg=f"frame {k}")
+        np.testing.assert_array_equal(f.read(index=4), seq[4])
+        np.testing.assert_array_equal(np.stack(list(f.iter(start=3))), seq[3:])
+        np.testing.assert_array_equal(f.read(index=2), seq[2])
+        np.testing.assert_array_equal(np.stack(list(f.iter(start=1, stop=9))), seq[1:9])
+        np.testing.assert_array_equal(np.stack(list(f.iter())), seq)
+
+
 def test_bad_indices(clips):
     path = clips["cfr_bframes.mp4"]
     with fp.open(path) as f:

@@ -166,6 +166,37 @@ def test_saved_index_round_trip(clips, sequential, tmp_path):
         fp.open(path, frame_index=bad)
 
 
+@pytest.mark.parametrize("name", ["vfr.mkv", "clip.webm", "ffmpeg.mkv"])
+def test_matroska_index_from_block_headers_equals_packet_scan(clips, tmp_path, name):
+    """MKV/WebM are indexed from their block headers (payloads skipped); the index equals
+    libavformat's packet scan (FRAMEPIPE_SCAN_INDEX=1) in pts, duration, keyframes and order
+    (dts: Matroska stores none; the packet scan has libavformat's guess)."""
+    if name == "ffmpeg.mkv":  # FFmpeg's own muxer (GStreamer's makes the other two)
+        path = tmp_path / name
+        subprocess.run(
+            ["ffmpeg", "-v", "error", "-i", str(clips["cfr_bframes.mp4"]), "-c", "copy", str(path)],
+            check=True,
+            timeout=60,
+        )
+    else:
+        path = clips[name]
+    code = f"""
+import os, framepipe as fp
+with fp.open({str(path)!r}) as f:
+    f.save_index({str(tmp_path / "x")!r} + os.environ["OUT"])
+"""
+    indexes = {}
+    for mode, env in (("blocks", {}), ("packets", {"FRAMEPIPE_SCAN_INDEX": "1"})):
+        r = run_python(code, env={**env, "OUT": mode, "FRAMEPIPE_AV_DEBUG": "1"})
+        assert r.returncode == 0, r.stderr
+        assert ("index from the matroska block headers" in r.stderr) == (mode == "blocks"), r.stderr
+        indexes[mode] = json.loads((tmp_path / f"x{mode}").read_text())
+    blocks, packets = indexes["blocks"]["frames"], indexes["packets"]["frames"]
+    assert len(blocks) == len(packets) > 20
+    assert [(p, d, k, o) for p, _, d, k, o in blocks] == [(p, d, k, o) for p, _, d, k, o in packets]
+    assert indexes["blocks"]["origin"] == indexes["packets"]["origin"]
+
+
 def test_colour_overrides(tmp_path):
     path = tmp_path / "bars.mp4"
     fp.Pipeline(

@@ -34,7 +34,7 @@ const POLL: Duration = Duration::from_millis(50);
 /// Decode errors tolerated in a row before a stream is declared undecodable.
 const MAX_ERRORS: usize = 500;
 
-fn debug() -> bool {
+pub(super) fn debug() -> bool {
     static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *ON.get_or_init(|| std::env::var_os("FRAMEPIPE_AV_DEBUG").is_some())
 }

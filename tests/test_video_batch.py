@@ -103,6 +103,23 @@ def test_iter_start_stop_step(clips, sequential, name):
         next(f.iter(step=0))
 
 
+@pytest.mark.parametrize("name", sorted(CLIPS))
+def test_random_reads_revisiting_frames_equal_iteration(clips, sequential, name):
+    """Random reads keep the frames decoded on their way: reading them later (backwards in
+    a GOP, or again) gives the frames of sequential iteration, and iteration after such a
+    read continues right after it."""
+    seq = sequential[name]
+    n = len(seq)
+    with fp.open(clips[name]) as f:
+        for k in [n - 1, n - 2, 7, 6, 3, 5, 4, 0, n - 3, 2, 6, 1, n - 1]:
+            np.testing.assert_array_equal(f.read(index=k), seq[k], err_msg=f"frame {k}")
+        np.testing.assert_array_equal(f.read(index=4), seq[4])
+        np.testing.assert_array_equal(np.stack(list(f.iter(start=3))), seq[3:])
+        np.testing.assert_array_equal(f.read(index=2), seq[2])
+        np.testing.assert_array_equal(np.stack(list(f.iter(start=1, stop=9))), seq[1:9])
+        np.testing.assert_array_equal(np.stack(list(f.iter())), seq)
+
+
 def test_bad_indices(clips):
     path = clips["cfr_bframes.mp4"]
     with fp.open(path) as f:
@@ -165,6 +182,37 @@ def test_saved_index_round_trip(clips, sequential, tmp_path):
     bad.write_text("{not json")
     with pytest.raises(ValueError, match="frame index"):
         fp.open(path, frame_index=bad)
+
+
+@pytest.mark.parametrize("name", ["vfr.mkv", "clip.webm", "ffmpeg.mkv"])
+def test_matroska_index_from_block_headers_equals_packet_scan(clips, tmp_path, name):
+    """MKV/WebM are indexed from their block headers (payloads skipped); the index equals
+    libavformat's packet scan (FRAMEPIPE_SCAN_INDEX=1) in pts, duration, keyframes and order
+    (dts: Matroska stores none; the packet scan has libavformat's guess)."""
+    if name == "ffmpeg.mkv":  # FFmpeg's own muxer (GStreamer's makes the other two)
+        path = tmp_path / name
+        subprocess.run(
+            ["ffmpeg", "-v", "error", "-i", str(clips["cfr_bframes.mp4"]), "-c", "copy", str(path)],
+            check=True,
+            timeout=60,
+        )
+    else:
+        path = clips[name]
+    code = f"""
+import os, framepipe as fp
+with fp.open({str(path)!r}) as f:
+    f.save_index({str(tmp_path / "x")!r} + os.environ["OUT"])
+"""
+    indexes = {}
+    for mode, env in (("blocks", {}), ("packets", {"FRAMEPIPE_SCAN_INDEX": "1"})):
+        r = run_python(code, env={**env, "OUT": mode, "FRAMEPIPE_AV_DEBUG": "1"})
+        assert r.returncode == 0, r.stderr
+        assert ("index from the matroska block headers" in r.stderr) == (mode == "blocks"), r.stderr
+        indexes[mode] = json.loads((tmp_path / f"x{mode}").read_text())
+    blocks, packets = indexes["blocks"]["frames"], indexes["packets"]["frames"]
+    assert len(blocks) == len(packets) > 20
+    assert [(p, d, k, o) for p, _, d, k, o in blocks] == [(p, d, k, o) for p, _, d, k, o in packets]
+    assert indexes["blocks"]["origin"] == indexes["packets"]["origin"]
 
 
 def test_colour_overrides(tmp_path):

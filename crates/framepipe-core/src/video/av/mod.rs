@@ -16,6 +16,7 @@
 //! decoding yields, `time` counts from the first frame.
 
 mod convert;
+mod mkv;
 mod mov;
 mod pixdesc;
 mod quirks;
@@ -394,10 +395,20 @@ pub fn probe(path: &Path, saved: Option<&str>) -> Result<Arc<Probe>> {
             }
             (s.index, s.origin)
         }
-        None => match mov_index(&mut input, path, tb) {
-            Some(found) => found,
+        None => match mov_index(&mut input, path, tb).or_else(|| mkv_index(&mut input, path, tb)) {
+            Some(found) => {
+                if reader::debug() {
+                    let from = if input.is_mov() { "mp4 sample tables" } else { "matroska block headers" };
+                    eprintln!("index from the {from}");
+                }
+                found
+            }
             None => {
-                if input.format_name().starts_with("mov,") {
+                if reader::debug() {
+                    eprintln!("index from a packet scan");
+                }
+                let name = input.format_name();
+                if name.starts_with("mov,") || name.starts_with("matroska") {
                     // The check may have read packets: scan from the start.
                     input = Input::open(path, true)?;
                 }
@@ -512,6 +523,30 @@ fn mov_index(input: &mut Input, path: &Path, tb: TimeBase) -> Option<(FrameIndex
     }
     let raw: Vec<_> =
         samples.iter().filter(|s| !s.4).map(|&(pts, dts, duration, key, _)| (pts, Some(dts), duration, key)).collect();
+    Some(index_from_packets(&raw, tb))
+}
+
+/// The index of a Matroska/WebM track from a scan of its block headers (payloads skipped,
+/// see [`mkv`]), checked against the first packets libavformat demuxes (pts, keyframe flag,
+/// duration). `None` (and the caller scans packets instead) when the scan does not cover
+/// the file or disagrees.
+fn mkv_index(input: &mut Input, path: &Path, tb: TimeBase) -> Option<(FrameIndex, i64)> {
+    if !input.format_name().starts_with("matroska") || std::env::var_os("FRAMEPIPE_SCAN_INDEX").is_some() {
+        return None;
+    }
+    let raw = mkv::scan_blocks(path)?;
+    if raw.is_empty() {
+        return None;
+    }
+    let mut pkt = Packet::new();
+    for &(pts, _, duration, key) in raw.iter().take(MOV_CHECKED) {
+        if !input.read(&mut pkt).ok()? {
+            return None;
+        }
+        if pkt.pts() != Some(pts) || pkt.duration() != duration || (pkt.flags() & ff::AV_PKT_FLAG_KEY != 0) != key {
+            return None;
+        }
+    }
     Some(index_from_packets(&raw, tb))
 }
 

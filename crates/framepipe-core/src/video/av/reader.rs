@@ -563,15 +563,7 @@ impl LibavReader {
     /// Frame `k` in presentation order, exactly what sequential iteration yields as its k-th
     /// frame. Later [`Self::next_frame`] calls continue after it.
     pub fn read(&mut self, k: usize, interrupt: Interrupt<'_>) -> Result<Pixels> {
-        self.decode_frame(k, interrupt)?;
-        self.convert_one()
-    }
-
-    /// Decodes frame `k` into the cursor's frame (not converted).
-    fn decode_frame(&mut self, k: usize, interrupt: Interrupt<'_>) -> Result<&mut Cursor> {
         self.check_index(k)?;
-        let probe = self.probe.clone();
-        self.resume = None;
         if self.recent.get(k).is_some() && self.cursor.as_ref().and_then(Cursor::at) != Some(k) {
             let (format, colors, pool) = (self.format, self.colors, self.pool.clone());
             self.cursor()?;
@@ -587,6 +579,15 @@ impl LibavReader {
                 return Ok(Pixels { buffer: gst::Buffer::from_mut_slice(data), view });
             }
         }
+        self.decode_frame(k, interrupt)?;
+        self.convert_one()
+    }
+
+    /// Decodes frame `k` into the cursor's frame (not converted).
+    fn decode_frame(&mut self, k: usize, interrupt: Interrupt<'_>) -> Result<&mut Cursor> {
+        self.check_index(k)?;
+        let probe = self.probe.clone();
+        self.resume = None;
         self.cursor()?;
         let c = self.cursor.as_mut().ok_or_else(|| Error::Media("no decoder".into()))?;
         c.approach(&probe, k)?;
@@ -604,6 +605,11 @@ impl LibavReader {
     /// What the decoder says about frame `k` (decoded, not converted): picture type, key
     /// frame, interlacing. Later [`Self::next_frame`] calls continue after it.
     pub fn frame_info(&mut self, k: usize, interrupt: Interrupt<'_>) -> Result<FrameInfo> {
+        self.check_index(k)?;
+        if let Some(frame) = self.recent.get(k) {
+            // SAFETY: the recent store keeps decoded frames.
+            return Ok(unsafe { FrameInfo::of(frame.0) });
+        }
         let c = self.decode_frame(k, interrupt)?;
         // SAFETY: decode_frame left a decoded frame in c.frame.
         Ok(unsafe { FrameInfo::of(c.frame.0) })

@@ -105,9 +105,11 @@ def test_iter_start_stop_step(clips, sequential, name):
 
 @pytest.mark.parametrize("name", sorted(CLIPS))
 def test_random_reads_revisiting_frames_equal_iteration(clips, sequential, name):
-    """Random reads keep the frames decoded on their way: reading them later (backwards in
-    a GOP, or again) gives the frames of sequential iteration, and iteration after such a
-    read continues right after it."""
+    """Random reads keep the frames decoded on their way.
+
+    Reading them later (backwards in a GOP, or again) gives the frames of sequential
+    iteration, and iteration after such a read continues right after it.
+    """
     seq = sequential[name]
     n = len(seq)
     with fp.open(clips[name]) as f:
@@ -186,9 +188,11 @@ def test_saved_index_round_trip(clips, sequential, tmp_path):
 
 @pytest.mark.parametrize("name", ["vfr.mkv", "clip.webm", "ffmpeg.mkv"])
 def test_matroska_index_from_block_headers_equals_packet_scan(clips, tmp_path, name):
-    """MKV/WebM are indexed from their block headers (payloads skipped); the index equals
-    libavformat's packet scan (FRAMEPIPE_SCAN_INDEX=1) in pts, duration, keyframes and order
-    (dts: Matroska stores none; the packet scan has libavformat's guess)."""
+    """MKV/WebM are indexed from their block headers (payloads skipped).
+
+    The index equals libavformat's packet scan (FRAMEPIPE_SCAN_INDEX=1) in pts, duration,
+    keyframes and order (dts: Matroska stores none; the packet scan has libavformat's guess).
+    """
     if name == "ffmpeg.mkv":  # FFmpeg's own muxer (GStreamer's makes the other two)
         path = tmp_path / name
         subprocess.run(

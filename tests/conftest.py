@@ -63,6 +63,12 @@ def read_line(proc: subprocess.Popen[str]) -> str:
     return proc.stdout.readline().strip()
 
 
+def printed_values(r: subprocess.CompletedProcess[str]) -> dict[str, str]:
+    """Check that the child succeeded and return the ``key=value`` words it printed."""
+    assert r.returncode == 0, r.stdout + r.stderr
+    return dict(line.split("=", 1) for line in r.stdout.split() if "=" in line)
+
+
 @pytest.fixture
 def py_run():
     return run_python

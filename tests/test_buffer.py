@@ -26,6 +26,12 @@ def tracked(n: int, fill: int = 0) -> Tracked:
     return a
 
 
+def collected(ref: weakref.ref[Tracked]) -> bool:
+    """Run the garbage collector and tell whether the array ``ref`` points to is gone."""
+    gc.collect()
+    return ref() is None
+
+
 # -- construction -------------------------------------------------------------------------
 
 
@@ -310,12 +316,10 @@ def test_wrapped_array_is_kept_alive_while_the_buffer_lives():
     ref = weakref.ref(a)
     b = fp.Buffer.wrap(a)
     del a
-    gc.collect()
-    assert ref() is not None
+    assert not collected(ref)
     assert bytes(b) == bytes([3]) * 16
     del b
-    gc.collect()
-    assert ref() is None
+    assert collected(ref)
 
 
 def test_wrapped_array_released_after_views_of_its_mapping():
@@ -325,13 +329,11 @@ def test_wrapped_array_released_after_views_of_its_mapping():
     with b.map(write=True) as m:
         view = m.array
     del a, b, m
-    gc.collect()
-    assert ref() is not None
+    assert not collected(ref)
     view[0] = 9
     assert ref()[0] == 9
     del view
-    gc.collect()
-    assert ref() is None
+    assert collected(ref)
 
 
 def test_wrapped_array_survives_a_pipeline_and_is_freed_on_a_streaming_thread():
@@ -343,8 +345,7 @@ def test_wrapped_array_survives_a_pipeline_and_is_freed_on_a_streaming_thread():
         gc.collect()
         p.end_of_stream("src")
         p.run(timeout=10)
-    gc.collect()
-    assert ref() is None
+    assert collected(ref)
 
 
 def test_wrapped_array_pulled_back_from_appsink_has_its_data():

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import pytest
 
+from .conftest import printed_values
+
 pytestmark = pytest.mark.slow
 
 # A Python Sink whose render() spins in Python for `RENDER_SECONDS` (so it needs the GIL
@@ -54,9 +56,7 @@ def slow_pipeline(extra=""):
 
 
 def run(py_run, body: str) -> dict[str, str]:
-    r = py_run(COMMON + body, timeout=60)
-    assert r.returncode == 0, r.stdout + r.stderr
-    return dict(line.split("=", 1) for line in r.stdout.split() if "=" in line)
+    return printed_values(py_run(COMMON + body, timeout=60))
 
 
 def test_element_set_releases_the_gil_while_the_sink_renders(py_run):

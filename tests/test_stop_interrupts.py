@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import pytest
 
+from .conftest import printed_values
+
 pytestmark = pytest.mark.slow
 
 COMMON = """
@@ -30,9 +32,7 @@ def stop_timed(p):
 
 
 def run(py_run, body: str) -> dict[str, str]:
-    r = py_run(COMMON + body, timeout=40)
-    assert r.returncode == 0, r.stdout + r.stderr
-    return dict(line.split("=", 1) for line in r.stdout.split() if "=" in line)
+    return printed_values(py_run(COMMON + body, timeout=40))
 
 
 def test_stopping_interrupts_a_slow_transform(py_run):

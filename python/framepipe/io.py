@@ -979,6 +979,29 @@ def open(uri: Source, mode: str = "r", **kwargs: Any) -> VideoFile:
     return VideoFile(uri, mode, **kwargs)
 
 
+def _open_for_reading(
+    uri: Source,
+    format: str | None,
+    filter: Filter,
+    thread_count: int,
+    apply_rotation: bool,
+    frame_index: FrameIndexSource,
+    colorspace: str | None,
+    color_range: str | None,
+) -> VideoFile:
+    """Open ``uri`` for reading with the options :func:`imread` and :func:`imiter` share."""
+    return VideoFile(
+        uri,
+        format=format,
+        filter=filter,
+        thread_count=thread_count,
+        apply_rotation=apply_rotation,
+        frame_index=frame_index,
+        colorspace=colorspace,
+        color_range=color_range,
+    )
+
+
 def imread(
     uri: Source,
     *,
@@ -1056,15 +1079,8 @@ def imread(
     TypeError
         An index that is not an integer.
     """
-    with VideoFile(
-        uri,
-        format=format,
-        filter=filter,
-        thread_count=thread_count,
-        apply_rotation=apply_rotation,
-        frame_index=frame_index,
-        colorspace=colorspace,
-        color_range=color_range,
+    with _open_for_reading(
+        uri, format, filter, thread_count, apply_rotation, frame_index, colorspace, color_range
     ) as f:
         frames = f.read(index=index, format=format, **kwargs)
         return frames if index is ... or not isinstance(index, int | np.integer) else frames.copy()
@@ -1122,15 +1138,8 @@ def imiter(
         The file cannot be opened, or decoding fails (raised after the frames that did
         decode).
     """
-    with VideoFile(
-        uri,
-        format=format,
-        filter=filter,
-        thread_count=thread_count,
-        apply_rotation=apply_rotation,
-        frame_index=frame_index,
-        colorspace=colorspace,
-        color_range=color_range,
+    with _open_for_reading(
+        uri, format, filter, thread_count, apply_rotation, frame_index, colorspace, color_range
     ) as f:
         yield from f.iter(format=format, start=start, stop=stop, step=step, **kwargs)
 

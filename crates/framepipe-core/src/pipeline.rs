@@ -76,6 +76,20 @@ impl Shared {
     }
 }
 
+/// Why a wait begun at `start` must stop: [`Error::Interrupted`] when `interrupt` says so,
+/// else [`Error::Timeout`] once `timeout` has passed.
+fn check_wait(start: Instant, timeout: Option<Duration>, interrupt: Interrupt<'_>) -> Result<()> {
+    if interrupt() {
+        return Err(Error::Interrupted);
+    }
+    if let Some(t) = timeout
+        && start.elapsed() >= t
+    {
+        return Err(Error::Timeout(t));
+    }
+    Ok(())
+}
+
 fn clone_error(e: &Error) -> Error {
     match e {
         Error::Pipeline(b) => Error::Pipeline(b.clone()),
@@ -456,14 +470,7 @@ impl Pipeline {
                 Ok(_) => return Ok(()),
                 Err(_) => return Err(Error::Gst("the pipeline failed to change state".into())),
             }
-            if interrupt() {
-                return Err(Error::Interrupted);
-            }
-            if let Some(t) = timeout
-                && start.elapsed() >= t
-            {
-                return Err(Error::Timeout(t));
-            }
+            check_wait(start, timeout, interrupt)?;
         }
     }
 
@@ -526,14 +533,7 @@ impl Pipeline {
                 if let Some(err) = self.fell_back() {
                     return Err(err);
                 }
-                if interrupt() {
-                    return Err(Error::Interrupted);
-                }
-                if let Some(t) = timeout
-                    && start.elapsed() >= t
-                {
-                    return Err(Error::Timeout(t));
-                }
+                check_wait(start, timeout, interrupt)?;
                 st = self.shared.lock();
             }
         }
@@ -595,14 +595,7 @@ impl Pipeline {
                 // Stopped on purpose (from another thread): the end, as documented.
                 return Ok(None);
             }
-            if interrupt() {
-                return Err(Error::Interrupted);
-            }
-            if let Some(t) = timeout
-                && start.elapsed() >= t
-            {
-                return Err(Error::Timeout(t));
-            }
+            check_wait(start, timeout, interrupt)?;
             if wait.is_zero() {
                 // The appsink returned at once without EOS (flushing while a state change
                 // is under way): do not spin.

@@ -94,13 +94,17 @@ fn register_sources() {
     });
 }
 
+/// Registers the test sources and runs `launch` into its appsink `out`, as [`common::collect`].
+fn collect_from(launch: &str) -> (Vec<gst::Buffer>, Option<gst::Caps>, End) {
+    register_sources();
+    let pipeline = gst::parse::launch(launch).unwrap();
+    common::collect(&pipeline, "out")
+}
+
 #[test]
 fn video_timestamps_come_from_the_framerate() {
-    register_sources();
-    let pipeline =
-        gst::parse::launch("fptestvideosrc count=4 ! video/x-raw,width=4,height=2,framerate=25/1 ! appsink name=out")
-            .unwrap();
-    let (buffers, caps, end) = common::collect(&pipeline, "out");
+    let (buffers, caps, end) =
+        collect_from("fptestvideosrc count=4 ! video/x-raw,width=4,height=2,framerate=25/1 ! appsink name=out");
     assert!(matches!(end, End::Eos), "{end:?}");
     assert_eq!(buffers.len(), 4);
     for (i, b) in buffers.iter().enumerate() {
@@ -118,12 +122,8 @@ fn video_timestamps_come_from_the_framerate() {
 
 #[test]
 fn odd_framerates_do_not_drift() {
-    register_sources();
-    let pipeline = gst::parse::launch(
-        "fptestvideosrc count=4 ! video/x-raw,width=2,height=2,framerate=30000/1001 ! appsink name=out",
-    )
-    .unwrap();
-    let (buffers, _, _) = common::collect(&pipeline, "out");
+    let (buffers, _, _) =
+        collect_from("fptestvideosrc count=4 ! video/x-raw,width=2,height=2,framerate=30000/1001 ! appsink name=out");
     let pts: Vec<u64> = buffers.iter().map(|b| b.pts().unwrap().nseconds()).collect();
     assert_eq!(pts, [0, 33_366_666, 66_733_333, 100_100_000]);
     let total: u64 = buffers.iter().map(|b| b.duration().unwrap().nseconds()).sum();
@@ -132,21 +132,16 @@ fn odd_framerates_do_not_drift() {
 
 #[test]
 fn timestamps_the_hook_sets_are_kept() {
-    register_sources();
-    let pipeline = gst::parse::launch(
+    let (buffers, _, _) = collect_from(
         "fptestvideosrc count=2 stamped=true ! video/x-raw,width=2,height=2,framerate=10/1 ! appsink name=out sync=false",
-    )
-    .unwrap();
-    let (buffers, _, _) = common::collect(&pipeline, "out");
+    );
     let pts: Vec<_> = buffers.iter().map(|b| (b.pts().unwrap().seconds(), b.duration().unwrap().mseconds())).collect();
     assert_eq!(pts, [(10, 7), (11, 7)]);
 }
 
 #[test]
 fn caps_ranges_are_fixated_like_videotestsrc() {
-    register_sources();
-    let pipeline = gst::parse::launch("fptestvideosrc count=1 ! appsink name=out").unwrap();
-    let (buffers, caps, _) = common::collect(&pipeline, "out");
+    let (buffers, caps, _) = collect_from("fptestvideosrc count=1 ! appsink name=out");
     let caps = caps.unwrap();
     let s = caps.structure(0).unwrap();
     assert_eq!((s.get::<i32>("width").unwrap(), s.get::<i32>("height").unwrap()), (320, 240));
@@ -156,10 +151,8 @@ fn caps_ranges_are_fixated_like_videotestsrc() {
 
 #[test]
 fn audio_timestamps_come_from_the_sample_rate() {
-    register_sources();
-    let pipeline =
-        gst::parse::launch("fptestaudiosrc count=3 ! audio/x-raw,rate=1000,channels=2 ! appsink name=out").unwrap();
-    let (buffers, _, end) = common::collect(&pipeline, "out");
+    let (buffers, _, end) =
+        collect_from("fptestaudiosrc count=3 ! audio/x-raw,rate=1000,channels=2 ! appsink name=out");
     assert!(matches!(end, End::Eos), "{end:?}");
     // 100 frames of 2 x S16 per buffer at 1000 Hz: 100 ms each.
     let got: Vec<_> =
@@ -169,9 +162,7 @@ fn audio_timestamps_come_from_the_sample_rate() {
 
 #[test]
 fn returning_none_ends_the_stream() {
-    register_sources();
-    let pipeline = gst::parse::launch("fptestvideosrc count=0 ! appsink name=out").unwrap();
-    let (buffers, _, end) = common::collect(&pipeline, "out");
+    let (buffers, _, end) = collect_from("fptestvideosrc count=0 ! appsink name=out");
     assert!(matches!(end, End::Eos), "{end:?}");
     assert!(buffers.is_empty());
 }

@@ -350,6 +350,17 @@ fn a_bad_launch_string_value_names_the_property() {
     }
 }
 
+/// Runs `pipeline` to EOS and checks that its appsink `out` got GRAY8 caps of `size`
+/// (width, height); returns the buffers and the caps' structure.
+fn collect_gray8(pipeline: &gst::Element, size: (i32, i32)) -> (Vec<gst::Buffer>, gst::Structure) {
+    let (buffers, caps, end) = common::collect(pipeline, "out");
+    assert!(matches!(end, End::Eos), "{end:?}");
+    let s = caps.unwrap().structure(0).unwrap().to_owned();
+    assert_eq!(s.get::<&str>("format").unwrap(), "GRAY8");
+    assert_eq!((s.get::<i32>("width").unwrap(), s.get::<i32>("height").unwrap()), size);
+    (buffers, s)
+}
+
 #[test]
 fn out_of_place_transform_changes_caps() {
     register_gray();
@@ -358,12 +369,7 @@ fn out_of_place_transform_changes_caps() {
          ! fptestgray ! appsink name=out",
     )
     .unwrap();
-    let (buffers, caps, end) = common::collect(&pipeline, "out");
-    assert!(matches!(end, End::Eos), "{end:?}");
-    let caps = caps.unwrap();
-    let s = caps.structure(0).unwrap();
-    assert_eq!(s.get::<&str>("format").unwrap(), "GRAY8");
-    assert_eq!((s.get::<i32>("width").unwrap(), s.get::<i32>("height").unwrap()), (8, 4));
+    let (buffers, _) = collect_gray8(&pipeline, (8, 4));
     assert_eq!(buffers.len(), 3);
     for (i, b) in buffers.iter().enumerate() {
         assert_eq!(b.size(), 32);
@@ -573,12 +579,7 @@ fn without_transform_caps_the_other_template_keeps_size_and_rate() {
          ! appsink name=out",
     )
     .unwrap();
-    let (buffers, caps, end) = common::collect(&pipeline, "out");
-    assert!(matches!(end, End::Eos), "{end:?}");
-    let caps = caps.unwrap();
-    let s = caps.structure(0).unwrap();
-    assert_eq!(s.get::<&str>("format").unwrap(), "GRAY8");
-    assert_eq!((s.get::<i32>("width").unwrap(), s.get::<i32>("height").unwrap()), (6, 2));
+    let (buffers, s) = collect_gray8(&pipeline, (6, 2));
     assert_eq!(s.get::<gst::Fraction>("framerate").unwrap(), gst::Fraction::new(5, 1));
     assert_eq!(buffers.len(), 2);
     assert_eq!(buffers[0].size(), 16); // 6 bytes per row padded to 8

@@ -62,6 +62,11 @@ impl ObjectSubclass for PyFunc {
     type ParentType = gst_base::BaseTransform;
 }
 
+/// A string property that can be set until the element is READY.
+fn string_property(name: &str, nick: &str, blurb: &str, default: Option<&str>) -> glib::ParamSpec {
+    glib::ParamSpecString::builder(name).nick(nick).blurb(blurb).default_value(default).mutable_ready().build()
+}
+
 impl ObjectImpl for PyFunc {
     /// GStreamer names an unnamed instance after its GType (`GstFpPyFunc` -> `fppyfunc0`);
     /// name it after its factory instead (`pyfunc0`), as every other element is named.
@@ -80,27 +85,25 @@ impl ObjectImpl for PyFunc {
     fn properties() -> &'static [glib::ParamSpec] {
         static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
             vec![
-                glib::ParamSpecString::builder("module")
-                    .nick("Module")
-                    .blurb("Dotted name of a Python module, or path to a .py file")
-                    .mutable_ready()
-                    .build(),
-                glib::ParamSpecString::builder("function")
-                    .nick("Function")
-                    .blurb("Function (or, with class, method) called with each frame")
-                    .default_value(Some(DEFAULT_FUNCTION))
-                    .mutable_ready()
-                    .build(),
-                glib::ParamSpecString::builder("class")
-                    .nick("Class")
-                    .blurb("Class in the module to instantiate with kwargs; its method is called")
-                    .mutable_ready()
-                    .build(),
-                glib::ParamSpecString::builder("kwargs")
-                    .nick("Keyword arguments")
-                    .blurb("JSON object: arguments of the class, or extra keyword arguments of the function")
-                    .mutable_ready()
-                    .build(),
+                string_property("module", "Module", "Dotted name of a Python module, or path to a .py file", None),
+                string_property(
+                    "function",
+                    "Function",
+                    "Function (or, with class, method) called with each frame",
+                    Some(DEFAULT_FUNCTION),
+                ),
+                string_property(
+                    "class",
+                    "Class",
+                    "Class in the module to instantiate with kwargs; its method is called",
+                    None,
+                ),
+                string_property(
+                    "kwargs",
+                    "Keyword arguments",
+                    "JSON object: arguments of the class, or extra keyword arguments of the function",
+                    None,
+                ),
             ]
         });
         PROPERTIES.as_ref()

@@ -19,7 +19,7 @@ from imageio.core.v3_plugin_api import ImageProperties, PluginV3
 
 from . import _framepipe
 from .errors import MediaError
-from .io import VideoFile
+from .io import _DECODER_FORMATS, VideoFile
 
 # GStreamer's profile names where FFmpeg's (and so PyAV's) differ.
 _FFMPEG_PROFILES = {"High 4:4:4": "High 4:4:4 Predictive"}
@@ -37,8 +37,9 @@ def _profile(meta: dict[str, Any]) -> str | None:
 _WRITABLE = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".ts", ".m2ts", ".gif", ".png", ".apng"}
 
 
-# Input pixel formats the writer takes as they are (VideoWriter's in_pixel_format).
-_WRITER_INPUTS = {"rgb24", "bgr24", "rgba", "bgra", "gray", "gray16le", "rgb48le", "yuv444p"}
+# Input pixel formats the writer takes as they are (VideoWriter's in_pixel_format): the core's
+# OutputFormat, the same set the decoders write.
+_WRITER_INPUTS = _DECODER_FORMATS
 
 
 def _writer_input(frame: npt.ArrayLike, pixel_format: str) -> tuple[npt.NDArray[Any], str]:

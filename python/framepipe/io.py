@@ -92,7 +92,8 @@ def _indices(indices: Any) -> list[int]:
     return out
 
 
-# The formats the decoders write themselves (OutputFormat in the Rust core).
+# The formats the decoders write and the writers take as they are (OutputFormat in the Rust
+# core), by FFmpeg name.
 _DECODER_FORMATS = frozenset({"rgb24", "bgr24", "rgba", "bgra", "gray", "gray16le", "rgb48le", "yuv444p"})
 # FFmpeg's native-endian aliases (this is a little-endian build).
 _ALIASES = {"rgb48": "rgb48le", "gray16": "gray16le"}

@@ -401,11 +401,11 @@ def check_frames() -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="one run per cell instead of 3")
-    ap.add_argument("--reps", type=int, default=None, help="runs per cell (default 3, --quick 1)")
+    ap.add_argument("--quick", action="store_true", help="one run per cell instead of 5")
+    ap.add_argument("--reps", type=int, default=None, help="runs per cell (default 5, --quick 1)")
     ap.add_argument("--no-long", action="store_true", help="skip the 10-minute file")
     args = ap.parse_args()
-    reps = args.reps or (1 if args.quick else 3)
+    reps = args.reps or (1 if args.quick else 5)
 
     if not ANCHOR_PY.exists():
         sys.exit(f"{ANCHOR_PY} is missing: `make bench` installs the anchors (requirements-anchors.txt)")

@@ -583,9 +583,8 @@ impl LibavReader {
         self.convert_one()
     }
 
-    /// Decodes frame `k` into the cursor's frame (not converted).
+    /// Decodes frame `k` (checked by the caller) into the cursor's frame (not converted).
     fn decode_frame(&mut self, k: usize, interrupt: Interrupt<'_>) -> Result<&mut Cursor> {
-        self.check_index(k)?;
         let probe = self.probe.clone();
         self.resume = None;
         self.cursor()?;

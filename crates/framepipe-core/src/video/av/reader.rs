@@ -428,6 +428,20 @@ impl Cursor {
     }
 }
 
+/// Decoder threads when the caller leaves them to framepipe: one per core for frames
+/// smaller than 1080p, FFmpeg's own choice (one more than the cores) from 1080p up. With the
+/// calling thread converting, a thread more than the cores costs small frames 3-9% of
+/// frames/s on 2 cores (320x180 to 1280x720 H.264, `bench/video_sampling.py`'s clips);
+/// 1080p frames gain from it or break even.
+fn auto_threads(probe: &Probe) -> u32 {
+    let m = &probe.metadata;
+    let pixels = u64::from(m.width) * u64::from(m.height);
+    if pixels == 0 || pixels >= 1920 * 1080 {
+        return 0;
+    }
+    std::thread::available_parallelism().map_or(1, |n| n.get()).min(16) as u32
+}
+
 fn frame_size(frame: &Frame) -> (usize, usize) {
     // SAFETY: the frame was received (or is a reference to one).
     unsafe { ((*frame.0).width.max(0) as usize, (*frame.0).height.max(0) as usize) }
@@ -514,7 +528,8 @@ impl LibavReader {
 
     fn cursor(&mut self) -> Result<&mut Cursor> {
         if self.cursor.is_none() {
-            self.cursor = Some(Cursor::open(&self.probe, self.threads)?);
+            let threads = if self.threads == 0 { auto_threads(&self.probe) } else { self.threads };
+            self.cursor = Some(Cursor::open(&self.probe, threads)?);
         }
         self.cursor.as_mut().ok_or_else(|| Error::Media("no decoder".into()))
     }

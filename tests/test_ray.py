@@ -472,3 +472,61 @@ def test_decoder_threads_follow_the_tasks_cpu_reservation(ray_cluster):
     options = fpray._ReadOptions("rgb24", None, None, True, "raise", fpray._Sampling())
     assert options.open_kwargs()["thread_count"] >= 1
     assert fpray._ReadOptions("rgb24", None, 3, True, "raise", fpray._Sampling()).threads() == 3
+
+
+def test_a_map_after_the_read_runs_in_the_read_task(ray_cluster, clips):
+    """With default options Ray Data fuses the read and a following map_batches into one task, so frames never cross the object store between them; read options of its own (here max_retries) keep them apart."""
+    path = str(clips["cfr_bframes.mp4"])
+
+    def count(batch):
+        return {"n": np.array([len(batch["frame"])])}
+
+    fused = fpray.read_videos(path).map_batches(count, batch_size=None)
+    assert sum(int(r["n"]) for r in fused.take_all()) == fp.improps(path).n_images
+    assert "ReadFramepipeVideo->MapBatches(count)" in fused.stats()
+    apart = fpray.read_videos(path, max_retries=2).map_batches(count, batch_size=None)
+    assert sum(int(r["n"]) for r in apart.take_all()) == fp.improps(path).n_images
+    assert "ReadFramepipeVideo->MapBatches" not in apart.stats()
+
+
+def test_core_claims_count_the_read_tasks_running_on_the_machine(monkeypatch, tmp_path):
+    """Each running read task holds one core's lock file; a new task decodes on the cores the others leave (at least its reservation's share), and a process that dies gives its core back."""
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    cores = fpray._cores()
+    first = fpray._CoreClaim()
+    assert first.others == 0
+    assert first.threads() == max(fpray._auto_threads(), cores)
+    second = fpray._CoreClaim()
+    assert second.others == 1
+    assert second.threads() == max(fpray._auto_threads(), cores // 2)
+    first.release()
+    third = fpray._CoreClaim()
+    assert third.others == (1 if cores > 1 else 0)  # `second` still runs (it holds a core when there are two)
+    second.release()
+    third.release()
+    fourth = fpray._CoreClaim()
+    assert fourth.others == 0
+    fourth.release()
+
+    # A claim held by another process counts until that process dies.
+    code = "from framepipe import ray as r; c = r._CoreClaim(); print(c.others, flush=True); input()"
+    with subprocess.Popen(
+        [sys.executable, "-c", code],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "TMPDIR": str(tmp_path)},
+    ) as holder:
+        try:
+            assert holder.stdout is not None and holder.stdout.readline().strip() == "0"
+            while_held = fpray._CoreClaim()
+            assert while_held.others == 1
+            while_held.release()
+        finally:
+            holder.kill()
+            holder.wait(timeout=30)
+    after = fpray._CoreClaim()
+    assert after.others == 0
+    after.release()

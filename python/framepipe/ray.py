@@ -31,6 +31,7 @@ import itertools
 import logging
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -418,21 +419,83 @@ def _auto_threads() -> int:
     return max(1, round(reserved * _node_cpu_share()))
 
 
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+class _CoreClaim:
+    """A running read task's claim on one core of its machine, so that each task sees how many others run there.
+
+    Ray Data (2.60) runs a dataset's read tasks one at a time for about the first second of
+    every execution, whatever the cluster's size: its executor learns the resources it may
+    use from an actor it polls once a second, and starts with none. A node can have idle
+    cores at other times too (a dataset's last tasks, fewer read tasks than cores). A task
+    that decodes on the cores its CPU reservation stands for leaves them idle then; a task
+    that decodes with ``cores / running tasks`` threads uses them, and falls back to its
+    share as soon as other tasks start.
+
+    Each running task holds an ``flock`` on one of ``cores`` lock files in a per-user
+    folder of the temp dir (the lock goes when the process does, even when it dies), and
+    counts the files other processes hold: read tasks of every Ray cluster this user runs on
+    this machine, which share its cores. Without ``fcntl`` (Windows) or a writable temp dir
+    no task is counted.
+    """
+
+    def __init__(self) -> None:
+        self.others = 0
+        self._fd: int | None = None
+        try:
+            import fcntl
+
+            folder = os.path.join(tempfile.gettempdir(), f"framepipe-ray-{os.getuid()}")
+            os.makedirs(folder, mode=0o700, exist_ok=True)
+            for i in range(_cores()):
+                fd = os.open(os.path.join(folder, f"core{i}.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    self.others += 1
+                    os.close(fd)
+                    continue
+                if self._fd is None:
+                    self._fd = fd
+                else:
+                    os.close(fd)  # a free core: closing the file releases its lock
+        except (ImportError, OSError, AttributeError):
+            self.release()
+            self.others = 0
+
+    def threads(self) -> int:
+        """Return the decoder threads for this task: its machine's cores over the read tasks running there, at least what its CPU reservation stands for."""
+        return max(_auto_threads(), _cores() // (self.others + 1))
+
+    def release(self) -> None:
+        """Give the core back (at the end of the task)."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __del__(self) -> None:
+        self.release()
+
+
 @dataclass
 class _ReadOptions:
     format: str | None
     filter: Filter
-    thread_count: int | None  # None: by the task's CPU reservation (_auto_threads)
+    thread_count: int | None  # None: by the cores free when the task starts (_CoreClaim)
     include_paths: bool
     on_error: OnError
     sampling: _Sampling
     block_bytes: int = _BLOCK_BYTES
 
-    def threads(self) -> int:
-        return _auto_threads() if self.thread_count is None else self.thread_count
+    def threads(self, claim: _CoreClaim | None = None) -> int:
+        if self.thread_count is not None:
+            return self.thread_count
+        return claim.threads() if claim is not None else _auto_threads()
 
-    def open_kwargs(self) -> dict[str, Any]:
-        return {"format": self.format, "filter": self.filter, "thread_count": self.threads()}
+    def open_kwargs(self, claim: _CoreClaim | None = None) -> dict[str, Any]:
+        return {"format": self.format, "filter": self.filter, "thread_count": self.threads(claim)}
 
 
 def _error_block(path: str, error: tuple[str, str], options: _ReadOptions) -> Block:
@@ -523,8 +586,9 @@ def _read_segment(segment: _Segment, options: _ReadOptions) -> Iterator[Block]:
     if segment.error is not None:
         yield _error_block(path, segment.error, options)
         return
+    claim = _CoreClaim() if options.thread_count is None else None
     try:
-        with _open(path, **options.open_kwargs()) as video:
+        with _open(path, **options.open_kwargs(claim)) as video:
             frames = segment.frames
             if frames is None:
                 n = len(video)
@@ -560,6 +624,9 @@ def _read_segment(segment: _Segment, options: _ReadOptions) -> Iterator[Block]:
         log.warning("framepipe.ray: %s: %s: %s", path, type(named).__name__, named)
         if options.on_error == "record":
             yield _error_block(path, _error_fields(named), options)
+    finally:
+        if claim is not None:
+            claim.release()
 
 
 class VideoDatasource(Datasource):
@@ -617,7 +684,7 @@ def read_videos(
     frames_per_task: int | None = DEFAULT_FRAMES_PER_TASK,
     thread_count: int | None = None,
     num_cpus: float | None = None,
-    max_retries: int = 3,
+    max_retries: int | None = None,
     ray_remote_args: dict[str, Any] | None = None,
 ) -> ray.data.Dataset:
     """Video frames as a Ray Dataset, read by framepipe on the cluster.
@@ -661,10 +728,15 @@ def read_videos(
         without fighting over them. 0 lets the decoder choose.
     num_cpus : float, optional
         CPUs Ray reserves for each read task (Ray Data's default is 1).
-    max_retries : int
-        How many times Ray reruns a read task whose worker process died.
+    max_retries : int or None
+        How many times Ray reruns a read task whose worker process died. None: Ray Data's
+        default for its tasks (rerun until it succeeds).
     ray_remote_args : dict, optional
         More options for the read tasks (``memory``, ``resources``, ...).
+
+        Ray Data runs the read and a following ``map_batches`` in one task (the frames never
+        go through the object store in between) only when both have the same options: with
+        ``num_cpus``, ``max_retries`` or ``ray_remote_args`` here, give the map the same.
 
     Returns
     -------
@@ -711,13 +783,17 @@ def read_videos(
                 continue
             frame_bytes[path] = size
             segments.extend(_Segment(path, r, part, len(runs)) for part, r in enumerate(runs))
-    remote_args = {"max_retries": max_retries, **(ray_remote_args or {})}
-    if num_cpus is not None:
-        remote_args["num_cpus"] = num_cpus
+    # Only what the caller asked for: Ray Data fuses the read with the map_batches that
+    # follows only when both have the same remote options, so a default option here would
+    # cost every pipeline a round trip of its frames through the object store.
+    remote_args = dict(ray_remote_args or {})
+    if max_retries is not None:
+        remote_args["max_retries"] = max_retries
     dataset: ray.data.Dataset = ray.data.read_datasource(
         VideoDatasource(segments, options, frame_bytes),
         override_num_blocks=max(1, len(segments)),
-        ray_remote_args=remote_args,
+        num_cpus=num_cpus,
+        **({"ray_remote_args": remote_args} if remote_args else {}),
     )
     return dataset
 

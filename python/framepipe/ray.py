@@ -466,8 +466,8 @@ class _CoreClaim:
             self.others = 0
 
     def threads(self) -> int:
-        """Return the decoder threads for this task: its machine's cores over the read tasks running there, at least what its CPU reservation stands for."""
-        return max(_auto_threads(), _cores() // (self.others + 1))
+        """Return the decoder threads for this task: its machine's cores over the read tasks running there (at most 16, FFmpeg's own limit when it chooses), at least what its CPU reservation stands for."""
+        return max(_auto_threads(), min(16, _cores() // (self.others + 1)))
 
     def release(self) -> None:
         """Give the core back (at the end of the task)."""
@@ -722,10 +722,12 @@ def read_videos(
         A file with more frames to decode than this is split at keyframes into several read
         tasks of about this many decoded frames. None: one task per file and no planning.
     thread_count : int or None
-        Decoder threads per task. None: the cores the task's CPU reservation stands for on
-        its node (``num_cpus`` times the node's cores over the Ray CPUs it offers; 1 on a node
-        that offers a Ray CPU per core), so that a node's concurrent tasks use its cores
-        without fighting over them. 0 lets the decoder choose.
+        Decoder threads per task. None: the node's cores over the framepipe read tasks
+        running on it when the task starts (this one included; at most 16), and at least
+        the cores the task's CPU reservation stands for (``num_cpus`` times the node's cores
+        over the Ray CPUs it offers). A task alone on a node uses all of it (Ray Data runs a
+        dataset's read tasks one at a time for about its first second), tasks side by side
+        share the cores without fighting over them. 0 lets the decoder choose.
     num_cpus : float, optional
         CPUs Ray reserves for each read task (Ray Data's default is 1).
     max_retries : int or None

@@ -28,10 +28,12 @@ import functools
 import glob
 import inspect
 import itertools
+import json
 import logging
 import os
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -411,6 +413,8 @@ def _auto_threads() -> int:
     A task reserving 1 of the node's 2 Ray CPUs on 2 cores: 1 thread, so that concurrent tasks do not
     fight over the cores; 1 of 1 Ray CPU on 2 cores: 2.
     """
+    if not ray.is_initialized():  # not in a Ray task (asking would start a local Ray)
+        return 1
     try:
         assigned = ray.get_runtime_context().get_assigned_resources()  # type: ignore[no-untyped-call]
         reserved = float(assigned.get("CPU", 1.0))
@@ -476,6 +480,10 @@ class _CoreClaim:
         cores = _cores()
         share = min(16, cores + 1) if self.others == 0 and cores > 1 else cores // (self.others + 1)
         return max(_auto_threads(), share)
+
+    def cores(self) -> int:
+        """Return the cores this task has to itself: the machine's over the read tasks running there, at least what its CPU reservation stands for."""
+        return max(_auto_threads(), _cores() // (self.others + 1))
 
     def release(self) -> None:
         """Give the core back (at the end of the task)."""
@@ -588,8 +596,202 @@ class _BlockArrays:
 _block_arrays = _BlockArrays()
 
 
+_RUN_FRAMES = 32
+"""GOPs shorter than this are decoded together (each run of GOPs starts with a seek)."""
+
+
+class _ShapeChanged(Exception):
+    """A frame of another shape than the first (a resolution change): decode the rest in order."""
+
+
+def _gop_runs(frames: range, keys: list[bool]) -> list[tuple[int, int]]:
+    """Cut the contiguous ``frames`` into runs [a, b) that start on keyframes (the first at ``frames.start``), at least ``_RUN_FRAMES`` long except the last."""
+    runs: list[tuple[int, int]] = []
+    a = frames.start
+    for k in [*(k for k, key in zip(frames, keys, strict=True) if key and k > frames.start), frames.stop]:
+        if k - a >= _RUN_FRAMES or k == frames.stop:
+            runs.append((a, k))
+            a = k
+    return runs
+
+
+def _parallel_blocks(
+    video: VideoFile, path: str, frames: range, options: _ReadOptions, decoders: int
+) -> Iterator[Block]:
+    """Decode the contiguous ``frames`` on ``decoders`` threads, each a single-threaded decoder taking the next run of whole GOPs, into blocks yielded in order.
+
+    A task alone on a machine gets its cores this way (Ray Data runs one read task at a time for
+    about the first second of a dataset, and a 1-CPU Ray on a bigger node runs one all along):
+    2 GOP decoders decode 27% more frames/s than one decoder of 3 frame threads here, on 5% less
+    CPU. Each decoder writes its frames straight into the blocks (arrays reused as in
+    ``_blocks``); a block is yielded when every frame in it is decoded, and decoders start runs at
+    most one block ahead of the one being filled. A run that ends early raises ``MediaError``
+    after the blocks before it; a frame of another shape hands the rest of the frames to
+    :func:`_blocks`.
+    """
+    metas = [video.metadata(index=k) for k in frames]
+    runs = _gop_runs(frames, [bool(m["key_frame"]) for m in metas])
+    opened = video._reader()  # opened with the options' format and filter
+    shape_list, dtype_name = opened.frame_shape()
+    shape, dtype = tuple(shape_list), np.dtype(dtype_name)
+    if len(runs) < 2 or opened.backend != "libav":  # the GStreamer path has no saved index to share
+        yield from _blocks(video, path, frames, options)
+        return
+    decoders = min(decoders, len(runs), 16)
+    sample = np.empty(shape, dtype)
+    rows = max(1, options.block_bytes // max(1, sample.nbytes) + 1)
+    n = len(frames)
+    n_blocks = (n + rows - 1) // rows
+    # The last run each block needs, and the block each run starts in.
+    last_run = [
+        max(i for i, (a, _) in enumerate(runs) if a - frames.start < min(n, (b + 1) * rows))
+        for b in range(n_blocks)
+    ]
+    start_block = [(a - frames.start) // rows for a, _ in runs]
+    blocks: dict[int, npt.NDArray[Any]] = {}
+    lock = threading.Condition()
+    state: dict[str, Any] = {"next": 0, "yielded": 0, "stop": False, "error": None, "error_run": len(runs)}
+    done = [False] * len(runs)
+    index = json.loads(opened.index_json())  # the decoders' own files skip the scan
+
+    def block(b: int) -> npt.NDArray[Any]:
+        with lock:
+            if b not in blocks:
+                blocks[b] = _block_arrays.take(sample, options.block_bytes, n - b * rows)
+            return blocks[b]
+
+    def work(j: int) -> None:
+        own: VideoFile | None = None
+        try:
+            own = VideoFile(
+                path, format=options.format, filter=options.filter, thread_count=1, frame_index=index
+            )
+            reader = own._reader()
+            while True:
+                with lock:
+                    # Runs after a failed one are not needed; the ones before it still are.
+                    while (
+                        not state["stop"]
+                        and state["next"] < min(len(runs), state["error_run"])
+                        and start_block[state["next"]] > state["yielded"] + 1
+                    ):
+                        lock.wait()
+                    if state["stop"] or state["next"] >= min(len(runs), state["error_run"]):
+                        return
+                    i = state["next"]
+                    state["next"] += 1
+                a, b = runs[i]
+                try:
+                    frame = reader.read(a)
+                    for k in range(a, b):
+                        if k > a:
+                            nxt = reader.next()
+                            if nxt is None:
+                                raise MediaError(f"{path}: frames {k} to {b - 1} could not be decoded")
+                            frame = nxt
+                        if frame.shape != shape or frame.dtype != dtype:
+                            raise _ShapeChanged(k)
+                        pos = k - frames.start
+                        block(pos // rows)[pos % rows] = frame
+                        if state["stop"] or i > state["error_run"]:
+                            return
+                except BaseException as e:
+                    with lock:
+                        if i < state["error_run"]:
+                            state["error"], state["error_run"] = e, i
+                        lock.notify_all()
+                    return
+                with lock:
+                    done[i] = True
+                    lock.notify_all()
+        except BaseException as e:  # opening the decoder's file
+            with lock:
+                state["error"], state["error_run"] = e, 0
+                lock.notify_all()
+        finally:
+            if own is not None:
+                own.close()
+
+    threads = [
+        threading.Thread(target=work, args=(j,), name=f"framepipe-ray-gop{j}", daemon=True)
+        for j in range(decoders)
+    ]
+    for t in threads:
+        t.start()
+    resume: int | None = None
+    try:
+        for b in range(n_blocks):
+            with lock:
+                while not all(done[: last_run[b] + 1]) and last_run[b] < state["error_run"]:
+                    lock.wait()
+                if last_run[b] >= state["error_run"]:
+                    error = state["error"]
+                    if isinstance(error, _ShapeChanged):
+                        resume = frames.start + b * rows
+                        break
+                    raise error
+                array = blocks.pop(b)
+            lo, hi = b * rows, min(n, (b + 1) * rows)
+            ks = list(frames[lo:hi])
+            ms = metas[lo:hi]
+            block_ = _frames_block(
+                path,
+                ks,
+                [int(m["pts"] or 0) for m in ms],
+                [float(m["time"] or 0.0) for m in ms],
+                array[: hi - lo],
+                options,
+            )
+            del array
+            yield block_
+            with lock:
+                state["yielded"] = b + 1
+                lock.notify_all()
+    finally:
+        with lock:
+            state["stop"] = True
+            lock.notify_all()
+        for t in threads:
+            t.join()
+    if resume is not None:
+        yield from _blocks(video, path, range(resume, frames.stop), options)
+
+
+def _blocks(
+    video: VideoFile, path: str, frames: range | tuple[int, ...], options: _ReadOptions
+) -> Iterator[Block]:
+    """Decode ``frames`` of ``video`` (the file ``path``) in order into blocks of just over ``block_bytes``."""
+    left = len(frames)
+    buf: npt.NDArray[Any] | None = None
+    ks: list[int] = []
+    pts: list[int] = []
+    times: list[float] = []
+    for k, frame in _decode(video, frames, options):
+        if buf is None or buf.shape[1:] != frame.shape:
+            if buf is not None and ks:
+                yield _frames_block(path, ks, pts, times, buf[: len(ks)], options)
+                ks, pts, times = [], [], []
+            buf = _block_arrays.take(frame, options.block_bytes, left)
+        buf[len(ks)] = frame
+        left -= 1
+        m = video.metadata(index=k)
+        ks.append(k)
+        pts.append(int(m["pts"] or 0))
+        times.append(float(m["time"] or 0.0))
+        if len(ks) == len(buf):
+            yield _frames_block(path, ks, pts, times, buf, options)
+            buf, ks, pts, times = None, [], [], []
+    if buf is not None and ks:
+        yield _frames_block(path, ks, pts, times, buf[: len(ks)], options)
+
+
 def _read_segment(segment: _Segment, options: _ReadOptions) -> Iterator[Block]:
-    """Return the read task: decode the segment's frames into blocks of just over ``block_bytes``."""
+    """Return the read task: decode the segment's frames into blocks of just over ``block_bytes``.
+
+    A contiguous run of frames without a filter, in a task that has two or more of its machine's
+    cores to itself (a task alone, or a 1-CPU Ray on 2 cores), is decoded by
+    :func:`_parallel_blocks`.
+    """
     path = segment.path
     if segment.error is not None:
         yield _error_block(path, segment.error, options)
@@ -603,28 +805,18 @@ def _read_segment(segment: _Segment, options: _ReadOptions) -> Iterator[Block]:
                 duration = float(video.metadata().get("duration") or 0.0)
                 selected = options.sampling.select(n, lambda: _frame_table(video)[1], duration)
                 frames = selected if isinstance(selected, range) else _compact(selected)
-            left = len(frames)
-            buf: npt.NDArray[Any] | None = None
-            ks: list[int] = []
-            pts: list[int] = []
-            times: list[float] = []
-            for k, frame in _decode(video, frames, options):
-                if buf is None or buf.shape[1:] != frame.shape:
-                    if buf is not None and ks:
-                        yield _frames_block(path, ks, pts, times, buf[: len(ks)], options)
-                        ks, pts, times = [], [], []
-                    buf = _block_arrays.take(frame, options.block_bytes, left)
-                buf[len(ks)] = frame
-                left -= 1
-                m = video.metadata(index=k)
-                ks.append(k)
-                pts.append(int(m["pts"] or 0))
-                times.append(float(m["time"] or 0.0))
-                if len(ks) == len(buf):
-                    yield _frames_block(path, ks, pts, times, buf, options)
-                    buf, ks, pts, times = None, [], [], []
-            if buf is not None and ks:
-                yield _frames_block(path, ks, pts, times, buf[: len(ks)], options)
+            decoders = claim.cores() if claim is not None else 1
+            # A filter may keep state from frame to frame (tmix, yadif): one decoder then.
+            if (
+                isinstance(frames, range)
+                and frames.step == 1
+                and len(frames) >= 2 * _RUN_FRAMES
+                and decoders > 1
+                and options.filter is None
+            ):
+                yield from _parallel_blocks(video, path, frames, options, decoders)
+            else:
+                yield from _blocks(video, path, frames, options)
     except Exception as e:
         named = _named(e, path)
         if options.on_error == "raise":

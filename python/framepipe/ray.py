@@ -622,7 +622,7 @@ def _parallel_blocks(
 
     A task alone on a machine gets its cores this way (Ray Data runs one read task at a time for
     about the first second of a dataset, and a 1-CPU Ray on a bigger node runs one all along):
-    2 GOP decoders decode 27% more frames/s than one decoder of 3 frame threads here, on 5% less
+    2 GOP decoders decode 27% more frames/s than one decoder of 3 frame threads here, on about 4% less
     CPU. Each decoder writes its frames straight into the blocks (arrays reused as in
     ``_blocks``); a block is yielded when every frame in it is decoded, and decoders start runs at
     most one block ahead of the one being filled. A run that ends early raises ``MediaError``

@@ -227,6 +227,7 @@ STAGES: dict[str, tuple[Any, int | None, str]] = {
     "fp-batch-1": (_fp_batch, 1, "framepipe: open + read_batch (GOPs on parallel decoders of 1 thread)"),
     "fp-task-1": (_fp_task, 1, "framepipe read task (1 decoder thread)"),
     "fp-task-auto": (_fp_task, 0, "framepipe read task (auto threads)"),
+    "fp-task-alone": (_fp_task, None, "framepipe read task alone (GOPs on a decoder per core)"),
     "decord-decode-1": (_decord_decode, 1, "decord: decode + asnumpy, 1 thread"),
     "decord-decode-auto": (_decord_decode, 0, "decord: decode + asnumpy, auto threads (its default)"),
     "decord-task-auto": (_decord_task, None, "Ray's read task + output buffer (decord default threads)"),

@@ -472,3 +472,162 @@ def test_decoder_threads_follow_the_tasks_cpu_reservation(ray_cluster):
     options = fpray._ReadOptions("rgb24", None, None, True, "raise", fpray._Sampling())
     assert options.open_kwargs()["thread_count"] >= 1
     assert fpray._ReadOptions("rgb24", None, 3, True, "raise", fpray._Sampling()).threads() == 3
+
+
+def test_a_map_after_the_read_runs_in_the_read_task(ray_cluster, clips):
+    """With default options Ray Data fuses the read and a following map_batches into one task, so frames never cross the object store between them; read options of its own (here max_retries) keep them apart."""
+    path = str(clips["cfr_bframes.mp4"])
+
+    def count(batch):
+        return {"n": np.array([len(batch["frame"])])}
+
+    fused = fpray.read_videos(path).map_batches(count, batch_size=None)
+    assert sum(int(r["n"]) for r in fused.take_all()) == fp.improps(path).n_images
+    assert "ReadFramepipeVideo->MapBatches(count)" in fused.stats()
+    apart = fpray.read_videos(path, max_retries=2).map_batches(count, batch_size=None)
+    assert sum(int(r["n"]) for r in apart.take_all()) == fp.improps(path).n_images
+    assert "ReadFramepipeVideo->MapBatches" not in apart.stats()
+
+
+def test_core_claims_count_the_read_tasks_running_on_the_machine(monkeypatch, tmp_path):
+    """Each running read task holds one core's lock file; a new task decodes on the cores the others leave (at least its reservation's share), and a process that dies gives its core back."""
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    cores = fpray._cores()
+    first = fpray._CoreClaim()
+    assert first.others == 0
+    assert first.threads() == max(fpray._auto_threads(), min(16, cores + 1) if cores > 1 else 1)
+    second = fpray._CoreClaim()
+    assert second.others == 1
+    assert second.threads() == max(fpray._auto_threads(), cores // 2)
+    first.release()
+    third = fpray._CoreClaim()
+    assert third.others == (1 if cores > 1 else 0)  # `second` still runs (it holds a core when there are two)
+    second.release()
+    third.release()
+    fourth = fpray._CoreClaim()
+    assert fourth.others == 0
+    fourth.release()
+
+    # A claim held by another process counts until that process dies.
+    code = "from framepipe import ray as r; c = r._CoreClaim(); print(c.others, flush=True); input()"
+    with subprocess.Popen(
+        [sys.executable, "-c", code],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "TMPDIR": str(tmp_path)},
+    ) as holder:
+        try:
+            assert holder.stdout is not None and holder.stdout.readline().strip() == "0"
+            while_held = fpray._CoreClaim()
+            assert while_held.others == 1
+            while_held.release()
+        finally:
+            holder.kill()
+            holder.wait(timeout=30)
+    after = fpray._CoreClaim()
+    assert after.others == 0
+    after.release()
+
+
+def read_blocks(path, options: fpray._ReadOptions) -> tuple[list[int], np.ndarray, list[int]]:
+    """(frame_index, frames, pts) of every row of a read task over the whole file, in order."""
+    batches = [
+        ray.data.block.BlockAccessor.for_block(b).to_batch_format("numpy")
+        for b in fpray._read_segment(fpray._Segment(str(path), None), options)
+    ]
+    ks = [int(k) for b in batches for k in b["frame_index"]]
+    return ks, np.concatenate([b["frame"] for b in batches]), [int(p) for b in batches for p in b["pts"]]
+
+
+@pytest.fixture
+def gop_decoders(monkeypatch):
+    """Three GOP decoders per task, runs of 4 frames at least, blocks of 5 frames: runs span blocks."""
+    monkeypatch.setattr(fpray._CoreClaim, "cores", lambda self: 3)
+    monkeypatch.setattr(fpray, "_RUN_FRAMES", 4)
+    return lambda frame_bytes: fpray._ReadOptions(
+        "rgb24", None, None, True, "raise", fpray._Sampling(), block_bytes=5 * frame_bytes - 1
+    )
+
+
+def test_a_task_with_cores_to_itself_decodes_gops_in_parallel_into_the_same_rows(
+    clips, long_clip, gop_decoders, monkeypatch
+):
+    """A read task alone decodes runs of GOPs on several decoders; its blocks equal the file read in order (frames, indices, pts)."""
+    calls = []
+    parallel = fpray._parallel_blocks
+    monkeypatch.setattr(fpray, "_parallel_blocks", lambda *a: calls.append(a[-1]) or parallel(*a))
+    for path in [long_clip, *clips.values()]:
+        want = fp.imread(path)
+        ks, frames, pts = read_blocks(path, gop_decoders(want[0].nbytes))
+        assert ks == list(range(len(want))), path.name
+        np.testing.assert_array_equal(frames, want)
+        assert pts == [fp.immeta(path, index=k)["pts"] for k in ks]
+    assert calls == [3] * (1 + len(clips))
+    # One decoder thread a task (thread_count given): in order, on one decoder.
+    sequential = fpray._ReadOptions("rgb24", None, 1, True, "raise", fpray._Sampling())
+    assert read_blocks(long_clip, sequential)[0] == list(range(LONG_N))
+    assert len(calls) == 1 + len(clips)
+
+
+def test_parallel_gop_decoding_of_a_truncated_file(long_clip, gop_decoders, monkeypatch, tmp_path):
+    """A run that ends early fails the task with MediaError (on_error="raise"), or keeps the whole blocks before it and records the error."""
+    calls = []
+    parallel = fpray._parallel_blocks
+    monkeypatch.setattr(fpray, "_parallel_blocks", lambda *a: calls.append(a[-1]) or parallel(*a))
+    whole = encode(
+        tmp_path / "whole.mp4",
+        f"{X264_B} ! mp4mux faststart=true",
+        [k * fp.SECOND // 30 for k in range(LONG_N)],
+    )
+    path = tmp_path / "truncated.mp4"  # its index (moov first) lists frames whose data is cut off
+    path.write_bytes(whole.read_bytes()[: whole.stat().st_size * 6 // 10])
+    options = gop_decoders(fp.imread(long_clip)[0].nbytes)
+    with pytest.raises(MediaError):
+        read_blocks(path, options)
+    assert calls == [3]
+    options.on_error = "record"
+    batches = [
+        ray.data.block.BlockAccessor.for_block(b).to_batch_format("numpy")
+        for b in fpray._read_segment(fpray._Segment(str(path), None), options)
+    ]
+    assert batches[-1]["error_type"][0] == "MediaError" and batches[-1]["frame_index"][0] == -1
+    kept = [
+        int(k) for b in batches[:-1] for k in b["frame_index"]
+    ]  # whole blocks of 5 before the failing run
+    assert kept == list(range(len(kept))) and 0 < len(kept) < fp.improps(path).n_images and len(kept) % 5 == 0
+
+
+def test_parallel_gop_decoding_hands_a_resolution_change_to_sequential_decoding(
+    long_clip, gop_decoders, monkeypatch
+):
+    """Frames of another shape in a GOP decoder's file: the blocks before it stay, the rest is decoded in order."""
+
+    class Cropping:
+        def __init__(self, reader):
+            self._reader, self._k = reader, 0
+
+        def read(self, k):
+            self._k = k
+            return self._reader.read(k)
+
+        def next(self):
+            self._k += 1
+            frame = self._reader.next()
+            return frame[:-2] if frame is not None and self._k >= 50 else frame
+
+        def __getattr__(self, name):
+            return getattr(self._reader, name)
+
+    class DecoderFile(fp.VideoFile):
+        def _reader(self, *args, **kwargs):
+            reader = super()._reader(*args, **kwargs)
+            return Cropping(reader) if self._index_text is not None else reader  # the decoders' own files
+
+    monkeypatch.setattr(fpray, "VideoFile", DecoderFile)
+    want = fp.imread(long_clip)
+    ks, frames, _ = read_blocks(long_clip, gop_decoders(want[0].nbytes))
+    assert ks == list(range(LONG_N))
+    np.testing.assert_array_equal(frames, want)

@@ -517,10 +517,18 @@ def main() -> None:
         fp_s = med(times, clip_name, "all", "framepipe")
         av_s = med(times, clip_name, "all", "pyav")
         ratio = av_s / fp_s
+        ceiling = med(times, clip_name, "all", "ceiling")
+        bound = ""
+        if ratio < 1.5 and av_s <= 1.1 * ceiling:
+            # Said, not excused: the line still reads NOT MET.
+            bound = (
+                f"; PyAV takes {av_s / ceiling:.2f}x the decode-only ceiling's {ceiling:.3f} s here, so 1.5x "
+                f"PyAV would mean decoding {1.5 * ceiling / av_s:.2f}x faster than FFmpeg alone"
+            )
         print(
             f"sequential decode on {clip_name}: framepipe {CLIPS[clip_name].n / fp_s:.0f} frames/s, "
             f"PyAV {CLIPS[clip_name].n / av_s:.0f} frames/s: {ratio:.2f}x (target >= 1.5x: "
-            f"{'met' if ratio >= 1.5 else 'NOT MET'})"
+            f"{'met' if ratio >= 1.5 else 'NOT MET'}{bound})"
         )
     print()
 

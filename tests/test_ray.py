@@ -7,6 +7,7 @@ import itertools
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -631,3 +632,36 @@ def test_parallel_gop_decoding_hands_a_resolution_change_to_sequential_decoding(
     ks, frames, _ = read_blocks(long_clip, gop_decoders(want[0].nbytes))
     assert ks == list(range(LONG_N))
     np.testing.assert_array_equal(frames, want)
+
+
+def test_parallel_gop_decoding_of_a_real_resolution_change(gop_decoders, monkeypatch, tmp_path):
+    """An MPEG-TS whose stream goes from 320x240 to 160x120 at an IDR (two encodes, back to back): the GOP decoders hand the rest to in-order decoding at the change, and every frame comes out once, in order, equal to framepipe's own iteration."""
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("needs the ffmpeg CLI")
+    parts = []
+    for i, (size, offset) in enumerate([("320x240", "0"), ("160x120", "3.1")]):
+        part = tmp_path / f"part{i}.ts"
+        source = ["-f", "lavfi", "-i", f"testsrc2=size={size}:rate=30", "-frames:v", "90"]
+        x264 = ["-c:v", "libx264", "-g", "30", "-bf", "2", "-pix_fmt", "yuv420p"]
+        out = ["-output_ts_offset", offset, "-f", "mpegts", str(part)]
+        subprocess.run(["ffmpeg", "-v", "error", "-y", *source, *x264, *out], check=True, timeout=120)
+        parts.append(part.read_bytes())
+    path = tmp_path / "resolution_change.ts"
+    path.write_bytes(b"".join(parts))
+    want = list(fp.imiter(path))
+    assert len(want) == 180 and {f.shape for f in want} == {(240, 320, 3), (120, 160, 3)}
+    calls = []
+    parallel, in_order = fpray._parallel_blocks, fpray._blocks
+    monkeypatch.setattr(fpray, "_parallel_blocks", lambda *a: calls.append(a[-1]) or parallel(*a))
+    monkeypatch.setattr(fpray, "_blocks", lambda *a: calls.append(a[2]) or in_order(*a))
+    batches = [
+        ray.data.block.BlockAccessor.for_block(b).to_batch_format("numpy")
+        for b in fpray._read_segment(fpray._Segment(str(path), None), gop_decoders(want[0].nbytes))
+    ]
+    # The GOP decoders started, then handed over from the block (of 5 frames) holding frame 90.
+    assert calls == [3, range(90, 180)]
+    ks = [int(k) for b in batches for k in b["frame_index"]]
+    got = [f for b in batches for f in b["frame"]]
+    assert ks == list(range(180))
+    for k, (a, b) in enumerate(zip(got, want, strict=True)):
+        np.testing.assert_array_equal(a, b, err_msg=f"frame {k}")

@@ -331,7 +331,7 @@ class VideoFile:
     filter : str or sequence of (name, params), optional
         Applied to every frame read (or, for writing, before encoding); see :func:`imread`.
     thread_count : int
-        Decoder threads (0: one per core below 1080p, FFmpeg's own choice from 1080p up).
+        Decoder threads (0: FFmpeg's reader takes one per core below 1080p and FFmpeg's own choice from 1080p up; the GStreamer reader lets its decoder choose).
     apply_rotation : bool
         Rotate frames as the file's orientation metadata says (``metadata()["rotation"]``,
         FFmpeg's convention: counter-clockwise degrees, e.g. 90 or -90). Default False, as
@@ -1044,7 +1044,7 @@ def imread(
         hflip, vflip, transpose, fps, rotate and format are understood, other names are
         GStreamer elements with ``params`` as their properties.
     thread_count : int
-        Decoder threads; 0 (default): one per core below 1080p, FFmpeg's own choice from 1080p up.
+        Decoder threads; 0 (default): one per core below 1080p, FFmpeg's own choice from 1080p up (the GStreamer reader: its decoder's choice).
     apply_rotation : bool
         Rotate frames as the file's orientation metadata (``immeta(uri)["rotation"]``) asks,
         so that phone videos come out upright. Default False, as in imageio's pyav plugin:
@@ -1114,7 +1114,7 @@ def imiter(
     filter : str or sequence of (name, params), optional
         Applied to every frame, as for :func:`imread`.
     thread_count : int
-        Decoder threads; 0 (default): one per core below 1080p, FFmpeg's own choice from 1080p up.
+        Decoder threads; 0 (default): one per core below 1080p, FFmpeg's own choice from 1080p up (the GStreamer reader: its decoder's choice).
     apply_rotation : bool
         Rotate frames as the file's orientation metadata asks (default False).
     start, stop, step : int

@@ -429,17 +429,21 @@ impl Cursor {
 }
 
 /// Decoder threads when the caller leaves them to framepipe: one per core for frames
-/// smaller than 1080p, FFmpeg's own choice (one more than the cores) from 1080p up. With the
-/// calling thread converting, a thread more than the cores costs small frames 3-9% of
-/// frames/s on 2 cores (320x180 to 1280x720 H.264, `bench/video_sampling.py`'s clips);
-/// 1080p frames gain from it or break even.
+/// smaller than 1080p, FFmpeg's own choice (0: one more than the cores) from 1080p up. With
+/// the calling thread converting, a thread more than the cores cost frames of 320x180 to
+/// 1280x720 3-9% of their frames/s on 2 cores (measured in session 5, README); 1080p frames
+/// gain from it or break even.
 fn auto_threads(probe: &Probe) -> u32 {
     let m = &probe.metadata;
-    let pixels = u64::from(m.width) * u64::from(m.height);
+    threads_for(m.width, m.height, std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+fn threads_for(width: u32, height: u32, cores: usize) -> u32 {
+    let pixels = u64::from(width) * u64::from(height);
     if pixels == 0 || pixels >= 1920 * 1080 {
         return 0;
     }
-    std::thread::available_parallelism().map_or(1, |n| n.get()).min(16) as u32
+    cores.clamp(1, 16) as u32
 }
 
 fn frame_size(frame: &Frame) -> (usize, usize) {
@@ -880,4 +884,20 @@ fn decode_into(
         c.convert(format, colors, slot)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::threads_for;
+
+    #[test]
+    fn decoder_threads_are_the_cores_below_1080p_and_ffmpegs_choice_from_1080p() {
+        assert_eq!(threads_for(320, 180, 2), 2);
+        assert_eq!(threads_for(1280, 720, 8), 8);
+        assert_eq!(threads_for(640, 360, 64), 16, "at most FFmpeg's own automatic limit");
+        assert_eq!(threads_for(640, 360, 1), 1);
+        assert_eq!(threads_for(1920, 1080, 2), 0);
+        assert_eq!(threads_for(3840, 2160, 2), 0);
+        assert_eq!(threads_for(0, 0, 2), 0, "unknown size: FFmpeg's choice");
+    }
 }

@@ -883,8 +883,14 @@ class VideoFile:
         if metadata:
             self._container_metadata.update(metadata)
         frames: Any = [ndimage] if not is_batch else ndimage
-        if self._writer is None and self._stream is not None and hasattr(frames, "__len__"):
-            # Knowing the length sizes a crash-safe MP4's reserved index to fit.
+        if (
+            self._writer is None
+            and self._stream is not None
+            and hasattr(frames, "__len__")
+            and self._stream["fps"] > 0
+        ):
+            # Knowing the length sizes a crash-safe MP4's reserved index to fit (a bad fps is
+            # refused by the writer, as ValueError).
             self._stream.setdefault("expected_duration", len(frames) / self._stream["fps"])
         for frame in frames:
             self.write_frame(frame, pixel_format=in_pixel_format)

@@ -265,9 +265,7 @@ impl AvWriter {
     /// cannot express); [`Error::NotFound`] for a folder that does not exist.
     pub fn create(target: Target, options: AvWriterOptions) -> Result<AvWriter> {
         crate::video::avfilter::ensure_init();
-        if !(options.fps.is_finite() && options.fps > 0.0) {
-            return Err(Error::Value(format!("fps must be a positive number, not {}", options.fps)));
-        }
+        crate::video::check_encoding(options.fps, options.quality)?;
         let (ext, describe) = match &target {
             Target::Path(p) => {
                 if let Some(parent) = p.parent().filter(|p| !p.as_os_str().is_empty())
@@ -579,9 +577,6 @@ impl AvWriter {
         }
         let mut enc_options = Dictionary::new();
         if let Some(q) = self.options.quality.filter(|_| self.options.bitrate.is_none()) {
-            if !(0.0..=10.0).contains(&q) {
-                return Err(Error::Value(format!("quality must be between 0 and 10, not {q}")));
-            }
             match self.codec.name() {
                 "libx264" | "libx265" => enc_options.set("crf", &format!("{:.0}", 51.0 - q * 5.1)),
                 "libvpx" | "libvpx-vp9" | "libaom-av1" | "libsvtav1" => {

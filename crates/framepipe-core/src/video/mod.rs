@@ -77,6 +77,18 @@ fn media_error(path: &Path, e: Error) -> Error {
     }
 }
 
+/// Checks the settings both writers take, so that they refuse the same values the same
+/// way, when the writer is created rather than at the first frame.
+pub(crate) fn check_encoding(fps: f64, quality: Option<f64>) -> Result<()> {
+    if !(fps.is_finite() && fps > 0.0) {
+        return Err(Error::Value(format!("fps must be a positive number, not {fps}")));
+    }
+    if let Some(q) = quality.filter(|q| !(0.0..=10.0).contains(q)) {
+        return Err(Error::Value(format!("quality must be between 0 and 10, not {q}")));
+    }
+    Ok(())
+}
+
 /// The end of sequential reading: the first frame that could not be decoded (`missing`) is
 /// reported once, as [`Error::Media`] after the frames that could; then the end (`None`).
 pub(crate) fn end_of_frames<T>(path: &Path, missing: Option<usize>, reported: &mut bool) -> Result<Option<T>> {

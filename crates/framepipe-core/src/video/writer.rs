@@ -173,9 +173,7 @@ impl VideoWriter {
         {
             return Err(Error::NotFound(format!("{}: the folder {} does not exist", path.display(), parent.display())));
         }
-        if !(options.fps.is_finite() && options.fps > 0.0) {
-            return Err(Error::Value(format!("fps must be a positive number, not {}", options.fps)));
-        }
+        crate::video::check_encoding(options.fps, options.quality)?;
         let codec = canonical_codec(&options.codec);
         let available = available_codecs();
         let entry = CODECS.iter().find(|c| c.0 == codec && available.contains(&c.0)).ok_or_else(|| {
@@ -589,7 +587,7 @@ fn encoded_format(pix: &str) -> Result<&'static str> {
 
 fn configure_encoder(enc: &gst::Element, o: &WriterOptions) {
     let name = enc.factory().map(|f| f.name().to_string()).unwrap_or_default();
-    let quality = o.quality.map(|q| q.clamp(0.0, 10.0));
+    let quality = o.quality; // 0-10, checked by `check_encoding`
     let key_int = if o.force_keyframes { Some(1) } else { o.max_keyframe_interval };
     let set_str = |prop: &str, value: &str| {
         if enc.find_property(prop).is_some() {

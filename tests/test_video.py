@@ -265,7 +265,9 @@ def test_unknown_codec_lists_available(tmp_path):
 
 
 @pytest.mark.parametrize("name", ["x.mp4", "x.gif"])  # the GStreamer writer and the libav one
-@pytest.mark.parametrize(("option", "value"), [("quality", 11), ("quality", -1), ("quality", float("nan")), ("fps", 0)])
+@pytest.mark.parametrize(
+    ("option", "value"), [("quality", 11), ("quality", -1), ("quality", float("nan")), ("fps", 0)]
+)
 def test_both_writers_refuse_out_of_range_settings_alike(tmp_path, name, option, value):
     """Quality outside 0-10 and fps <= 0 are a ValueError naming the setting, from either writer, before a file is made."""
     with pytest.raises(ValueError, match=option):
